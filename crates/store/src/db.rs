@@ -1,0 +1,470 @@
+//! `Db` (a pool on SQLite or PostgreSQL), `Tx` (a write transaction), statement execution and
+//! migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_query::{PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder, Value, Values};
+use sea_query_sqlx::SqlxValues;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Postgres, SqlSafeStr, SqlStr, Sqlite, Transaction};
+
+use crate::error::{Result, StoreError};
+use crate::row::Row;
+
+/// The store's own migrations (versions 1-999).
+static STORE_SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+static STORE_POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The lowest migration version a caller's migrations may use; 1-999 belong to the store.
+pub const FIRST_CALLER_MIGRATION: i64 = 1000;
+
+/// How long a SQLite connection waits for another writer before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Which database a `Db` talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A crate's migrations, one embedded folder per backend (`sqlx::migrate!("migrations/sqlite")`).
+///
+/// Several crates share one database and one `_sqlx_migrations` table, so each crate uses its own
+/// range of versions (see `docs/contracts.md`: store 1-999, fin 1000-1999, crm 2000-2999,
+/// sync 3000-3999, jobs 4000-4999); `Db::migrate` ignores rows applied by the other crates.
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    pub sqlite: &'static Migrator,
+    pub postgres: &'static Migrator,
+}
+
+/// A connection pool to SQLite or PostgreSQL. Cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Something sea-query can render for either backend (`SelectStatement`, `InsertStatement`,
+/// `UpdateStatement`, `DeleteStatement`, `WithQuery`).
+pub trait Statement {
+    fn build_for(&self, backend: Backend) -> (String, Values);
+}
+
+impl<T: QueryStatementWriter> Statement for T {
+    fn build_for(&self, backend: Backend) -> (String, Values) {
+        match backend {
+            Backend::Sqlite => self.build(SqliteQueryBuilder),
+            Backend::Postgres => self.build(PostgresQueryBuilder),
+        }
+    }
+}
+
+impl Db {
+    /// Connects to `sqlite:<path>` (add `?mode=rwc` to create the file), `sqlite::memory:` (one
+    /// shared connection, so the database lives as long as the pool) or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Db> {
+        if url.starts_with("sqlite:") {
+            let memory = url.contains(":memory:") || url.contains("mode=memory");
+            let mut options = SqliteConnectOptions::from_str(url)?
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+                .synchronous(SqliteSynchronous::Normal);
+            let pool = if memory {
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(options)
+                    .await?
+            } else {
+                options = options.journal_mode(SqliteJournalMode::Wal);
+                SqlitePoolOptions::new().max_connections(8).connect_with(options).await?
+            };
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(options)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(StoreError::Db(sqlx::Error::Configuration(
+                format!("unsupported database URL scheme (expected sqlite: or postgres:): {url}")
+                    .into(),
+            )))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The SQLite pool, for backend-specific code.
+    pub fn as_sqlite(&self) -> Option<&SqlitePool> {
+        match self {
+            Db::Sqlite(p) => Some(p),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool, for backend-specific code (`PgListener`, …).
+    pub fn as_postgres(&self) -> Option<&PgPool> {
+        match self {
+            Db::Postgres(p) => Some(p),
+            Db::Sqlite(_) => None,
+        }
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Applies the store's own migrations, then `m` (whose versions must be ≥ 1000). Rows other
+    /// crates' migrators left in `_sqlx_migrations` are ignored; a version used by two crates
+    /// fails with a checksum mismatch instead of being skipped silently.
+    pub async fn migrate(&self, m: &Migrations) -> Result<()> {
+        if let Some(bad) =
+            m.sqlite.iter().chain(m.postgres.iter()).find(|it| it.version < FIRST_CALLER_MIGRATION)
+        {
+            return Err(StoreError::Migrate(MigrateError::Source(
+                format!(
+                    "migration {} ({}) uses a version below {FIRST_CALLER_MIGRATION}, which belongs to kontor-store",
+                    bad.version, bad.description
+                )
+                .into(),
+            )));
+        }
+        self.migrate_one(&STORE_SQLITE, &STORE_POSTGRES).await?;
+        self.migrate_one(m.sqlite, m.postgres).await
+    }
+
+    /// Applies only the store's own migrations (counters, tombstones).
+    pub async fn migrate_store(&self) -> Result<()> {
+        self.migrate_one(&STORE_SQLITE, &STORE_POSTGRES).await
+    }
+
+    async fn migrate_one(&self, sqlite: &Migrator, postgres: &Migrator) -> Result<()> {
+        let source = match self {
+            Db::Sqlite(_) => sqlite,
+            Db::Postgres(_) => postgres,
+        };
+        let mut migrator = Migrator::with_migrations(source.iter().cloned().collect());
+        migrator.set_ignore_missing(true);
+        match self {
+            Db::Sqlite(p) => migrator.run(p).await?,
+            Db::Postgres(p) => migrator.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Starts a write transaction: `BEGIN IMMEDIATE` on SQLite (the write lock is taken up front,
+    /// so two writers never deadlock upgrading a read lock), `BEGIN` on PostgreSQL.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Starts a read transaction (a consistent snapshot): a deferred `BEGIN` on SQLite, so it does
+    /// not wait for writers; do not write in it. `BEGIN` on PostgreSQL.
+    pub async fn begin_read(&self) -> Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    fn exec(&self) -> Exec<'_> {
+        match self {
+            Db::Sqlite(p) => Exec::SqlitePool(p),
+            Db::Postgres(p) => Exec::PgPool(p),
+        }
+    }
+
+    pub async fn fetch_all(&self, stmt: &impl Statement) -> Result<Vec<Row>> {
+        let (sql, values) = stmt.build_for(self.backend());
+        self.exec().fetch_all(AssertSqlSafe(sql).into_sql_str(), values).await
+    }
+
+    pub async fn fetch_optional(&self, stmt: &impl Statement) -> Result<Option<Row>> {
+        let (sql, values) = stmt.build_for(self.backend());
+        self.exec().fetch_optional(AssertSqlSafe(sql).into_sql_str(), values).await
+    }
+
+    /// Like `fetch_optional`, with `StoreError::NotFound` when there is no row.
+    pub async fn fetch_one(&self, stmt: &impl Statement) -> Result<Row> {
+        self.fetch_optional(stmt).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Runs the statement and returns the number of rows affected.
+    pub async fn execute(&self, stmt: &impl Statement) -> Result<u64> {
+        let (sql, values) = stmt.build_for(self.backend());
+        self.exec().execute(AssertSqlSafe(sql).into_sql_str(), values).await
+    }
+
+    /// Plain SQL with `$1…$n` placeholders (on both backends) and the values to bind.
+    pub async fn fetch_all_sql(&self, sql: impl SqlSafeStr, binds: Vec<Value>) -> Result<Vec<Row>> {
+        self.exec().fetch_all(sql.into_sql_str(), Values(binds)).await
+    }
+
+    pub async fn fetch_optional_sql(
+        &self,
+        sql: impl SqlSafeStr,
+        binds: Vec<Value>,
+    ) -> Result<Option<Row>> {
+        self.exec().fetch_optional(sql.into_sql_str(), Values(binds)).await
+    }
+
+    pub async fn fetch_one_sql(&self, sql: impl SqlSafeStr, binds: Vec<Value>) -> Result<Row> {
+        self.fetch_optional_sql(sql, binds).await?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn execute_sql(&self, sql: impl SqlSafeStr, binds: Vec<Value>) -> Result<u64> {
+        self.exec().execute(sql.into_sql_str(), Values(binds)).await
+    }
+
+    /// The highest row version handed out so far (committed; see `Tx::next_row_versions`).
+    pub async fn current_version(&self) -> Result<i64> {
+        let row = self
+            .fetch_one_sql("SELECT value FROM store_counter WHERE name = 'row_version'", vec![])
+            .await?;
+        row.try_get_i64("value")
+    }
+}
+
+/// A transaction on either backend. Dropping it without `commit` rolls it back.
+#[derive(Debug)]
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+
+    /// The SQLite connection, for backend-specific code.
+    pub fn as_sqlite(&mut self) -> Option<&mut SqliteConnection> {
+        match self {
+            Tx::Sqlite(t) => Some(&mut **t),
+            Tx::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL connection, for backend-specific code.
+    pub fn as_postgres(&mut self) -> Option<&mut PgConnection> {
+        match self {
+            Tx::Postgres(t) => Some(&mut **t),
+            Tx::Sqlite(_) => None,
+        }
+    }
+
+    fn exec(&mut self) -> Exec<'_> {
+        match self {
+            Tx::Sqlite(t) => Exec::SqliteConn(&mut **t),
+            Tx::Postgres(t) => Exec::PgConn(&mut **t),
+        }
+    }
+
+    pub async fn fetch_all(&mut self, stmt: &impl Statement) -> Result<Vec<Row>> {
+        let (sql, values) = stmt.build_for(self.backend());
+        self.exec().fetch_all(AssertSqlSafe(sql).into_sql_str(), values).await
+    }
+
+    pub async fn fetch_optional(&mut self, stmt: &impl Statement) -> Result<Option<Row>> {
+        let (sql, values) = stmt.build_for(self.backend());
+        self.exec().fetch_optional(AssertSqlSafe(sql).into_sql_str(), values).await
+    }
+
+    /// Like `fetch_optional`, with `StoreError::NotFound` when there is no row.
+    pub async fn fetch_one(&mut self, stmt: &impl Statement) -> Result<Row> {
+        self.fetch_optional(stmt).await?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64> {
+        let (sql, values) = stmt.build_for(self.backend());
+        self.exec().execute(AssertSqlSafe(sql).into_sql_str(), values).await
+    }
+
+    /// Plain SQL with `$1…$n` placeholders (on both backends) and the values to bind.
+    pub async fn fetch_all_sql(
+        &mut self,
+        sql: impl SqlSafeStr,
+        binds: Vec<Value>,
+    ) -> Result<Vec<Row>> {
+        self.exec().fetch_all(sql.into_sql_str(), Values(binds)).await
+    }
+
+    pub async fn fetch_optional_sql(
+        &mut self,
+        sql: impl SqlSafeStr,
+        binds: Vec<Value>,
+    ) -> Result<Option<Row>> {
+        self.exec().fetch_optional(sql.into_sql_str(), Values(binds)).await
+    }
+
+    pub async fn fetch_one_sql(&mut self, sql: impl SqlSafeStr, binds: Vec<Value>) -> Result<Row> {
+        self.fetch_optional_sql(sql, binds).await?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn execute_sql(&mut self, sql: impl SqlSafeStr, binds: Vec<Value>) -> Result<u64> {
+        self.exec().execute(sql.into_sql_str(), Values(binds)).await
+    }
+
+    /// Reserves `n` (≥ 1) consecutive row versions and returns the **last** one; the range is
+    /// `last - n + 1 ..= last`. On PostgreSQL the counter row stays locked until this transaction
+    /// ends, so transactions that write versions commit in version order: a reader that sees
+    /// version `v` committed has every version below `v` committed too (the change feed relies on it).
+    pub async fn next_row_versions(&mut self, n: i64) -> Result<i64> {
+        let row = self
+            .fetch_one_sql(
+                "UPDATE store_counter SET value = value + $1 WHERE name = 'row_version' RETURNING value",
+                vec![Value::BigInt(Some(n.max(1)))],
+            )
+            .await?;
+        row.try_get_i64("value")
+    }
+
+    /// The highest row version handed out so far, as this transaction sees it.
+    pub async fn current_version(&mut self) -> Result<i64> {
+        let row = self
+            .fetch_one_sql("SELECT value FROM store_counter WHERE name = 'row_version'", vec![])
+            .await?;
+        row.try_get_i64("value")
+    }
+}
+
+/// Where a statement runs: a pool or a transaction's connection.
+enum Exec<'a> {
+    SqlitePool(&'a SqlitePool),
+    PgPool(&'a PgPool),
+    SqliteConn(&'a mut SqliteConnection),
+    PgConn(&'a mut PgConnection),
+}
+
+impl Exec<'_> {
+    async fn fetch_all(self, sql: SqlStr, values: Values) -> Result<Vec<Row>> {
+        let args = bindable(values);
+        Ok(match self {
+            Exec::SqlitePool(p) => sqlx::query_with(sql, args)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Exec::PgPool(p) => sqlx::query_with(sql, args)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect(),
+            Exec::SqliteConn(c) => sqlx::query_with(sql, args)
+                .fetch_all(c)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Exec::PgConn(c) => sqlx::query_with(sql, args)
+                .fetch_all(c)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect(),
+        })
+    }
+
+    async fn fetch_optional(self, sql: SqlStr, values: Values) -> Result<Option<Row>> {
+        let args = bindable(values);
+        Ok(match self {
+            Exec::SqlitePool(p) => {
+                sqlx::query_with(sql, args).fetch_optional(p).await?.map(Row::Sqlite)
+            }
+            Exec::PgPool(p) => {
+                sqlx::query_with(sql, args).fetch_optional(p).await?.map(Row::Postgres)
+            }
+            Exec::SqliteConn(c) => {
+                sqlx::query_with(sql, args).fetch_optional(c).await?.map(Row::Sqlite)
+            }
+            Exec::PgConn(c) => {
+                sqlx::query_with(sql, args).fetch_optional(c).await?.map(Row::Postgres)
+            }
+        })
+    }
+
+    async fn execute(self, sql: SqlStr, values: Values) -> Result<u64> {
+        let args = bindable(values);
+        Ok(match self {
+            Exec::SqlitePool(p) => sqlx::query_with(sql, args).execute(p).await?.rows_affected(),
+            Exec::PgPool(p) => sqlx::query_with(sql, args).execute(p).await?.rows_affected(),
+            Exec::SqliteConn(c) => sqlx::query_with(sql, args).execute(c).await?.rows_affected(),
+            Exec::PgConn(c) => sqlx::query_with(sql, args).execute(c).await?.rows_affected(),
+        })
+    }
+}
+
+/// Normalises values to the store's encoding before binding: GUIDs are TEXT (lowercase
+/// hyphenated) on both backends, and all integers are BIGINT.
+fn bindable(values: Values) -> SqlxValues {
+    SqlxValues(Values(values.0.into_iter().map(normalize_value).collect()))
+}
+
+pub(crate) fn normalize_value(v: Value) -> Value {
+    match v {
+        Value::Uuid(u) => Value::String(u.map(|u| u.hyphenated().to_string())),
+        Value::TinyInt(i) => Value::BigInt(i.map(i64::from)),
+        Value::SmallInt(i) => Value::BigInt(i.map(i64::from)),
+        Value::Int(i) => Value::BigInt(i.map(i64::from)),
+        Value::TinyUnsigned(i) => Value::BigInt(i.map(i64::from)),
+        Value::SmallUnsigned(i) => Value::BigInt(i.map(i64::from)),
+        Value::Unsigned(i) => Value::BigInt(i.map(i64::from)),
+        other => other,
+    }
+}

@@ -1,0 +1,1 @@
+ALTER TABLE alpha_thing ADD COLUMN label TEXT;

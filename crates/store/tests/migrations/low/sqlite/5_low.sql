@@ -1,0 +1,1 @@
+CREATE TABLE low_thing (id TEXT);
