@@ -1,1 +1,23 @@
-//! kontor odata
+//! Kontor's OData v4 toolkit, pure (no IO, no HTTP, no database driver).
+//!
+//! - [`model`]: the entity model and the storage encoding of every EDM type.
+//! - [`filter`] and [`ast`]: the `$filter` parser, its typed AST and printer.
+//! - [`query`]: all system query options of a request, validated against the model.
+//! - [`sql`]: lowering to parameterised sea-query statements for SQLite and PostgreSQL, plus the
+//!   JSON ⇄ stored-value codec.
+//! - [`json`]: payload annotations (`@odata.context`, `@odata.etag`, next and delta links).
+//! - [`csdl`]: the `$metadata` document.
+//! - [`batch`]: the `$batch` multipart codec.
+//! - [`error`]: the crate's one error type, [`ODataError`].
+
+pub mod ast;
+pub mod error;
+pub mod filter;
+pub mod model;
+pub mod query;
+pub mod sql;
+
+pub use error::{ODataError, ParseError};
+
+#[cfg(test)]
+pub(crate) mod testing;
