@@ -1,1 +1,32 @@
-//! kontor sync
+//! kontor-sync: the integration engine between Financials and Sales.
+//!
+//! - [`connector`]: the `Connector` port through which the engine sees each side (HTTP clients
+//!   live in `kontor-connectors`; [`memory`] is an in-memory side for tests).
+//! - [`mapping`], [`defaults`]: integration table and field mappings, the Business Central
+//!   default set, export/import as JSON.
+//! - [`plan`]: the pure planning function (three-way field merge, conflicts, deletions, lookups
+//!   through couplings, echo suppression) — plan, then apply.
+//! - [`review`]: full synchronization review lines, recommendations, dependency order.
+//! - [`store`]: the engine's tables (couplings, synch jobs and errors, watermarks, review lines).
+//! - [`engine`]: applies plans page by page; full and incremental sync; job handlers.
+//! - [`setup`]: connection setup.
+//!
+//! This crate does no HTTP and never links the Financials or Sales crates.
+
+pub mod connector;
+pub mod defaults;
+pub mod error;
+pub mod filter;
+pub mod ids;
+pub mod mapping;
+pub mod memory;
+pub mod plan;
+pub mod review;
+pub mod value;
+
+pub use connector::{
+    Change, ChangePage, Connector, ConnectorError, Cursor, Record, Row, Side, TableRef, WriteBatch,
+    WriteOp, WriteOutcome,
+};
+pub use error::SyncError;
+pub use mapping::{Direction, FieldMapping, MappingSet, Pass, TableMapping};

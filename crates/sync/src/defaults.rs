@@ -1,0 +1,466 @@
+//! The default mapping set: Business Central's default integration table and field mappings
+//! (domain-reference §2) in Kontor's API names — Financials API v2.0 on one side, Dataverse
+//! logical names on the other.
+
+use serde_json::json;
+
+use crate::connector::Side;
+use crate::mapping::{
+    DeletionPolicy, Direction, FieldMapping as F, MappingSet, RecommendationRule, TableMapping,
+    TableSide, Transformation, UpdateConflictPolicy,
+};
+
+use Direction::{Bidirectional as Both, FromIntegrationTable as From, ToIntegrationTable as To};
+
+fn side(
+    set: &str,
+    key: &str,
+    caption: &str,
+    display_field: &str,
+    filter: Option<&str>,
+) -> TableSide {
+    TableSide {
+        set: set.into(),
+        key: key.into(),
+        caption: caption.into(),
+        display_field: display_field.into(),
+        filter: filter.map(Into::into),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn mapping(
+    name: &str,
+    financials: TableSide,
+    sales: TableSide,
+    plural: &str,
+    direction: Direction,
+    dependency_filter: &str,
+    recommendation: RecommendationRule,
+    fields: Vec<F>,
+) -> TableMapping {
+    TableMapping {
+        name: name.into(),
+        financials,
+        sales,
+        plural: plural.into(),
+        direction,
+        synch_only_coupled: true,
+        dependency_filter: dependency_filter.into(),
+        update_conflict: UpdateConflictPolicy::Fail,
+        deletion_conflict: DeletionPolicy::Fail,
+        create_if_no_match: false,
+        recommendation,
+        enabled: true,
+        fields,
+    }
+}
+
+/// Names of the default mappings, in dependency order.
+pub const DEFAULT_MAPPING_NAMES: &[&str] = &[
+    "SALESPEOPLE",
+    "CURRENCY",
+    "UNIT OF MEASURE",
+    "CUSTOMER",
+    "CONTACT",
+    "ITEM-PRODUCT",
+    "RESOURCE-PRODUCT",
+    "CUSTPRCGRP-PRICE",
+    "SALESPRC-PRODPRICE",
+    "SALESORDER-ORDER",
+    "POSTEDSALESINV-INV",
+];
+
+/// The default mapping set. Document mappings (sales orders, posted invoices) are defined but
+/// disabled: enable them explicitly.
+pub fn default_mappings() -> MappingSet {
+    let mut set = vec![
+        // Salesperson/Purchaser <- systemuser (Person ownership model).
+        {
+            let mut m = mapping(
+                "SALESPEOPLE",
+                side("salespeople", "id", "Salesperson", "code", None),
+                side(
+                    "systemusers",
+                    "systemuserid",
+                    "Sales user",
+                    "fullname",
+                    Some("isdisabled eq false"),
+                ),
+                "salespeople",
+                From,
+                "",
+                RecommendationRule::AlwaysFull,
+                vec![
+                    F::new("email", "internalemailaddress", From).match_field(),
+                    F::new("displayName", "fullname", From)
+                        .transform(Transformation::Truncate { max: 50 }),
+                    F::new("phoneNumber", "mobilephone", From),
+                    F::new("code", "fullname", From)
+                        .transform(Transformation::Code { max: 20 })
+                        .insert_only(),
+                ],
+            );
+            m.create_if_no_match = true;
+            m
+        },
+        // Currency -> transactioncurrency.
+        {
+            let mut m = mapping(
+                "CURRENCY",
+                side("currencies", "id", "Currency", "code", None),
+                side(
+                    "transactioncurrencies",
+                    "transactioncurrencyid",
+                    "Sales transaction currency",
+                    "isocurrencycode",
+                    None,
+                ),
+                "currencies",
+                To,
+                "",
+                RecommendationRule::Currency,
+                vec![
+                    F::new("code", "isocurrencycode", To).match_field(),
+                    F::new("symbol", "currencysymbol", To),
+                    F::new("displayName", "currencyname", To),
+                    F::new("exchangeRate", "exchangerate", To),
+                    F::constant(Side::Sales, "currencyprecision", json!(2)).insert_only(),
+                ],
+            );
+            m.create_if_no_match = true;
+            m
+        },
+        // Unit of Measure -> uomschedule (legacy, Unit Group Mapping off).
+        {
+            let mut m = mapping(
+                "UNIT OF MEASURE",
+                side("unitsOfMeasure", "id", "Unit of measure", "code", None),
+                side("uomschedules", "uomscheduleid", "Sales unit group", "name", None),
+                "units of measure",
+                To,
+                "",
+                RecommendationRule::UnitGroup,
+                vec![
+                    F::new("code", "name", To).match_field(),
+                    F::new("code", "baseuomname", To).insert_only(),
+                    F::new("displayName", "description", To),
+                ],
+            );
+            m.create_if_no_match = true;
+            m
+        },
+        // Customer <-> account.
+        mapping(
+            "CUSTOMER",
+            side("customers", "id", "Customer", "number", None),
+            side(
+                "accounts",
+                "accountid",
+                "Sales account",
+                "name",
+                Some("statecode eq 0 and customertypecode eq 3"),
+            ),
+            "customers",
+            Both,
+            "SALESPEOPLE|CURRENCY|PAYMENT TERMS|SHIPMENT METHOD|SHIPPING AGENT",
+            RecommendationRule::Default,
+            vec![
+                F::new("salespersonCode", "_ownerid_value", To).lookup(
+                    "SALESPEOPLE",
+                    "code",
+                    "ownerid",
+                    "systemusers",
+                ),
+                F::new("displayName", "name", Both),
+                F::new("number", "accountnumber", To),
+                F::new("addressLine1", "address1_line1", Both),
+                F::new("addressLine2", "address1_line2", Both),
+                F::new("postalCode", "address1_postalcode", Both),
+                F::new("city", "address1_city", Both),
+                F::new("country", "address1_country", Both),
+                F::new("state", "address1_stateorprovince", Both),
+                F::new("currencyCode", "_transactioncurrencyid_value", Both)
+                    .lookup("CURRENCY", "code", "transactioncurrencyid", "transactioncurrencies")
+                    .blank_when_uncoupled(),
+                F::new("email", "emailaddress1", Both),
+                F::new("website", "websiteurl", Both),
+                F::new("phoneNumber", "telephone1", Both),
+                F::new("creditLimit", "creditlimit", To),
+                F::constant(Side::Sales, "customertypecode", json!(3)),
+            ],
+        ),
+        // Contact <-> contact (persons of a customer company).
+        mapping(
+            "CONTACT",
+            side(
+                "contacts",
+                "id",
+                "Contact",
+                "number",
+                Some("type eq 'Person' and companyNumber ne ''"),
+            ),
+            side(
+                "contacts",
+                "contactid",
+                "Sales contact",
+                "fullname",
+                Some("statecode eq 0 and _parentcustomerid_value ne null"),
+            ),
+            "contacts",
+            Both,
+            "CUSTOMER|VENDOR",
+            RecommendationRule::Default,
+            vec![
+                F::new("companyNumber", "_parentcustomerid_value", Both).lookup(
+                    "CUSTOMER",
+                    "number",
+                    "parentcustomerid_account",
+                    "accounts",
+                ),
+                F::new("displayName", "firstname", To).transform(Transformation::FirstName),
+                F::new("displayName", "lastname", To).transform(Transformation::LastName),
+                F::new("displayName", "fullname", From),
+                F::new("jobTitle", "jobtitle", Both),
+                F::new("addressLine1", "address1_line1", Both),
+                F::new("city", "address1_city", Both),
+                F::new("country", "address1_country", Both),
+                F::new("postalCode", "address1_postalcode", Both),
+                F::new("email", "emailaddress1", Both),
+                F::new("phoneNumber", "telephone1", Both),
+                F::new("mobilePhoneNumber", "mobilephone", Both),
+                F::constant(Side::Financials, "type", json!("Person")),
+            ],
+        ),
+        // Item <-> product.
+        mapping(
+            "ITEM-PRODUCT",
+            side("items", "id", "Item", "number", Some("blocked eq false")),
+            side(
+                "products",
+                "productid",
+                "Sales product",
+                "productnumber",
+                Some("producttypecode eq 1"),
+            ),
+            "items",
+            Both,
+            "UNIT OF MEASURE",
+            RecommendationRule::Default,
+            vec![
+                F::new("number", "productnumber", To).match_field(),
+                F::new("displayName", "name", Both),
+                F::new("unitPrice", "price", To),
+                F::new("unitCost", "standardcost", To),
+                F::new("unitCost", "currentcost", To),
+                F::new("inventory", "quantityonhand", To).transform(Transformation::NonNegative),
+                F::new("baseUnitOfMeasureCode", "_defaultuomscheduleid_value", Both).lookup(
+                    "UNIT OF MEASURE",
+                    "code",
+                    "defaultuomscheduleid",
+                    "uomschedules",
+                ),
+                F::constant(Side::Sales, "producttypecode", json!(1)),
+            ],
+        ),
+        // Resource <-> product (services).
+        mapping(
+            "RESOURCE-PRODUCT",
+            side("resources", "id", "Resource", "number", Some("blocked eq false")),
+            side(
+                "products",
+                "productid",
+                "Sales product",
+                "productnumber",
+                Some("producttypecode eq 3"),
+            ),
+            "resources",
+            Both,
+            "UNIT OF MEASURE",
+            RecommendationRule::Default,
+            vec![
+                F::new("number", "productnumber", To).match_field(),
+                F::new("displayName", "name", Both),
+                F::new("unitPrice", "price", To),
+                F::new("unitCost", "standardcost", To),
+                F::new("unitCost", "currentcost", To),
+                F::new("baseUnitOfMeasureCode", "_defaultuomscheduleid_value", Both).lookup(
+                    "UNIT OF MEASURE",
+                    "code",
+                    "defaultuomscheduleid",
+                    "uomschedules",
+                ),
+                F::constant(Side::Sales, "producttypecode", json!(3)),
+            ],
+        ),
+        // Customer Price Group -> pricelevel (legacy pricing).
+        mapping(
+            "CUSTPRCGRP-PRICE",
+            side("customerPriceGroups", "id", "Customer price group", "code", None),
+            side("pricelevels", "pricelevelid", "Sales price list", "name", None),
+            "customer price groups",
+            To,
+            "CURRENCY|ITEM-PRODUCT",
+            RecommendationRule::Default,
+            vec![
+                F::new("code", "name", To).match_field(),
+                F::new("displayName", "description", To),
+            ],
+        ),
+        // Sales Price -> productpricelevel (legacy pricing).
+        {
+            let mut m = mapping(
+                "SALESPRC-PRODPRICE",
+                side(
+                    "salesPrices",
+                    "id",
+                    "Sales price",
+                    "itemNumber",
+                    Some("customerPriceGroupCode ne ''"),
+                ),
+                side(
+                    "productpricelevels",
+                    "productpricelevelid",
+                    "Sales price list item",
+                    "productnumber",
+                    None,
+                ),
+                "sales prices",
+                To,
+                "CUSTPRCGRP-PRICE|ITEM-PRODUCT",
+                RecommendationRule::Default,
+                vec![
+                    F::new("customerPriceGroupCode", "_pricelevelid_value", To)
+                        .lookup("CUSTPRCGRP-PRICE", "code", "pricelevelid", "pricelevels")
+                        .insert_only(),
+                    F::new("itemId", "_productid_value", To).lookup(
+                        "ITEM-PRODUCT",
+                        "id",
+                        "productid",
+                        "products",
+                    ),
+                    F::new("unitOfMeasureCode", "_uomscheduleid_value", To).lookup(
+                        "UNIT OF MEASURE",
+                        "code",
+                        "uomscheduleid",
+                        "uomschedules",
+                    ),
+                    F::new("currencyCode", "_transactioncurrencyid_value", To)
+                        .lookup(
+                            "CURRENCY",
+                            "code",
+                            "transactioncurrencyid",
+                            "transactioncurrencies",
+                        )
+                        .disabled(),
+                    F::new("unitPrice", "amount", To),
+                    F::constant(Side::Sales, "pricingmethodcode", json!(1)),
+                ],
+            );
+            m.synch_only_coupled = false;
+            m
+        },
+        // Sales Header -> salesorder (legacy, one-way; disabled by default).
+        {
+            let mut m = mapping(
+                "SALESORDER-ORDER",
+                side("salesOrders", "id", "Sales order", "number", Some("status eq 'Open'")),
+                side("salesorders", "salesorderid", "Sales order", "ordernumber", None),
+                "sales orders",
+                To,
+                "CUSTOMER|ITEM-PRODUCT|RESOURCE-PRODUCT",
+                RecommendationRule::Default,
+                vec![
+                    F::new("number", "ordernumber", To).insert_only(),
+                    F::new("externalDocumentNumber", "name", To),
+                    F::new("customerId", "_customerid_value", To).lookup(
+                        "CUSTOMER",
+                        "id",
+                        "customerid_account",
+                        "accounts",
+                    ),
+                    F::new("currencyCode", "_transactioncurrencyid_value", To)
+                        .lookup(
+                            "CURRENCY",
+                            "code",
+                            "transactioncurrencyid",
+                            "transactioncurrencies",
+                        )
+                        .insert_only(),
+                    F::new("salesperson", "_ownerid_value", To).lookup(
+                        "SALESPEOPLE",
+                        "code",
+                        "ownerid",
+                        "systemusers",
+                    ),
+                    F::new("requestedDeliveryDate", "requestdeliveryby", To),
+                    F::new("discountAmount", "discountamount", To),
+                    F::new("shipToName", "shipto_name", To),
+                    F::new("shipToAddressLine1", "shipto_line1", To),
+                    F::new("shipToAddressLine2", "shipto_line2", To),
+                    F::new("shipToCity", "shipto_city", To),
+                    F::new("shipToPostCode", "shipto_postalcode", To),
+                    F::new("shipToCountry", "shipto_country", To),
+                    F::new("shipToState", "shipto_stateorprovince", To),
+                ],
+            );
+            m.enabled = false;
+            m
+        },
+        // Sales Invoice Header -> invoice (posted invoices; disabled by default).
+        {
+            let mut m = mapping(
+                "POSTEDSALESINV-INV",
+                side(
+                    "salesInvoices",
+                    "id",
+                    "Posted sales invoice",
+                    "number",
+                    Some("status ne 'Draft'"),
+                ),
+                side("invoices", "invoiceid", "Sales invoice", "invoicenumber", None),
+                "posted sales invoices",
+                To,
+                "ITEM-PRODUCT|RESOURCE-PRODUCT|OPPORTUNITY",
+                RecommendationRule::Default,
+                vec![
+                    F::new("number", "invoicenumber", To).insert_only(),
+                    F::new("number", "name", To),
+                    F::new("customerId", "_customerid_value", To).lookup(
+                        "CUSTOMER",
+                        "id",
+                        "customerid_account",
+                        "accounts",
+                    ),
+                    F::new("currencyCode", "_transactioncurrencyid_value", To)
+                        .lookup(
+                            "CURRENCY",
+                            "code",
+                            "transactioncurrencyid",
+                            "transactioncurrencies",
+                        )
+                        .insert_only(),
+                    F::new("salesperson", "_ownerid_value", To).lookup(
+                        "SALESPEOPLE",
+                        "code",
+                        "ownerid",
+                        "systemusers",
+                    ),
+                    F::new("dueDate", "duedate", To),
+                    F::new("discountAmount", "discountamount", To),
+                    F::new("totalAmountExcludingTax", "totalamountlessfreight", To),
+                    F::new("totalAmountIncludingTax", "totalamount", To),
+                    F::new("shipToName", "shipto_name", To),
+                    F::new("shipToAddressLine1", "shipto_line1", To),
+                    F::new("shipToCity", "shipto_city", To),
+                    F::new("shipToPostCode", "shipto_postalcode", To),
+                    F::new("shipToCountry", "shipto_country", To),
+                ],
+            );
+            m.enabled = false;
+            m
+        },
+    ];
+    set.sort_by_key(|m| DEFAULT_MAPPING_NAMES.iter().position(|n| *n == m.name));
+    MappingSet::new(set)
+}

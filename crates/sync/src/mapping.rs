@@ -1,0 +1,547 @@
+//! Integration table mappings and field mappings: what is synchronized, in which direction, with
+//! which filters, constants, transformations, lookups and conflict policies. A [`MappingSet`]
+//! exports to and imports from one JSON file.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::connector::{Bind, Side, TableRef};
+use crate::error::SyncError;
+use crate::filter::Filter;
+
+/// Direction of a table or field mapping, in Business Central's terms: the "table" is
+/// Financials, the "integration table" is Sales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Direction {
+    Bidirectional,
+    /// Financials → Sales.
+    ToIntegrationTable,
+    /// Sales → Financials.
+    FromIntegrationTable,
+}
+
+impl Direction {
+    /// The one-way passes this direction runs, Financials → Sales first.
+    pub fn passes(self) -> Vec<Pass> {
+        match self {
+            Direction::Bidirectional => vec![Pass::ToSales, Pass::ToFinancials],
+            Direction::ToIntegrationTable => vec![Pass::ToSales],
+            Direction::FromIntegrationTable => vec![Pass::ToFinancials],
+        }
+    }
+    pub fn allows(self, pass: Pass) -> bool {
+        self.passes().contains(&pass)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Bidirectional => "Bidirectional",
+            Direction::ToIntegrationTable => "ToIntegrationTable",
+            Direction::FromIntegrationTable => "FromIntegrationTable",
+        }
+    }
+}
+
+/// One synchronization pass: source side → destination side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Pass {
+    /// Financials → Sales ("To Int. Table").
+    ToSales,
+    /// Sales → Financials ("From Int. Table").
+    ToFinancials,
+}
+
+impl Pass {
+    pub fn source(self) -> Side {
+        match self {
+            Pass::ToSales => Side::Financials,
+            Pass::ToFinancials => Side::Sales,
+        }
+    }
+    pub fn destination(self) -> Side {
+        self.source().other()
+    }
+    pub fn reverse(self) -> Pass {
+        match self {
+            Pass::ToSales => Pass::ToFinancials,
+            Pass::ToFinancials => Pass::ToSales,
+        }
+    }
+    pub fn direction(self) -> Direction {
+        match self {
+            Pass::ToSales => Direction::ToIntegrationTable,
+            Pass::ToFinancials => Direction::FromIntegrationTable,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pass::ToSales => "ToIntegrationTable",
+            Pass::ToFinancials => "FromIntegrationTable",
+        }
+    }
+}
+
+/// What happens when both sides changed the same bidirectional field since the last sync
+/// (Business Central's "Resolve Update Conflicts").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum UpdateConflictPolicy {
+    /// The record fails with a message naming the fields.
+    #[default]
+    Fail,
+    /// Financials' value wins ("Send Update to Integration Table").
+    FinancialsWins,
+    /// Sales' value wins ("Get Update from Integration Table").
+    SalesWins,
+}
+
+/// What happens when a coupled record is deleted on one side
+/// (Business Central's "Resolve Deletion Conflicts", plus propagation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum DeletionPolicy {
+    /// The record fails: "coupled to a deleted record".
+    #[default]
+    Fail,
+    /// Recreate the deleted record from its coupled one (same key, so the coupling holds).
+    Restore,
+    /// Forget the coupling; both records live on independently.
+    RemoveCoupling,
+    /// Delete the coupled record too.
+    Propagate,
+}
+
+/// One side of a table mapping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableSide {
+    /// Entity set (`customers`, `accounts`).
+    pub set: String,
+    /// Key property (`id`, `accountid`).
+    pub key: String,
+    /// Singular name in messages ("Customer", "Sales account").
+    pub caption: String,
+    /// Field naming a record in messages (`number`, `name`).
+    pub display_field: String,
+    /// OData `$filter` text rows must match to be synchronized from this side (evaluated by the
+    /// engine on each row, since change-tracked reads take no `$filter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+}
+
+impl TableSide {
+    pub fn table_ref(&self) -> TableRef {
+        TableRef { set: self.set.clone(), key: self.key.clone() }
+    }
+}
+
+/// A value change applied on the way to the destination (and undone, where possible, on the way back).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Transformation {
+    Trim,
+    Uppercase,
+    Lowercase,
+    /// Cut text to `max` characters.
+    Truncate {
+        max: usize,
+    },
+    /// Negative numbers become 0 (Business Central: inventory → quantityonhand).
+    NonNegative,
+    /// A code from free text: uppercase letters and digits, at most `max` characters.
+    Code {
+        max: usize,
+    },
+    /// First word of a person's name.
+    FirstName,
+    /// Everything after the first word of a person's name (the whole name if one word).
+    LastName,
+    /// Value pairs (Financials value, Sales value), e.g. item type ↔ option value.
+    ValueMap {
+        pairs: Vec<(Value, Value)>,
+    },
+}
+
+/// What to do when a Sales reference has no coupled Financials record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum WhenUncoupled {
+    /// Fail the record with a message saying what to couple first.
+    #[default]
+    Fail,
+    /// Leave the Financials field blank (e.g. the Sales base currency = local currency).
+    Blank,
+}
+
+/// A reference to another mapped table, translated through that mapping's couplings:
+/// a Financials code or id ↔ a Sales lookup GUID.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lookup {
+    /// The mapping whose couplings translate the reference (`SALESPEOPLE`).
+    pub mapping: String,
+    /// The Financials field of the referenced table the value matches (`code`, `number`, `id`).
+    pub financials_key: String,
+    /// Navigation property to bind on Sales writes (`ownerid`, `parentcustomerid_account`).
+    pub navigation: String,
+    /// Entity set the Sales reference points to (`systemusers`).
+    pub target_set: String,
+    #[serde(default)]
+    pub when_uncoupled: WhenUncoupled,
+}
+
+/// One field mapping. Either side may be absent, then `constant` is written to the other side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldMapping {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub financials: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sales: Option<String>,
+    pub direction: Direction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constant: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transformation: Option<Transformation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<Lookup>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Written only when the destination record is created (create-only columns, generated codes).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub insert_only: bool,
+    /// Used by match-based coupling.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub match_field: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl FieldMapping {
+    /// `financials <-> sales` in `direction`.
+    pub fn new(financials: &str, sales: &str, direction: Direction) -> FieldMapping {
+        FieldMapping {
+            financials: Some(financials.to_owned()),
+            sales: Some(sales.to_owned()),
+            direction,
+            constant: None,
+            transformation: None,
+            lookup: None,
+            enabled: true,
+            insert_only: false,
+            match_field: false,
+        }
+    }
+    /// A constant written to `side`'s `field`.
+    pub fn constant(side: Side, field: &str, value: Value) -> FieldMapping {
+        let (financials, sales, direction) = match side {
+            Side::Sales => (None, Some(field.to_owned()), Direction::ToIntegrationTable),
+            Side::Financials => (Some(field.to_owned()), None, Direction::FromIntegrationTable),
+        };
+        FieldMapping {
+            financials,
+            sales,
+            direction,
+            constant: Some(value),
+            transformation: None,
+            lookup: None,
+            enabled: true,
+            insert_only: false,
+            match_field: false,
+        }
+    }
+    pub fn transform(mut self, t: Transformation) -> Self {
+        self.transformation = Some(t);
+        self
+    }
+    pub fn lookup(
+        mut self,
+        mapping: &str,
+        financials_key: &str,
+        navigation: &str,
+        target_set: &str,
+    ) -> Self {
+        self.lookup = Some(Lookup {
+            mapping: mapping.to_owned(),
+            financials_key: financials_key.to_owned(),
+            navigation: navigation.to_owned(),
+            target_set: target_set.to_owned(),
+            when_uncoupled: WhenUncoupled::Fail,
+        });
+        self
+    }
+    pub fn blank_when_uncoupled(mut self) -> Self {
+        if let Some(l) = &mut self.lookup {
+            l.when_uncoupled = WhenUncoupled::Blank;
+        }
+        self
+    }
+    pub fn insert_only(mut self) -> Self {
+        self.insert_only = true;
+        self
+    }
+    pub fn match_field(mut self) -> Self {
+        self.match_field = true;
+        self
+    }
+    pub fn disabled(mut self) -> Self {
+        self.enabled = false;
+        self
+    }
+    /// The field on `side`, if any.
+    pub fn field(&self, side: Side) -> Option<&str> {
+        match side {
+            Side::Financials => self.financials.as_deref(),
+            Side::Sales => self.sales.as_deref(),
+        }
+    }
+    /// Whether this field is written by `pass`.
+    pub fn applies_to(&self, pass: Pass) -> bool {
+        self.enabled && self.direction.allows(pass) && self.field(pass.destination()).is_some()
+    }
+    /// Readable name `displayName ↔ name`.
+    pub fn label(&self) -> String {
+        let f = self.financials.as_deref().unwrap_or("(constant)");
+        let s = self.sales.as_deref().unwrap_or("(constant)");
+        format!("{f} ↔ {s}")
+    }
+}
+
+/// How the full synchronization review recommends a first sync of this mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum RecommendationRule {
+    /// Both empty → No Records Found, both non-empty → Couple Records, else Full Synchronization.
+    #[default]
+    Default,
+    /// Always Full Synchronization (SALESPEOPLE).
+    AlwaysFull,
+    /// Full only if Sales has exactly one currency (the base currency), else Couple.
+    Currency,
+    /// Sales counts as empty with at most one unit group (the default one).
+    UnitGroup,
+}
+
+/// One integration table mapping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableMapping {
+    /// Unique name (`CUSTOMER`).
+    pub name: String,
+    pub financials: TableSide,
+    pub sales: TableSide,
+    /// Plural in messages ("customers").
+    pub plural: String,
+    pub direction: Direction,
+    /// Only coupled records are synchronized (new ones are not created) except in a full sync.
+    pub synch_only_coupled: bool,
+    /// Mappings to synchronize first, `|`-separated (`SALESPEOPLE|CURRENCY`).
+    #[serde(default)]
+    pub dependency_filter: String,
+    #[serde(default)]
+    pub update_conflict: UpdateConflictPolicy,
+    #[serde(default)]
+    pub deletion_conflict: DeletionPolicy,
+    /// Create a record when match-based coupling finds no match.
+    #[serde(default)]
+    pub create_if_no_match: bool,
+    #[serde(default)]
+    pub recommendation: RecommendationRule,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub fields: Vec<FieldMapping>,
+}
+
+impl TableMapping {
+    pub fn side(&self, side: Side) -> &TableSide {
+        match side {
+            Side::Financials => &self.financials,
+            Side::Sales => &self.sales,
+        }
+    }
+    pub fn side_mut(&mut self, side: Side) -> &mut TableSide {
+        match side {
+            Side::Financials => &mut self.financials,
+            Side::Sales => &mut self.sales,
+        }
+    }
+    /// Names of the mappings this one depends on.
+    pub fn dependencies(&self) -> Vec<&str> {
+        self.dependency_filter.split('|').map(str::trim).filter(|s| !s.is_empty()).collect()
+    }
+    /// Sales lookup binds for writes to Sales.
+    pub fn sales_binds(&self) -> Vec<Bind> {
+        self.fields
+            .iter()
+            .filter(|f| f.enabled)
+            .filter_map(|f| {
+                let l = f.lookup.as_ref()?;
+                Some(Bind {
+                    field: f.sales.clone()?,
+                    navigation: l.navigation.clone(),
+                    target_set: l.target_set.clone(),
+                })
+            })
+            .collect()
+    }
+    /// The fields a side's reads must return.
+    pub fn read_fields(&self, side: Side) -> Vec<String> {
+        let mut out = vec![self.side(side).key.clone(), self.side(side).display_field.clone()];
+        for f in &self.fields {
+            if let Some(name) = f.field(side) {
+                out.push(name.to_owned());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+    /// Checks the mapping is coherent; `names` are all mapping names of the set.
+    pub fn validate(&self, names: &[&str]) -> Result<(), SyncError> {
+        let bad =
+            |m: String| Err(SyncError::InvalidMapping { mapping: self.name.clone(), message: m });
+        if self.name.trim().is_empty() {
+            return bad("the mapping has no name".into());
+        }
+        for side in [Side::Financials, Side::Sales] {
+            if let Some(text) = &self.side(side).filter
+                && let Err(e) = Filter::parse(text)
+            {
+                return bad(format!("the {side} table filter is invalid: {e}"));
+            }
+        }
+        for f in &self.fields {
+            if f.financials.is_none() && f.sales.is_none() {
+                return bad("a field mapping names no field".into());
+            }
+            if (f.financials.is_none() || f.sales.is_none()) && f.constant.is_none() {
+                return bad(format!(
+                    "field mapping {} has one side only and no constant value",
+                    f.label()
+                ));
+            }
+            if self.direction != Direction::Bidirectional
+                && f.enabled
+                && f.direction != self.direction
+            {
+                return bad(format!(
+                    "field mapping {} is {} but the table mapping is {}",
+                    f.label(),
+                    f.direction.as_str(),
+                    self.direction.as_str()
+                ));
+            }
+            if let Some(l) = &f.lookup
+                && !names.contains(&l.mapping.as_str())
+            {
+                return bad(format!(
+                    "field mapping {} looks up through unknown mapping {}",
+                    f.label(),
+                    l.mapping
+                ));
+            }
+        }
+        for pass in self.direction.passes() {
+            if !self.fields.iter().any(|f| f.applies_to(pass)) {
+                return bad(format!("no enabled field mapping goes {}", pass.as_str()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The whole configuration, as exported to and imported from a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MappingSet {
+    /// File format version.
+    pub version: u32,
+    pub mappings: Vec<TableMapping>,
+}
+
+impl MappingSet {
+    pub const VERSION: u32 = 1;
+
+    pub fn new(mappings: Vec<TableMapping>) -> MappingSet {
+        MappingSet { version: Self::VERSION, mappings }
+    }
+    pub fn get(&self, name: &str) -> Option<&TableMapping> {
+        self.mappings.iter().find(|m| m.name == name)
+    }
+    pub fn validate(&self) -> Result<(), SyncError> {
+        let names: Vec<&str> = self.mappings.iter().map(|m| m.name.as_str()).collect();
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                return Err(SyncError::InvalidMapping {
+                    mapping: (*n).to_owned(),
+                    message: "two mappings have this name".into(),
+                });
+            }
+        }
+        for m in &self.mappings {
+            m.validate(&names)?;
+        }
+        Ok(())
+    }
+    /// Pretty JSON for the export file.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("mapping set serializes")
+    }
+    /// Parses and validates an export file.
+    pub fn from_json(text: &str) -> Result<MappingSet, SyncError> {
+        let set: MappingSet =
+            serde_json::from_str(text).map_err(|e| SyncError::InvalidMapping {
+                mapping: String::new(),
+                message: format!("the file is not a mapping export: {e}"),
+            })?;
+        if set.version != Self::VERSION {
+            return Err(SyncError::InvalidMapping {
+                mapping: String::new(),
+                message: format!(
+                    "export version {} is not supported (expected {})",
+                    set.version,
+                    Self::VERSION
+                ),
+            });
+        }
+        set.validate()?;
+        Ok(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::defaults::default_mappings;
+
+    #[test]
+    fn the_default_set_is_valid_and_round_trips_through_its_export_file() {
+        let set = default_mappings();
+        set.validate().unwrap();
+        let text = set.to_json();
+        assert_eq!(MappingSet::from_json(&text).unwrap(), set);
+    }
+
+    #[test]
+    fn the_default_set_export_is_stable() {
+        insta::assert_snapshot!(default_mappings().to_json());
+    }
+
+    #[test]
+    fn an_import_with_a_one_way_field_against_the_table_direction_names_it() {
+        let mut set = default_mappings();
+        let cur = set.mappings.iter_mut().find(|m| m.name == "CURRENCY").unwrap();
+        cur.fields[1].direction = Direction::FromIntegrationTable;
+        let err = MappingSet::from_json(&set.to_json()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "mapping CURRENCY: field mapping symbol ↔ currencysymbol is FromIntegrationTable but the table mapping is ToIntegrationTable"
+        );
+    }
+
+    #[test]
+    fn an_import_with_a_bad_filter_names_the_position() {
+        let mut set = default_mappings();
+        set.mappings[3].sales.filter = Some("statecode eq".into());
+        let err = MappingSet::from_json(&set.to_json()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "mapping CUSTOMER: the Sales table filter is invalid: invalid filter at position 12: the filter ends too early"
+        );
+    }
+}

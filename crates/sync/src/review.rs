@@ -1,0 +1,261 @@
+//! The full synchronization review (Business Central's *CRM Full Synch. Review*): one line per
+//! mapping with its recommendation, dependency order, and the statuses the page shows.
+
+use serde::{Deserialize, Serialize};
+
+use crate::mapping::{MappingSet, RecommendationRule, TableMapping};
+
+/// Initial synch recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Recommendation {
+    FullSynchronization,
+    CoupleRecords,
+    NoRecordsFound,
+}
+
+impl Recommendation {
+    pub fn label(self) -> &'static str {
+        match self {
+            Recommendation::FullSynchronization => "Full Synchronization",
+            Recommendation::CoupleRecords => "Couple Records",
+            Recommendation::NoRecordsFound => "No Records Found",
+        }
+    }
+}
+
+/// What the review knows about a mapping's two tables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableCounts {
+    pub financials: u64,
+    pub sales: u64,
+}
+
+/// Domain-reference §3.1: SALESPEOPLE always Full; CURRENCY Full only when Sales has just its
+/// base currency, else Couple; unit groups count as empty with at most one (the default);
+/// otherwise both empty → No Records Found, both non-empty → Couple Records, else Full.
+pub fn recommend(mapping: &TableMapping, counts: TableCounts) -> Recommendation {
+    let sales_empty = match mapping.recommendation {
+        RecommendationRule::AlwaysFull => return Recommendation::FullSynchronization,
+        RecommendationRule::Currency => {
+            return if counts.sales <= 1 {
+                Recommendation::FullSynchronization
+            } else {
+                Recommendation::CoupleRecords
+            };
+        }
+        RecommendationRule::UnitGroup => counts.sales <= 1,
+        RecommendationRule::Default => counts.sales == 0,
+    };
+    match (counts.financials == 0, sales_empty) {
+        (true, true) => Recommendation::NoRecordsFound,
+        (false, false) => Recommendation::CoupleRecords,
+        _ => Recommendation::FullSynchronization,
+    }
+}
+
+/// Enabled mappings sorted so that each comes after the mappings in its dependency filter
+/// (names not in the set are ignored); ties keep the set's order.
+pub fn dependency_order(set: &MappingSet) -> Vec<&TableMapping> {
+    let enabled: Vec<&TableMapping> = set.mappings.iter().filter(|m| m.enabled).collect();
+    let mut done: Vec<&TableMapping> = Vec::new();
+    let mut left = enabled.clone();
+    while !left.is_empty() {
+        let before = left.len();
+        let mut i = 0;
+        while i < left.len() {
+            let ready = left[i].dependencies().iter().all(|d| {
+                !enabled.iter().any(|m| m.name == *d) || done.iter().any(|m| m.name == *d)
+            });
+            if ready {
+                done.push(left.remove(i));
+                i = 0;
+            } else {
+                i += 1;
+            }
+        }
+        if left.len() == before {
+            // A cycle: keep the set's order for the rest.
+            done.append(&mut left);
+        }
+    }
+    done
+}
+
+/// Job Queue Entry Status of a review line (' ' = not started).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum QueueStatus {
+    #[default]
+    NotStarted,
+    Ready,
+    InProcess,
+    Error,
+    OnHold,
+    Finished,
+    Waiting,
+}
+
+impl QueueStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueStatus::NotStarted => " ",
+            QueueStatus::Ready => "Ready",
+            QueueStatus::InProcess => "In Process",
+            QueueStatus::Error => "Error",
+            QueueStatus::OnHold => "On Hold",
+            QueueStatus::Finished => "Finished",
+            QueueStatus::Waiting => "Waiting",
+        }
+    }
+    pub fn parse(s: &str) -> QueueStatus {
+        match s {
+            "Ready" => QueueStatus::Ready,
+            "In Process" => QueueStatus::InProcess,
+            "Error" => QueueStatus::Error,
+            "On Hold" => QueueStatus::OnHold,
+            "Finished" => QueueStatus::Finished,
+            "Waiting" => QueueStatus::Waiting,
+            _ => QueueStatus::NotStarted,
+        }
+    }
+}
+
+/// To/From Int. Table Job Status, derived from the synch job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum JobStatus {
+    #[default]
+    None,
+    Success,
+    InProcess,
+    Error,
+}
+
+impl JobStatus {
+    /// No job → ' '; not finished → In Process; failures → Error; else Success.
+    pub fn derive(exists: bool, finished: bool, failed: u64) -> JobStatus {
+        match (exists, finished) {
+            (false, _) => JobStatus::None,
+            (true, false) => JobStatus::InProcess,
+            (true, true) if failed > 0 => JobStatus::Error,
+            _ => JobStatus::Success,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::None => " ",
+            JobStatus::Success => "Success",
+            JobStatus::InProcess => "In Process",
+            JobStatus::Error => "Error",
+        }
+    }
+}
+
+/// One line of the review page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewLine {
+    pub name: String,
+    pub dependency_filter: String,
+    pub direction: crate::mapping::Direction,
+    pub recommendation: Recommendation,
+    pub queue_status: QueueStatus,
+}
+
+/// Lines that can start now: not started, every dependency line Finished or "No Records Found"
+/// (dependencies without a line don't hold anything up).
+pub fn startable(lines: &[ReviewLine]) -> Vec<&ReviewLine> {
+    lines
+        .iter()
+        .filter(|l| l.queue_status == QueueStatus::NotStarted)
+        .filter(|l| {
+            l.dependency_filter.split('|').map(str::trim).filter(|d| !d.is_empty()).all(|d| {
+                match lines.iter().find(|o| o.name == d) {
+                    None => true,
+                    Some(o) => {
+                        o.queue_status == QueueStatus::Finished
+                            || o.recommendation == Recommendation::NoRecordsFound
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::defaults::default_mappings;
+
+    #[test]
+    fn default_mappings_run_in_dependency_order() {
+        let set = default_mappings();
+        let order: Vec<&str> = dependency_order(&set).iter().map(|m| m.name.as_str()).collect();
+        insta::assert_yaml_snapshot!(order);
+        let pos = |n: &str| order.iter().position(|o| *o == n).unwrap();
+        assert!(pos("CURRENCY") < pos("CUSTOMER"));
+        assert!(pos("SALESPEOPLE") < pos("CUSTOMER"));
+        assert!(pos("UNIT OF MEASURE") < pos("ITEM-PRODUCT"));
+        assert!(pos("CUSTOMER") < pos("CONTACT"));
+        assert!(pos("CUSTPRCGRP-PRICE") < pos("SALESPRC-PRODPRICE"));
+    }
+
+    #[test]
+    fn recommendations_follow_business_central() {
+        let set = default_mappings();
+        let rec = |name: &str, financials, sales| {
+            recommend(set.get(name).unwrap(), TableCounts { financials, sales })
+        };
+        let lines: Vec<(String, &str)> = vec![
+            ("SALESPEOPLE 0/0".into(), rec("SALESPEOPLE", 0, 0).label()),
+            ("CURRENCY 3/1".into(), rec("CURRENCY", 3, 1).label()),
+            ("CURRENCY 3/2".into(), rec("CURRENCY", 3, 2).label()),
+            ("UNIT OF MEASURE 5/1".into(), rec("UNIT OF MEASURE", 5, 1).label()),
+            ("CUSTOMER 0/0".into(), rec("CUSTOMER", 0, 0).label()),
+            ("CUSTOMER 10/0".into(), rec("CUSTOMER", 10, 0).label()),
+            ("CUSTOMER 0/10".into(), rec("CUSTOMER", 0, 10).label()),
+            ("CUSTOMER 10/10".into(), rec("CUSTOMER", 10, 10).label()),
+        ];
+        insta::assert_yaml_snapshot!(lines);
+    }
+
+    #[test]
+    fn a_line_starts_when_its_dependencies_finished_or_found_no_records() {
+        let line = |name: &str, deps: &str, rec, status| ReviewLine {
+            name: name.into(),
+            dependency_filter: deps.into(),
+            direction: crate::mapping::Direction::Bidirectional,
+            recommendation: rec,
+            queue_status: status,
+        };
+        let lines = vec![
+            line("CURRENCY", "", Recommendation::FullSynchronization, QueueStatus::Finished),
+            line("SALESPEOPLE", "", Recommendation::NoRecordsFound, QueueStatus::NotStarted),
+            line(
+                "UNIT OF MEASURE",
+                "",
+                Recommendation::FullSynchronization,
+                QueueStatus::InProcess,
+            ),
+            line(
+                "CUSTOMER",
+                "SALESPEOPLE|CURRENCY|PAYMENT TERMS",
+                Recommendation::FullSynchronization,
+                QueueStatus::NotStarted,
+            ),
+            line(
+                "ITEM-PRODUCT",
+                "UNIT OF MEASURE",
+                Recommendation::FullSynchronization,
+                QueueStatus::NotStarted,
+            ),
+        ];
+        let names: Vec<&str> = startable(&lines).iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, vec!["SALESPEOPLE", "CUSTOMER"]);
+    }
+
+    #[test]
+    fn job_status_derives_from_the_synch_job() {
+        assert_eq!(JobStatus::derive(false, false, 0), JobStatus::None);
+        assert_eq!(JobStatus::derive(true, false, 0), JobStatus::InProcess);
+        assert_eq!(JobStatus::derive(true, true, 2), JobStatus::Error);
+        assert_eq!(JobStatus::derive(true, true, 0), JobStatus::Success);
+    }
+}
