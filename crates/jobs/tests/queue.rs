@@ -1,0 +1,451 @@
+//! The queue on both backends, driven by a manual clock: claims, leases, completion rules,
+//! recurrence, retries, inactivity, user actions and the run log.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{MINUTE, at, queue, t0};
+use kontor_jobs::{JobError, ListFilter, LogStatus, NewJob, Outcome, Status};
+use kontor_testkit::for_each_backend;
+use serde_json::json;
+
+const LEASE: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn a_due_entry_is_claimed_by_one_worker_and_its_run_is_logged() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        let id = q
+            .enqueue(NewJob::new("post", json!({"order": 7})).description("Post order 7"))
+            .await
+            .unwrap();
+
+        let job = q.claim("w1", t0(), LEASE).await.unwrap().expect("the entry is due");
+        assert_eq!(job.id(), id);
+        assert_eq!(job.params(), &json!({"order": 7}));
+        assert_eq!(job.entry.status, Status::InProcess);
+        assert_eq!(job.attempt(), 1);
+        assert_eq!(job.entry.locked_by.as_deref(), Some("w1"));
+        assert_eq!(job.entry.locked_until, Some(at(60)));
+        assert!(q.claim("w2", t0(), LEASE).await.unwrap().is_none(), "claimed only once");
+
+        let log = q.log_entries(id, 0).await.unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(
+            (log[0].id, log[0].status, log[0].ended_at),
+            (job.run_id, LogStatus::InProcess, None)
+        );
+        assert_eq!(
+            (log[0].worker.as_str(), log[0].attempt, log[0].description.as_str()),
+            ("w1", 1, "Post order 7")
+        );
+
+        let done = q.complete(&job, Outcome::Finished, at(5)).await.unwrap();
+        assert_eq!(done.status, Status::Finished);
+        assert_eq!((&done.locked_by, done.locked_until, done.attempts), (&None, None, 0));
+        assert_eq!(done.last_ended_at, Some(at(5)));
+        assert_eq!(q.get(id).await.unwrap(), Some(done));
+        let log = q.log_entries(id, 0).await.unwrap();
+        assert_eq!(
+            (log[0].status, log[0].ended_at, log[0].error.as_deref()),
+            (LogStatus::Success, Some(at(5)), None)
+        );
+        assert!(
+            q.claim("w2", at(3600), LEASE).await.unwrap().is_none(),
+            "a finished entry does not run again"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_entry_does_not_run_before_its_earliest_start() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        let id = q.enqueue(NewJob::new("post", json!({})).earliest_start(at(600))).await.unwrap();
+        assert_eq!(q.get(id).await.unwrap().unwrap().earliest_start_at, Some(at(600)));
+        assert!(q.claim("w", at(599), LEASE).await.unwrap().is_none());
+        assert_eq!(q.claim("w", at(600), LEASE).await.unwrap().map(|it| it.id()), Some(id));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn entries_are_claimed_by_priority_then_by_run_time() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        let late = q.enqueue(NewJob::new("a", json!({})).earliest_start(at(10))).await.unwrap();
+        let early = q.enqueue(NewJob::new("a", json!({}))).await.unwrap();
+        let urgent = q
+            .enqueue(NewJob::new("a", json!({})).earliest_start(at(20)).priority(-1))
+            .await
+            .unwrap();
+        let mut order = Vec::new();
+        while let Some(job) = q.claim("w", at(30), LEASE).await.unwrap() {
+            order.push(job.id());
+        }
+        assert_eq!(order, vec![urgent, early, late]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_worker_claims_only_the_kinds_it_asks_for() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        q.enqueue(NewJob::new("a", json!({}))).await.unwrap();
+        let b = q.enqueue(NewJob::new("b", json!({}))).await.unwrap();
+        let kinds = vec!["b".to_owned(), "c".to_owned()];
+        assert_eq!(
+            q.claim_kinds("w", &kinds, t0(), LEASE).await.unwrap().map(|it| it.id()),
+            Some(b)
+        );
+        assert!(q.claim_kinds("w", &kinds, t0(), LEASE).await.unwrap().is_none());
+        assert!(q.claim_kinds("w", &[], t0(), LEASE).await.unwrap().is_none());
+        assert_eq!(q.next_due(Some(&kinds)).await.unwrap(), Some(at(60)), "b's lease end");
+        assert_eq!(q.next_due(Some(&["a".to_owned()])).await.unwrap(), Some(t0()));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_recurring_entry_runs_again_one_interval_after_each_run() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        let id = q
+            .ensure_recurring(NewJob::recurring("sync", "CUSTOMER", json!({}), 30 * MINUTE))
+            .await
+            .unwrap();
+        let job = q.claim("w", t0(), LEASE).await.unwrap().unwrap();
+        let entry = q.complete(&job, Outcome::Finished, at(10)).await.unwrap();
+        assert_eq!((entry.status, entry.run_at), (Status::Ready, at(10 + 1800)));
+        assert!(q.claim("w", at(1809), LEASE).await.unwrap().is_none());
+        let job = q.claim("w", at(1810), LEASE).await.unwrap().unwrap();
+        assert_eq!((job.id(), job.attempt()), (id, 1));
+        q.complete(&job, Outcome::Finished, at(1811)).await.unwrap();
+        let log = q.log_entries(id, 0).await.unwrap();
+        assert_eq!(
+            log.iter().map(|it| it.started_at).collect::<Vec<_>>(),
+            vec![at(1810), t0()],
+            "newest first"
+        );
+        assert_eq!(q.log_entries(id, 1).await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ensure_recurring_is_idempotent_and_updates_the_setup_but_not_the_schedule() {
+    for_each_backend(|url, _| async move {
+        let (q, clock) = queue(&url).await;
+        let job = || NewJob::recurring("sync", "CUSTOMER", json!({"v": 1}), 30 * MINUTE);
+        let id = q.ensure_recurring(job()).await.unwrap();
+        assert_eq!(q.ensure_recurring(job()).await.unwrap(), id);
+        let claimed = q.claim("w", t0(), LEASE).await.unwrap().unwrap();
+        q.complete(&claimed, Outcome::Finished, t0()).await.unwrap();
+
+        clock.advance(MINUTE);
+        let changed = job().max_attempts(10).description("Customers").every(15 * MINUTE);
+        let changed = NewJob { params: json!({"v": 2}), ..changed };
+        assert_eq!(q.ensure_recurring(changed).await.unwrap(), id);
+        let other = q
+            .ensure_recurring(NewJob::recurring("sync", "CONTACT", json!({}), MINUTE))
+            .await
+            .unwrap();
+        assert_ne!(other, id);
+
+        let entries = q
+            .list(&ListFilter { key: Some("CUSTOMER".into()), ..ListFilter::default() })
+            .await
+            .unwrap();
+        assert_eq!(entries.len(), 1);
+        let entry = &entries[0];
+        assert_eq!((entry.max_attempts, entry.description.as_str()), (10, "Customers"));
+        assert_eq!((entry.interval, &entry.params), (Some(15 * MINUTE), &json!({"v": 2})));
+        assert_eq!((entry.status, entry.run_at), (Status::Ready, at(1800)), "schedule kept");
+        assert_eq!(q.get_by_key("sync", "CUSTOMER").await.unwrap().map(|it| it.id), Some(id));
+        assert_eq!(q.get_by_key("sync", "VENDOR").await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_key_is_unique_per_kind_and_a_recurring_entry_needs_one() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        q.enqueue(NewJob::new("couple", json!({})).key("ITEM")).await.unwrap();
+        q.enqueue(NewJob::new("uncouple", json!({})).key("ITEM")).await.unwrap();
+        let err = q.enqueue(NewJob::new("couple", json!({})).key("ITEM")).await.unwrap_err();
+        assert!(
+            matches!(&err, JobError::Duplicate { kind, key } if kind == "couple" && key == "ITEM"),
+            "{err}"
+        );
+        let err =
+            q.ensure_recurring(NewJob::new("sync", json!({})).every(MINUTE)).await.unwrap_err();
+        assert!(matches!(err, JobError::Invalid(_)), "{err}");
+        let err = q.enqueue(NewJob::new("a", json!({})).max_attempts(0)).await.unwrap_err();
+        assert!(matches!(err, JobError::Invalid(_)), "{err}");
+        assert_eq!(q.list(&ListFilter::default()).await.unwrap().len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_run_is_retried_after_the_rerun_delay_until_its_attempts_are_used_up() {
+    for_each_backend(|url, _| async move {
+        let (q, clock) = queue(&url).await;
+        let id = q
+            .enqueue(
+                NewJob::new("post", json!({})).max_attempts(3).rerun_delay(Duration::from_secs(30)),
+            )
+            .await
+            .unwrap();
+        let mut now = t0();
+        for attempt in 1..=3 {
+            let job = q.claim("w", now, LEASE).await.unwrap().expect("due again");
+            assert_eq!(job.attempt(), attempt);
+            let entry =
+                q.complete(&job, Outcome::Failed(format!("boom {attempt}")), now).await.unwrap();
+            assert_eq!(entry.last_error, Some(format!("boom {attempt}")));
+            if attempt < 3 {
+                assert_eq!(
+                    (entry.status, entry.run_at),
+                    (Status::Ready, now + Duration::from_secs(30))
+                );
+                assert!(
+                    q.claim("w", now + Duration::from_secs(29), LEASE).await.unwrap().is_none()
+                );
+                now += Duration::from_secs(30);
+            } else {
+                assert_eq!((entry.status, entry.attempts), (Status::Error, 3));
+            }
+        }
+        assert!(
+            q.claim("w", at(86_400), LEASE).await.unwrap().is_none(),
+            "Error waits for a restart"
+        );
+        let log = q.log_entries(id, 0).await.unwrap();
+        assert_eq!(log.len(), 3);
+        assert!(log.iter().all(|it| it.status == LogStatus::Error));
+        assert_eq!(log[0].error.as_deref(), Some("boom 3"));
+
+        clock.set(at(100_000));
+        let entry = q.restart(id).await.unwrap();
+        assert_eq!(
+            (entry.status, entry.attempts, entry.last_error, entry.run_at),
+            (Status::Ready, 0, None, at(100_000))
+        );
+        let job = q.claim("w", at(100_000), LEASE).await.unwrap().unwrap();
+        assert_eq!(job.attempt(), 1);
+        let entry = q.complete(&job, Outcome::Finished, at(100_001)).await.unwrap();
+        assert_eq!(entry.status, Status::Finished);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_permanent_failure_goes_to_error_on_the_first_attempt() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        q.enqueue(NewJob::new("post", json!({})).max_attempts(5)).await.unwrap();
+        let job = q.claim("w", t0(), LEASE).await.unwrap().unwrap();
+        let entry = q
+            .complete(&job, Outcome::FailedPermanently("no such order".into()), t0())
+            .await
+            .unwrap();
+        assert_eq!(
+            (entry.status, entry.last_error.as_deref()),
+            (Status::Error, Some("no such order"))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_recurring_entry_idle_for_its_inactivity_timeout_goes_on_hold_until_woken() {
+    for_each_backend(|url, _| async move {
+        let (q, clock) = queue(&url).await;
+        let id = q
+            .ensure_recurring(
+                NewJob::recurring("sync", "CUSTOMER", json!({}), 5 * MINUTE)
+                    .inactivity_timeout(15 * MINUTE),
+            )
+            .await
+            .unwrap();
+        // Idle runs at 0, 5, 10 and 15 minutes: the streak started at 0 lasts 15 minutes at the 4th.
+        for minute in [0, 5, 10, 15] {
+            let now = at(minute * 60);
+            let job = q.claim("w", now, LEASE).await.unwrap().expect("due");
+            let entry = q.complete(&job, Outcome::Idle, now).await.unwrap();
+            assert_eq!(entry.idle_since, Some(t0()));
+            let expected = if minute < 15 { Status::Ready } else { Status::OnHoldInactivity };
+            assert_eq!(entry.status, expected, "after the idle run at minute {minute}");
+        }
+        assert_eq!(q.log_entries(id, 1).await.unwrap()[0].status, LogStatus::Idle);
+        assert!(q.claim("w", at(20 * 60), LEASE).await.unwrap().is_none(), "on hold");
+
+        // Waking other keys or kinds does nothing; waking ours makes it Ready now.
+        clock.set(at(21 * 60));
+        assert_eq!(q.wake("sync", Some("CONTACT")).await.unwrap(), 0);
+        assert_eq!(q.wake("other", None).await.unwrap(), 0);
+        assert_eq!(q.wake("sync", Some("CUSTOMER")).await.unwrap(), 1);
+        let entry = q.get(id).await.unwrap().unwrap();
+        assert_eq!(
+            (entry.status, entry.run_at, entry.idle_since),
+            (Status::Ready, at(21 * 60), None)
+        );
+        assert_eq!(q.wake("sync", None).await.unwrap(), 0, "only entries on hold wake");
+
+        // The woken run found work: the entry stays on its interval.
+        let job = q.claim("w", at(21 * 60), LEASE).await.unwrap().expect("woken");
+        let entry = q.complete(&job, Outcome::Finished, at(21 * 60)).await.unwrap();
+        assert_eq!(
+            (entry.status, entry.run_at, entry.idle_since),
+            (Status::Ready, at(26 * 60), None)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_entry_on_hold_with_inactivity_timeout_wakes_itself_after_the_timeout() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        let job = NewJob::recurring("stats", "ALL", json!({}), 30 * MINUTE)
+            .inactivity_timeout(30 * MINUTE)
+            .initial_status(Status::OnHoldInactivity);
+        let id = q.ensure_recurring(job).await.unwrap();
+        let entry = q.get(id).await.unwrap().unwrap();
+        assert_eq!((entry.status, entry.run_at), (Status::OnHoldInactivity, at(1800)));
+        assert!(q.claim("w", at(1799), LEASE).await.unwrap().is_none());
+        let job = q.claim("w", at(1800), LEASE).await.unwrap().expect("the timeout passed");
+        assert_eq!(job.id(), id);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dead_workers_entry_is_taken_over_when_its_lease_expires() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        let id = q.enqueue(NewJob::new("post", json!({}))).await.unwrap();
+        let dead = q.claim("w1", t0(), LEASE).await.unwrap().unwrap();
+        assert!(q.claim("w2", at(59), LEASE).await.unwrap().is_none(), "the lease still holds");
+        assert_eq!(q.next_due(None).await.unwrap(), Some(at(60)));
+
+        let job = q.claim("w2", at(60), LEASE).await.unwrap().expect("taken over");
+        assert_eq!((job.id(), job.attempt(), job.worker.as_str()), (id, 2, "w2"));
+        assert_ne!(job.run_id, dead.run_id);
+        let log = q.log_entries(id, 0).await.unwrap();
+        assert_eq!((log[1].worker.as_str(), log[1].status, log[1].ended_at), ("w1", LogStatus::Error, Some(at(60))));
+        assert!(log[1].error.as_deref().unwrap().contains("lease expired"), "{:?}", log[1].error);
+        assert_eq!((log[0].worker.as_str(), log[0].status), ("w2", LogStatus::InProcess));
+
+        // The old run cannot touch the entry any more.
+        assert!(matches!(q.heartbeat(&dead, at(61), LEASE).await, Err(JobError::LeaseLost(it)) if it == id));
+        assert!(matches!(q.complete(&dead, Outcome::Finished, at(61)).await, Err(JobError::LeaseLost(_))));
+        assert!(matches!(q.release(&dead, at(61)).await, Err(JobError::LeaseLost(_))));
+        let entry = q.complete(&job, Outcome::Finished, at(62)).await.unwrap();
+        assert_eq!(entry.status, Status::Finished);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_heartbeat_extends_the_lease() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        q.enqueue(NewJob::new("post", json!({}))).await.unwrap();
+        let job = q.claim("w1", t0(), LEASE).await.unwrap().unwrap();
+        assert_eq!(q.heartbeat(&job, at(50), LEASE).await.unwrap(), at(110));
+        assert!(q.claim("w2", at(100), LEASE).await.unwrap().is_none());
+        let entry = q.complete(&job, Outcome::Finished, at(105)).await.unwrap();
+        assert_eq!(entry.status, Status::Finished);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_entry_whose_workers_keep_dying_goes_to_error_after_its_attempts() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        let id = q.enqueue(NewJob::new("crash", json!({})).max_attempts(2)).await.unwrap();
+        q.claim("w1", t0(), LEASE).await.unwrap().unwrap();
+        let second = q.claim("w2", at(60), LEASE).await.unwrap().unwrap();
+        assert_eq!(second.attempt(), 2);
+        assert!(q.claim("w3", at(120), LEASE).await.unwrap().is_none());
+        let entry = q.get(id).await.unwrap().unwrap();
+        assert_eq!((entry.status, entry.attempts, entry.locked_by), (Status::Error, 2, None));
+        assert!(entry.last_error.unwrap().contains("lease of worker w2 expired"));
+        let log = q.log_entries(id, 0).await.unwrap();
+        assert_eq!(log.iter().map(|it| it.status).collect::<Vec<_>>(), vec![LogStatus::Error; 2]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_released_entry_is_ready_at_once_without_counting_the_attempt() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        let id = q.enqueue(NewJob::new("post", json!({}))).await.unwrap();
+        let job = q.claim("w1", t0(), LEASE).await.unwrap().unwrap();
+        q.release(&job, at(5)).await.unwrap();
+        let entry = q.get(id).await.unwrap().unwrap();
+        assert_eq!(
+            (entry.status, entry.attempts, entry.run_at, entry.locked_by),
+            (Status::Ready, 0, at(5), None)
+        );
+        assert_eq!(q.log_entries(id, 0).await.unwrap()[0].status, LogStatus::Released);
+        let job = q.claim("w2", at(5), LEASE).await.unwrap().unwrap();
+        assert_eq!(job.attempt(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_entry_on_hold_does_not_run_until_restarted() {
+    for_each_backend(|url, _| async move {
+        let (q, clock) = queue(&url).await;
+        let id = q.enqueue(NewJob::new("post", json!({}))).await.unwrap();
+        assert_eq!(q.set_on_hold(id).await.unwrap().status, Status::OnHold);
+        assert!(q.claim("w", at(3600), LEASE).await.unwrap().is_none());
+        clock.set(at(3600));
+        assert_eq!(q.restart(id).await.unwrap().status, Status::Ready);
+        let job = q.claim("w", at(3600), LEASE).await.unwrap().unwrap();
+
+        // Not while it runs.
+        let err = q.set_on_hold(id).await.unwrap_err();
+        assert!(matches!(err, JobError::InvalidStatus { status: Status::InProcess, .. }), "{err}");
+        assert!(matches!(q.restart(id).await, Err(JobError::InvalidStatus { .. })));
+        q.complete(&job, Outcome::Finished, at(3601)).await.unwrap();
+
+        let missing = kontor_jobs::JobId::new();
+        assert!(matches!(q.restart(missing).await, Err(JobError::NotFound(it)) if it == missing));
+        assert_eq!(q.get(missing).await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_list_filters_by_status_and_kind_and_pages() {
+    for_each_backend(|url, _| async move {
+        let (q, clock) = queue(&url).await;
+        let mut ids = Vec::new();
+        for n in 0..5 {
+            clock.advance(Duration::from_secs(1));
+            let kind = if n % 2 == 0 { "even" } else { "odd" };
+            ids.push(q.enqueue(NewJob::new(kind, json!({ "n": n }))).await.unwrap());
+        }
+        q.set_on_hold(ids[4]).await.unwrap();
+        let list = |filter: ListFilter| {
+            let q = q.clone();
+            async move { q.list(&filter).await.unwrap().into_iter().map(|it| it.id).collect::<Vec<_>>() }
+        };
+        assert_eq!(list(ListFilter::default()).await, ids);
+        assert_eq!(list(ListFilter { kind: Some("even".into()), ..Default::default() }).await, vec![ids[0], ids[2], ids[4]]);
+        assert_eq!(list(ListFilter { status: Some(Status::OnHold), ..Default::default() }).await, vec![ids[4]]);
+        assert_eq!(list(ListFilter { limit: 2, offset: 1, ..Default::default() }).await, vec![ids[1], ids[2]]);
+    })
+    .await;
+}
