@@ -18,7 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use kontor_store::sqlx::postgres::PgListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
 use crate::entry::{Claimed, JobId, Outcome};
@@ -186,11 +186,14 @@ impl Worker {
     /// `LISTEN` cannot be set up at start).
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let (stop_tx, mut stop) = watch::channel(false);
-        let stopper = tokio::spawn(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        });
-        let listener = self.listen().await?;
+        let _stopper = AbortOnDrop(
+            tokio::spawn(async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            })
+            .abort_handle(),
+        );
+        let _listener = self.listen().await?.map(|it| AbortOnDrop(it.abort_handle()));
         tracing::info!(worker = %self.id, kinds = ?self.kinds, "Job worker started.");
         loop {
             if *stop.borrow() {
@@ -229,14 +232,10 @@ impl Worker {
                 }
             }
             tokio::select! {
-                _ = stop.wait_for(|it| *it) => break,
+                _ = stopped(&mut stop) => break,
                 _ = &mut notified => {}
                 _ = tokio::time::sleep(wait) => {}
             }
-        }
-        stopper.abort();
-        if let Some(listener) = listener {
-            listener.abort();
         }
         tracing::info!(worker = %self.id, "Job worker stopped.");
         Ok(())
@@ -282,6 +281,8 @@ impl Worker {
             attempt = claimed.attempt(), "Job started.");
         let job = claimed.clone();
         let mut task = tokio::spawn(async move { handler.run_boxed(&job).await });
+        // If this future is dropped (the worker is cancelled), the job must not run on unleased.
+        let _task_guard = AbortOnDrop(task.abort_handle());
         let every = (self.lease / 3).max(Duration::from_millis(10));
         let mut beat = tokio::time::interval_at(Instant::now() + every, every);
         let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
@@ -323,7 +324,7 @@ impl Worker {
                         }
                     }
                 }
-                _ = stop.wait_for(|it| *it), if !stopping => {
+                _ = stopped(stop), if !stopping => {
                     stopping = true;
                     deadline.as_mut().reset(Instant::now() + self.shutdown_grace);
                 }
@@ -341,6 +342,22 @@ impl Worker {
 
     fn completion_time(&self, claimed_at: DateTime<Utc>) -> DateTime<Utc> {
         self.queue.clock().now().max(claimed_at)
+    }
+}
+
+/// Completes once the stop flag is set (never if its sender is gone without setting it).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|it| *it).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
