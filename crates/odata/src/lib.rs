@@ -11,8 +11,11 @@
 //! - [`error`]: the crate's one error type, [`ODataError`].
 
 pub mod ast;
+pub mod batch;
+pub mod csdl;
 pub mod error;
 pub mod filter;
+pub mod json;
 pub mod model;
 pub mod query;
 pub mod sql;
