@@ -22,6 +22,7 @@ pub mod mapping;
 pub mod memory;
 pub mod plan;
 pub mod review;
+pub mod store;
 pub mod value;
 
 pub use connector::{
