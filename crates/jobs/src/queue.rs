@@ -402,27 +402,10 @@ impl Queue {
         row.as_ref().map(entry_from_row).transpose()
     }
 
-    /// Entries matching `filter`, oldest first.
+    /// Entries matching `filter`, oldest first, paged by its `limit` and `offset`.
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<JobEntry>> {
         let mut binds = Vec::new();
-        let mut conditions = Vec::new();
-        if let Some(status) = filter.status {
-            binds.push(text(status.as_str()));
-            conditions.push(format!("status = ${}", binds.len()));
-        }
-        if let Some(kind) = &filter.kind {
-            binds.push(text(kind.clone()));
-            conditions.push(format!("kind = ${}", binds.len()));
-        }
-        if let Some(key) = &filter.key {
-            binds.push(text(key.clone()));
-            conditions.push(format!("job_key = ${}", binds.len()));
-        }
-        let where_sql = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
+        let where_sql = filter_sql(filter, &mut binds);
         binds.push(int(if filter.limit == 0 { i64::MAX } else { i64::from(filter.limit) }));
         binds.push(int(i64::from(filter.offset)));
         let n = binds.len();
@@ -433,6 +416,30 @@ impl Queue {
         );
         let rows = self.db.fetch_all_sql(AssertSqlSafe(sql), binds).await?;
         rows.iter().map(entry_from_row).collect()
+    }
+
+    /// How many entries match `filter` (its `limit` and `offset` ignored).
+    pub async fn count(&self, filter: &ListFilter) -> Result<u64> {
+        let mut binds = Vec::new();
+        let where_sql = filter_sql(filter, &mut binds);
+        let sql = format!("SELECT COUNT(*) AS n FROM job_entry{where_sql}");
+        let row = self.db.fetch_one_sql(AssertSqlSafe(sql), binds).await?;
+        Ok(u64::try_from(row.try_get_i64("n")?).unwrap_or(0))
+    }
+
+    /// Deletes the entry and its log. Not for an entry In Process.
+    pub async fn delete(&self, id: JobId) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let entry = locked_entry(&mut tx, id).await?;
+        if entry.status == Status::InProcess {
+            return Err(JobError::InvalidStatus { id, status: entry.status, action: "delete" });
+        }
+        // The log goes first, so this does not rely on SQLite's foreign_keys pragma.
+        tx.execute_sql("DELETE FROM job_log WHERE entry_id = $1", vec![text(id.to_string())])
+            .await?;
+        tx.execute_sql("DELETE FROM job_entry WHERE id = $1", vec![text(id.to_string())]).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The entry's runs, newest first, at most `limit` (0 = all).
@@ -482,30 +489,49 @@ impl Queue {
 }
 
 /// Closes the open runs of entries whose lease expired and makes those entries Ready to run at
-/// once, or Error when they are out of attempts.
+/// once, or Error when they are out of attempts. Entries are locked before their log rows, in
+/// the same order as `complete` and `release`, and on PostgreSQL an entry another transaction is
+/// completing right now is skipped (that run ends normally).
 async fn take_back_expired(tx: &mut Tx, now: DateTime<Utc>) -> Result<()> {
-    tx.execute_sql(
-        "UPDATE job_log SET ended_at = $1, status = 'error', error = $2 \
-         WHERE ended_at IS NULL AND id IN (SELECT run_id FROM job_entry \
-         WHERE status = 'in_process' AND locked_until <= $1)",
-        vec![ts(now), text(LEASE_EXPIRED)],
-    )
-    .await?;
-    let n = tx
-        .execute_sql(
-            "UPDATE job_entry SET \
-             status = CASE WHEN attempts >= max_attempts THEN 'error' ELSE 'ready' END, \
-             run_at = $1, \
-             last_error = 'the lease of worker ' || COALESCE(locked_by, '') || \
-             ' expired before the run finished', \
-             locked_by = NULL, locked_until = NULL, run_id = NULL, last_ended_at = $1, \
-             updated_at = $1 \
-             WHERE status = 'in_process' AND locked_until <= $1",
+    let lock = match tx.backend() {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let expired = tx
+        .fetch_all_sql(
+            AssertSqlSafe(format!(
+                "SELECT id, run_id, locked_by FROM job_entry \
+                 WHERE status = 'in_process' AND locked_until <= $1{lock}"
+            )),
             vec![ts(now)],
         )
         .await?;
-    if n > 0 {
-        tracing::warn!(entries = n, "Took back job queue entries whose lease expired.");
+    for row in &expired {
+        let id: String = row.try_get("id")?;
+        let run_id: Option<String> = row.try_get("run_id")?;
+        let worker: Option<String> = row.try_get("locked_by")?;
+        let worker = worker.unwrap_or_default();
+        tracing::warn!(job = %id, %worker, "Taking back a job whose worker's lease expired.");
+        tx.execute_sql(
+            "UPDATE job_entry SET \
+             status = CASE WHEN attempts >= max_attempts THEN 'error' ELSE 'ready' END, \
+             run_at = $1, last_error = $2, locked_by = NULL, locked_until = NULL, run_id = NULL, \
+             last_ended_at = $1, updated_at = $1 WHERE id = $3",
+            vec![
+                ts(now),
+                text(format!("the lease of worker {worker} expired before the run finished")),
+                text(id),
+            ],
+        )
+        .await?;
+        if let Some(run_id) = run_id {
+            tx.execute_sql(
+                "UPDATE job_log SET ended_at = $1, status = 'error', error = $2 \
+                 WHERE id = $3 AND ended_at IS NULL",
+                vec![ts(now), text(LEASE_EXPIRED), text(run_id)],
+            )
+            .await?;
+        }
     }
     Ok(())
 }
@@ -558,6 +584,28 @@ fn for_update(tx: &Tx) -> &'static str {
     match tx.backend() {
         Backend::Postgres => " FOR UPDATE",
         Backend::Sqlite => "",
+    }
+}
+
+/// The `WHERE` clause of `filter` (empty when it filters nothing), appending the binds.
+fn filter_sql(filter: &ListFilter, binds: &mut Vec<Value>) -> String {
+    let mut conditions = Vec::new();
+    if let Some(status) = filter.status {
+        binds.push(text(status.as_str()));
+        conditions.push(format!("status = ${}", binds.len()));
+    }
+    if let Some(kind) = &filter.kind {
+        binds.push(text(kind.clone()));
+        conditions.push(format!("kind = ${}", binds.len()));
+    }
+    if let Some(key) = &filter.key {
+        binds.push(text(key.clone()));
+        conditions.push(format!("job_key = ${}", binds.len()));
+    }
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
     }
 }
 

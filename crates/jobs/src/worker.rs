@@ -119,8 +119,9 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker with a generated id, a 60 s lease (renewed every 20 s while a job runs), a 5 s
-    /// poll interval and a 10 s shutdown grace period.
+    /// A worker with a generated id, a 60 s lease (renewed every 20 s while a job runs), a 1 s
+    /// poll interval (entries enqueued by another process on SQLite start within it) and a 10 s
+    /// shutdown grace period.
     pub fn new(queue: Queue, handlers: Handlers) -> Worker {
         let kinds = handlers.kinds();
         let suffix = uuid::Uuid::now_v7().simple().to_string();
@@ -130,7 +131,7 @@ impl Worker {
             kinds,
             id: format!("worker-{}-{}", std::process::id(), &suffix[suffix.len() - 8..]),
             lease: Duration::from_secs(60),
-            poll_interval: Duration::from_secs(5),
+            poll_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -204,33 +205,35 @@ impl Worker {
             tokio::pin!(notified);
             notified.as_mut().enable();
 
+            // Look (a read) before claiming (a write transaction), so idle polls stay cheap.
             let now = self.queue.clock().now();
-            let mut wait = self.poll_interval;
-            match self.queue.claim_kinds(&self.id, &self.kinds, now, self.lease).await {
-                Ok(Some(claimed)) => match self.execute(claimed, now, &mut stop).await {
-                    Ok(Ended::Released) => break,
-                    Ok(Ended::Completed | Ended::LeaseLost) => continue,
-                    Err(error) => {
-                        tracing::warn!(worker = %self.id, %error, "Could not record a job's run.");
+            let wait = match self.queue.next_due(Some(&self.kinds)).await {
+                Ok(Some(due)) if due <= now => {
+                    match self.queue.claim_kinds(&self.id, &self.kinds, now, self.lease).await {
+                        Ok(Some(claimed)) => match self.execute(claimed, now, &mut stop).await {
+                            Ok(Ended::Released) => break,
+                            Ok(Ended::Completed | Ended::LeaseLost) => continue,
+                            Err(error) => {
+                                tracing::warn!(worker = %self.id, %error,
+                                    "Could not record a job's run.");
+                                self.poll_interval
+                            }
+                        },
+                        // Due but locked by another worker's claim right now: look again soon.
+                        Ok(None) => Duration::from_millis(20).min(self.poll_interval),
+                        Err(error) => {
+                            tracing::warn!(worker = %self.id, %error, "Could not claim a job.");
+                            self.poll_interval
+                        }
                     }
-                },
-                Ok(None) => match self.queue.next_due(Some(&self.kinds)).await {
-                    Ok(Some(due)) => {
-                        let until_due =
-                            (due - self.queue.clock().now()).to_std().unwrap_or_default();
-                        // Something due but not claimable (locked by another worker's claim):
-                        // look again shortly instead of spinning.
-                        wait = until_due.clamp(Duration::from_millis(20), self.poll_interval);
-                    }
-                    Ok(None) => {}
-                    Err(error) => {
-                        tracing::warn!(worker = %self.id, %error, "Could not read the job queue.");
-                    }
-                },
-                Err(error) => {
-                    tracing::warn!(worker = %self.id, %error, "Could not claim a job.");
                 }
-            }
+                Ok(Some(due)) => (due - now).to_std().unwrap_or_default().min(self.poll_interval),
+                Ok(None) => self.poll_interval,
+                Err(error) => {
+                    tracing::warn!(worker = %self.id, %error, "Could not read the job queue.");
+                    self.poll_interval
+                }
+            };
             tokio::select! {
                 _ = stopped(&mut stop) => break,
                 _ = &mut notified => {}

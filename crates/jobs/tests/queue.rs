@@ -428,7 +428,7 @@ async fn an_entry_on_hold_does_not_run_until_restarted() {
 }
 
 #[tokio::test]
-async fn the_list_filters_by_status_and_kind_and_pages() {
+async fn the_list_filters_by_status_and_kind_and_pages_and_entries_can_be_deleted() {
     for_each_backend(|url, _| async move {
         let (q, clock) = queue(&url).await;
         let mut ids = Vec::new();
@@ -446,6 +446,18 @@ async fn the_list_filters_by_status_and_kind_and_pages() {
         assert_eq!(list(ListFilter { kind: Some("even".into()), ..Default::default() }).await, vec![ids[0], ids[2], ids[4]]);
         assert_eq!(list(ListFilter { status: Some(Status::OnHold), ..Default::default() }).await, vec![ids[4]]);
         assert_eq!(list(ListFilter { limit: 2, offset: 1, ..Default::default() }).await, vec![ids[1], ids[2]]);
+        assert_eq!(q.count(&ListFilter { kind: Some("even".into()), limit: 1, ..Default::default() }).await.unwrap(), 3);
+
+        // Deleting takes the log along; not while the entry runs.
+        let job = q.claim("w", at(10), Duration::from_secs(60)).await.unwrap().unwrap();
+        assert_eq!(job.id(), ids[0]);
+        assert!(matches!(q.delete(ids[0]).await, Err(JobError::InvalidStatus { .. })));
+        q.complete(&job, Outcome::Finished, at(10)).await.unwrap();
+        q.delete(ids[0]).await.unwrap();
+        assert_eq!(q.get(ids[0]).await.unwrap(), None);
+        assert!(q.log_entries(ids[0], 0).await.unwrap().is_empty());
+        assert!(matches!(q.delete(ids[0]).await, Err(JobError::NotFound(_))));
+        assert_eq!(q.count(&ListFilter::default()).await.unwrap(), 4);
     })
     .await;
 }
