@@ -1,1 +1,19 @@
-//! kontor financials
+//! Kontor Financials: the ERP domain (entity model, rules, number series, posting, users and
+//! credentials) on the generic store. No HTTP here; `kontor-financials-server` is the API.
+//!
+//! - [`model()`]: the API v2.0 entity model; [`MIGRATIONS`]: the `fin_*` schema on both backends.
+//! - [`bootstrap()`]: first start (company, `ADMIN`).
+//! - [`posting`]: ship and invoice as a pure plan; [`credentials`] / [`users`]: auth.
+
+pub mod bootstrap;
+pub mod credentials;
+pub mod error;
+pub mod model;
+pub mod numbering;
+pub mod posting;
+pub mod rows;
+pub mod users;
+
+pub use bootstrap::{MIGRATIONS, bootstrap};
+pub use error::{FinError, Result};
+pub use model::model;
