@@ -281,7 +281,12 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
                 }
             },
             c if c.is_ascii_hexdigit() || is_ident_start(c) => {
-                if let Ok(g) = guid.parse_next(&mut input) {
+                let before = input;
+                let guid = guid.parse_next(&mut input);
+                if guid.is_err() {
+                    input = before;
+                }
+                if let Ok(g) = guid {
                     Tok::Guid(g)
                 } else if c.is_ascii_digit() {
                     lex_digits(&mut input, start)?
@@ -342,6 +347,7 @@ fn lex_digits(input: &mut &str, start: usize) -> Result<Tok, ParseError> {
     }
     *input = before;
     match number.parse_next(input) {
+        Ok(n) if n.len() > 40 => Err(ParseError::new(start, "this number has too many digits")),
         Ok(n) => Ok(Tok::Number(n.to_owned())),
         Err(_) => Err(ParseError::new(start, "this is not a valid number")),
     }
@@ -383,12 +389,10 @@ impl Parser_ {
         }
     }
 
-    fn check_depth(&self, depth: usize) -> Result<(), ParseError> {
+    /// Fails when `depth` exceeds [`MAX_DEPTH`]; `at` is the position of the nesting token.
+    fn check_depth(&self, depth: usize, at: usize) -> Result<(), ParseError> {
         if depth > MAX_DEPTH {
-            Err(ParseError::new(
-                self.position(),
-                format!("the filter nests more than {MAX_DEPTH} levels deep"),
-            ))
+            Err(ParseError::new(at, format!("the filter nests more than {MAX_DEPTH} levels deep")))
         } else {
             Ok(())
         }
@@ -458,8 +462,8 @@ impl Parser_ {
 
     fn not_expr(&mut self, depth: usize) -> Result<Expr, ParseError> {
         if self.keyword() == Some("not") && !matches!(self.peek_at(1).kind, Tok::Slash) {
-            self.next();
-            self.check_depth(depth + 1)?;
+            let at = self.next().start;
+            self.check_depth(depth + 1, at)?;
             self.expect_operand_after("not")?;
             let inner = self.not_expr(depth + 1)?;
             return Ok(Expr::Not(Box::new(inner)));
@@ -485,8 +489,8 @@ impl Parser_ {
                     "expected '(' and a list of values after 'in'",
                 ));
             }
-            self.next();
-            self.check_depth(depth + 1)?;
+            let at = self.next().start;
+            self.check_depth(depth + 1, at)?;
             let mut list = Vec::new();
             loop {
                 self.expect_operand_after(if list.is_empty() { "in (" } else { "," })?;
@@ -525,9 +529,9 @@ impl Parser_ {
         let mut left = operand(self, depth)?;
         let mut chain = 0;
         while let Some(op) = self.binary_op(ops) {
-            self.next();
+            let at = self.next().start;
             chain += 1;
-            self.check_depth(depth + chain)?;
+            self.check_depth(depth + chain, at)?;
             self.expect_operand_after(op.keyword())?;
             let right = operand(self, depth + chain)?;
             left = Expr::Binary { op, left: Box::new(left), right: Box::new(right) };
@@ -548,7 +552,7 @@ impl Parser_ {
                 self.next();
                 return Ok(Expr::Literal(Literal::Double(f64::NEG_INFINITY)));
             }
-            self.check_depth(depth + 1)?;
+            self.check_depth(depth + 1, minus.start)?;
             self.expect_operand_after("-")?;
             let inner = self.unary(depth + 1)?;
             return Ok(Expr::Negate(Box::new(inner)));
@@ -560,7 +564,7 @@ impl Parser_ {
         let token = self.next();
         match token.kind {
             Tok::LParen => {
-                self.check_depth(depth + 1)?;
+                self.check_depth(depth + 1, token.start)?;
                 self.expect_operand_after("(")?;
                 let inner = self.or_expr(depth + 1)?;
                 match self.peek().kind {
@@ -627,6 +631,13 @@ impl Parser_ {
                     format!("expected a property name after '/', found {}", seg.kind.describe()),
                 ));
             };
+            if BinaryOp::from_keyword(&seg_name).is_some() || seg_name == "not" || seg_name == "in"
+            {
+                return Err(ParseError::new(
+                    seg.start,
+                    format!("expected a property name after '/', found '{seg_name}'"),
+                ));
+            }
             if seg_name.contains('.') {
                 return Err(ParseError::new(
                     seg.start,
@@ -648,7 +659,7 @@ impl Parser_ {
 
     fn call(&mut self, function: Function, start: usize, depth: usize) -> Result<Expr, ParseError> {
         self.next(); // (
-        self.check_depth(depth + 1)?;
+        self.check_depth(depth + 1, start)?;
         let mut args = Vec::new();
         if self.peek().kind == Tok::RParen {
             self.next();
@@ -697,7 +708,7 @@ impl Parser_ {
         depth: usize,
     ) -> Result<Expr, ParseError> {
         self.next(); // (
-        self.check_depth(depth + 1)?;
+        self.check_depth(depth + 1, start)?;
         if self.peek().kind == Tok::RParen {
             self.next();
             if kind == LambdaKind::All {
@@ -774,3 +785,7 @@ fn number_literal(text: &str, position: usize) -> Result<Literal, ParseError> {
         .map(Literal::Decimal)
         .map_err(|_| ParseError::new(position, format!("the number {text} has too many digits")))
 }
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;
