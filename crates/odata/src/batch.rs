@@ -495,8 +495,10 @@ fn write_http_part(
         out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
-    out.extend_from_slice(b"\r\n");
+    if !body.is_empty() {
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// Writes a batch request with `boundary`; change sets get `changeset_…` boundaries from
@@ -627,3 +629,7 @@ pub fn resolve_references(text: &str, lookup: impl Fn(&str) -> Option<String>) -
     out.push_str(rest);
     out
 }
+
+#[cfg(test)]
+#[path = "batch_tests.rs"]
+mod tests;

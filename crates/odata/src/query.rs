@@ -366,7 +366,10 @@ pub fn percent_decode(text: &str) -> Result<String, ODataError> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(b) => {
                         out.push(b);
@@ -401,3 +404,7 @@ pub fn percent_encode(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "query_tests.rs"]
+mod tests;
