@@ -15,6 +15,7 @@
 
 pub mod connector;
 pub mod defaults;
+pub mod engine;
 pub mod error;
 pub mod filter;
 pub mod ids;

@@ -100,15 +100,16 @@ impl MemoryConnector {
 
     fn read_sync(&self, table: &TableRef, cursor: &Cursor, page_size: usize) -> ChangePage {
         let st = self.state.lock().unwrap();
-        let after: u64 = match cursor {
-            Cursor::Start => 0,
-            Cursor::Next(s) | Cursor::Delta(s) => s.parse().unwrap_or(0),
+        // Cursor texts: "f<version>" continues a full read, "d<version>" a delta read.
+        let (full, after): (bool, u64) = match cursor {
+            Cursor::Start => (true, 0),
+            Cursor::Next(s) | Cursor::Delta(s) => {
+                let full = s.starts_with('f') && matches!(cursor, Cursor::Next(_));
+                (full, s.trim_start_matches(['f', 'd']).parse().unwrap_or(0))
+            }
         };
         let empty = Table::default();
         let t = st.tables.get(&table.set).unwrap_or(&empty);
-        let full = matches!(cursor, Cursor::Start)
-            || matches!(cursor, Cursor::Next(s) if s.starts_with('f'));
-        let _ = full;
         let mut all: Vec<(u64, Change)> = t
             .rows
             .iter()
@@ -119,7 +120,7 @@ impl MemoryConnector {
                 (*v, Change::Upsert(Row::new(*id, rec)))
             })
             .collect();
-        if !matches!(cursor, Cursor::Start) {
+        if !full {
             all.extend(
                 t.tombstones
                     .iter()
@@ -133,9 +134,13 @@ impl MemoryConnector {
         let last = all.last().map(|(v, _)| *v).unwrap_or(after);
         let changes = all.into_iter().map(|(_, c)| c).collect();
         if more {
-            ChangePage { changes, next: Some(last.to_string()), delta: None }
+            ChangePage {
+                changes,
+                next: Some(format!("{}{last}", if full { 'f' } else { 'd' })),
+                delta: None,
+            }
         } else {
-            ChangePage { changes, next: None, delta: Some(st.version.max(last).to_string()) }
+            ChangePage { changes, next: None, delta: Some(format!("d{}", st.version.max(last))) }
         }
     }
 }

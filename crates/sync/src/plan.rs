@@ -521,55 +521,6 @@ impl Planner<'_> {
         None
     }
 
-    /// The value `fm` wants on the destination of `pass`, from the source record.
-    fn desired(&self, fm: &FieldMapping, src_row: &Record, pass: Pass) -> Result<Value, String> {
-        let src = pass.source();
-        let Some(src_field) = fm.field(src) else {
-            return Ok(fm.constant.clone().unwrap_or(Value::Null));
-        };
-        let mut v = src_row.get(src_field).cloned().unwrap_or(Value::Null);
-        if let Some(l) = &fm.lookup {
-            v = self.resolve(l, &v, pass)?;
-        }
-        if let Some(t) = &fm.transformation {
-            v = transform(t, &v, pass);
-        }
-        Ok(v)
-    }
-
-    fn resolve(&self, l: &crate::mapping::Lookup, v: &Value, pass: Pass) -> Result<Value, String> {
-        let Some(key) = lookup_key(v) else {
-            return Ok(Value::Null);
-        };
-        let table = self.input.lookups.get(&l.mapping, &l.financials_key);
-        let (fin_caption, sales_caption, plural) = match table {
-            Some(t) => (t.financials_caption.clone(), t.sales_caption.clone(), t.plural.clone()),
-            None => (l.mapping.clone(), l.target_set.clone(), l.mapping.to_lowercase()),
-        };
-        match pass {
-            Pass::ToSales => match table.and_then(|t| t.by_key.get(&key)) {
-                Some(Some(id)) => Ok(Value::String(id.to_string())),
-                _ => Err(format!(
-                    "{fin_caption} '{}' is not coupled to a {sales_caption}. Couple {plural} first.",
-                    v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
-                )),
-            },
-            Pass::ToFinancials => {
-                let found = Uuid::parse_str(&key)
-                    .ok()
-                    .and_then(|id| table.and_then(|t| t.by_sales.get(&id)));
-                match (found, l.when_uncoupled) {
-                    (Some(k), _) => Ok(k.clone()),
-                    (None, WhenUncoupled::Blank) => Ok(Value::Null),
-                    (None, WhenUncoupled::Fail) => Err(format!(
-                        "{sales_caption} '{key}' is not coupled to a {}. Couple {plural} first.",
-                        fin_caption.to_lowercase()
-                    )),
-                }
-            }
-        }
-    }
-
     /// Field-level transfer and three-way merge for `pass`. `d` is the destination record
     /// (`None` when creating); `all_fields` ignores field directions (restoring a record).
     fn transfer(
@@ -602,7 +553,7 @@ impl Planner<'_> {
             if fm.insert_only && d.is_some() {
                 continue;
             }
-            let want = match self.desired(fm, s, pass) {
+            let want = match desired(fm, s, pass, self.input.lookups) {
                 Ok(v) => v,
                 Err(e) => {
                     if !out.errors.contains(&e) {
@@ -661,6 +612,112 @@ impl Planner<'_> {
         }
         out
     }
+}
+
+/// The value `fm` wants on the destination of `pass`, from the source record.
+fn desired(
+    fm: &FieldMapping,
+    src_row: &Record,
+    pass: Pass,
+    lookups: &Lookups,
+) -> Result<Value, String> {
+    let src = pass.source();
+    let Some(src_field) = fm.field(src) else {
+        return Ok(fm.constant.clone().unwrap_or(Value::Null));
+    };
+    let mut v = src_row.get(src_field).cloned().unwrap_or(Value::Null);
+    if let Some(l) = &fm.lookup {
+        v = resolve(l, &v, pass, lookups)?;
+    }
+    if let Some(t) = &fm.transformation {
+        v = transform(t, &v, pass);
+    }
+    Ok(v)
+}
+
+fn resolve(
+    l: &crate::mapping::Lookup,
+    v: &Value,
+    pass: Pass,
+    lookups: &Lookups,
+) -> Result<Value, String> {
+    let Some(key) = lookup_key(v) else {
+        return Ok(Value::Null);
+    };
+    let table = lookups.get(&l.mapping, &l.financials_key);
+    let (fin_caption, sales_caption, plural) = match table {
+        Some(t) => (t.financials_caption.clone(), t.sales_caption.clone(), t.plural.clone()),
+        None => (l.mapping.clone(), l.target_set.clone(), l.mapping.to_lowercase()),
+    };
+    match pass {
+        Pass::ToSales => match table.and_then(|t| t.by_key.get(&key)) {
+            Some(Some(id)) => Ok(Value::String(id.to_string())),
+            _ => Err(format!(
+                "{fin_caption} '{}' is not coupled to a {sales_caption}. Couple {plural} first.",
+                v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
+            )),
+        },
+        Pass::ToFinancials => {
+            let found =
+                Uuid::parse_str(&key).ok().and_then(|id| table.and_then(|t| t.by_sales.get(&id)));
+            match (found, l.when_uncoupled) {
+                (Some(k), _) => Ok(k.clone()),
+                (None, WhenUncoupled::Blank) => Ok(Value::Null),
+                (None, WhenUncoupled::Fail) => Err(format!(
+                    "{sales_caption} '{key}' is not coupled to a {}. Couple {plural} first.",
+                    fin_caption.to_lowercase()
+                )),
+            }
+        }
+    }
+}
+
+fn key_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s.trim().to_lowercase()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn match_fields(mapping: &TableMapping, pass: Pass) -> impl Iterator<Item = &FieldMapping> {
+    mapping
+        .fields
+        .iter()
+        .filter(move |f| f.match_field && f.enabled && f.field(pass.destination()).is_some())
+}
+
+/// Whether `pass` of `mapping` can couple by matching fields.
+pub fn has_match_fields(mapping: &TableMapping, pass: Pass) -> bool {
+    match_fields(mapping, pass).next().is_some()
+}
+
+/// The match key of a source record: its match fields as the destination would hold them.
+pub fn source_match_key(
+    mapping: &TableMapping,
+    pass: Pass,
+    lookups: &Lookups,
+    source: &Record,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    for f in match_fields(mapping, pass) {
+        parts.push(key_text(&desired(f, source, pass, lookups).ok()?)?);
+    }
+    (!parts.is_empty()).then(|| parts.join("\u{1f}"))
+}
+
+/// The match key of a destination record.
+pub fn destination_match_key(
+    mapping: &TableMapping,
+    pass: Pass,
+    destination: &Record,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    for f in match_fields(mapping, pass) {
+        parts.push(key_text(destination.get(f.field(pass.destination())?)?)?);
+    }
+    (!parts.is_empty()).then(|| parts.join("\u{1f}"))
 }
 
 #[cfg(test)]

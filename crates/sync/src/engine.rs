@@ -1,0 +1,519 @@
+//! The engine: runs a mapping's passes page by page — read a page of the source's change feed,
+//! load the couplings and coupled destination rows for the whole page (one query, one request),
+//! plan, write one batch, record couplings and last synced values in one transaction — and keeps
+//! the synch job's counters and errors. While one page is planned and written the next is
+//! already being read.
+//!
+//! Idempotent: created records get deterministic keys, so a crash between the write and the
+//! coupling record is repaired on the next run (the row is found at its key and coupled).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use kontor_jobs::Clock;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::connector::{
+    Change, ChangePage, Connector, Cursor, Row, Side, WriteBatch, WriteOp, WriteOutcome,
+};
+use crate::error::SyncError;
+use crate::ids::target_id;
+use crate::mapping::{MappingSet, Pass, TableMapping};
+use crate::plan::{self, Action, Counters, LookupTable, Lookups, Operation, PlanInput};
+use crate::store::{ConnectionSettings, PageRecord, SyncStore, SynchError};
+
+/// Full read (create uncoupled records, match-based coupling) or changes since the watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    Full,
+    Incremental,
+}
+
+/// The result of one pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassReport {
+    pub mapping: String,
+    pub pass: Pass,
+    pub job_id: Uuid,
+    pub counters: Counters,
+}
+
+/// Tuning.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineOptions {
+    /// Rows per page read (`odata.maxpagesize`).
+    pub page_size: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { page_size: 500 }
+    }
+}
+
+/// The engine for one connection.
+#[derive(Clone)]
+pub struct Engine {
+    pub store: SyncStore,
+    pub financials: Arc<dyn Connector>,
+    pub sales: Arc<dyn Connector>,
+    pub settings: ConnectionSettings,
+    pub clock: Arc<dyn Clock>,
+    pub options: EngineOptions,
+}
+
+fn resource(mapping: &TableMapping, side: Side, id: Uuid) -> String {
+    format!("{}({id})", mapping.side(side).set)
+}
+
+impl Engine {
+    pub fn new(
+        store: SyncStore,
+        financials: Arc<dyn Connector>,
+        sales: Arc<dyn Connector>,
+        settings: ConnectionSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Engine {
+        Engine { store, financials, sales, settings, clock, options: EngineOptions::default() }
+    }
+
+    pub fn connector(&self, side: Side) -> &Arc<dyn Connector> {
+        match side {
+            Side::Financials => &self.financials,
+            Side::Sales => &self.sales,
+        }
+    }
+
+    fn integration_user(&self, side: Side) -> Option<&str> {
+        match side {
+            Side::Financials => self.settings.financials_user_id.as_deref(),
+            Side::Sales => self.settings.sales_user_id.as_deref(),
+        }
+    }
+
+    /// Runs every pass of one mapping (Financials → Sales first).
+    pub async fn run_mapping(&self, name: &str, mode: Mode) -> Result<Vec<PassReport>, SyncError> {
+        let set = self.store.mappings().await?;
+        let mapping = set
+            .get(name)
+            .ok_or_else(|| SyncError::NotFound(format!("integration table mapping {name}")))?
+            .clone();
+        let mut out = Vec::new();
+        for pass in mapping.direction.passes() {
+            out.push(self.run_pass(&set, &mapping, pass, mode).await?);
+        }
+        Ok(out)
+    }
+
+    /// Synchronize Modified Records: an incremental run of every enabled mapping in dependency order.
+    pub async fn sync_now(&self) -> Result<Vec<PassReport>, SyncError> {
+        let set = self.store.mappings().await?;
+        let mut out = Vec::new();
+        for m in crate::review::dependency_order(&set) {
+            for pass in m.direction.passes() {
+                out.push(self.run_pass(&set, m, pass, Mode::Incremental).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Builds the lookup tables the fields of `pass` need.
+    async fn lookups(
+        &self,
+        set: &MappingSet,
+        mapping: &TableMapping,
+        pass: Pass,
+    ) -> Result<Lookups, SyncError> {
+        let mut out = Lookups::default();
+        let mut done = HashSet::new();
+        for f in mapping.fields.iter().filter(|f| f.applies_to(pass)) {
+            let Some(l) = &f.lookup else { continue };
+            if !done.insert((l.mapping.clone(), l.financials_key.clone())) {
+                continue;
+            }
+            let Some(target) = set.get(&l.mapping) else { continue };
+            let mut table = LookupTable::new(target);
+            let pairs: HashMap<Uuid, Uuid> =
+                self.store.coupling_pairs(&l.mapping).await?.into_iter().collect();
+            if l.financials_key == target.financials.key {
+                for (f, s) in &pairs {
+                    table.add(serde_json::Value::String(f.to_string()), Some(*s));
+                }
+            } else {
+                let t = target.financials.table_ref();
+                let mut cursor = Cursor::Start;
+                loop {
+                    let page = self.financials.read(&t, &cursor, 5000).await?;
+                    for c in page.changes {
+                        if let Change::Upsert(r) = c {
+                            let key = r.fields.get(&l.financials_key).cloned().unwrap_or_default();
+                            table.add(key, pairs.get(&r.id).copied());
+                        }
+                    }
+                    match page.next {
+                        Some(n) => cursor = Cursor::Next(n),
+                        None => break,
+                    }
+                }
+            }
+            out.insert(&l.mapping, &l.financials_key, table);
+        }
+        Ok(out)
+    }
+
+    /// Destination match index: match key → uncoupled destination id (`None` when ambiguous).
+    async fn match_index(
+        &self,
+        mapping: &TableMapping,
+        pass: Pass,
+    ) -> Result<HashMap<String, Option<Uuid>>, SyncError> {
+        let dst = pass.destination();
+        let coupled: HashSet<Uuid> = self
+            .store
+            .coupling_pairs(&mapping.name)
+            .await?
+            .into_iter()
+            .map(|(f, s)| if dst == Side::Financials { f } else { s })
+            .collect();
+        let filter =
+            mapping.side(dst).filter.as_deref().and_then(|f| crate::filter::Filter::parse(f).ok());
+        let t = mapping.side(dst).table_ref();
+        let mut index: HashMap<String, Option<Uuid>> = HashMap::new();
+        let mut cursor = Cursor::Start;
+        loop {
+            let page = self.connector(dst).read(&t, &cursor, 5000).await?;
+            for c in page.changes {
+                let Change::Upsert(r) = c else { continue };
+                if coupled.contains(&r.id) || !crate::filter::matches(filter.as_ref(), &r.fields) {
+                    continue;
+                }
+                if let Some(k) = plan::destination_match_key(mapping, pass, &r.fields) {
+                    index.entry(k).and_modify(|v| *v = None).or_insert(Some(r.id));
+                }
+            }
+            match page.next {
+                Some(n) => cursor = Cursor::Next(n),
+                None => break,
+            }
+        }
+        Ok(index)
+    }
+
+    /// Runs one pass of a mapping as one Integration Synch. Job.
+    pub async fn run_pass(
+        &self,
+        set: &MappingSet,
+        mapping: &TableMapping,
+        pass: Pass,
+        mode: Mode,
+    ) -> Result<PassReport, SyncError> {
+        let src = pass.source();
+        let job_id = self
+            .store
+            .start_job(&mapping.name, pass.as_str(), "Synchronization", self.clock.now())
+            .await?;
+        let res = self.run_pass_inner(set, mapping, pass, mode, job_id).await;
+        let message = match &res {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        self.store.finish_job(job_id, &message, self.clock.now()).await?;
+        let counters = res?;
+        tracing::info!(mapping = %mapping.name, pass = pass.as_str(), source = %src, ?counters, "Synchronization pass finished.");
+        Ok(PassReport { mapping: mapping.name.clone(), pass, job_id, counters })
+    }
+
+    async fn run_pass_inner(
+        &self,
+        set: &MappingSet,
+        mapping: &TableMapping,
+        pass: Pass,
+        mode: Mode,
+        job_id: Uuid,
+    ) -> Result<Counters, SyncError> {
+        let src = pass.source();
+        let src_conn = self.connector(src);
+        let lookups = self.lookups(set, mapping, pass).await?;
+        let mut total = Counters::default();
+        let mut ctx = PageContext {
+            mapping,
+            pass,
+            full: mode == Mode::Full,
+            lookups: &lookups,
+            job_id,
+            match_index: None,
+        };
+
+        // Failed, not skipped records are retried first.
+        let failed = self.store.failed_unskipped(&mapping.name, src).await?;
+        if !failed.is_empty() {
+            let t = mapping.side(src).table_ref();
+            let rows = src_conn.get(&t, &failed).await?;
+            let found: HashSet<Uuid> = rows.iter().map(|r| r.id).collect();
+            let mut changes: Vec<Change> = rows.into_iter().map(Change::Upsert).collect();
+            changes.extend(
+                failed.iter().filter(|id| !found.contains(id)).map(|id| Change::Deleted(*id)),
+            );
+            let mut retry = ctx.clone_with_full(true);
+            total.add(&self.process_page(&mut retry, changes).await?);
+            ctx.match_index = retry.match_index.take();
+        }
+
+        let table = mapping.side(src).table_ref();
+        let mut cursor = match mode {
+            Mode::Full => Cursor::Start,
+            Mode::Incremental => match self.store.watermark(&mapping.name, src).await? {
+                Some(t) => Cursor::Delta(t),
+                None => Cursor::Start,
+            },
+        };
+        let page_size = self.options.page_size;
+        let mut page: ChangePage = match src_conn.read(&table, &cursor, page_size).await {
+            Ok(p) => p,
+            Err(crate::connector::ConnectorError::TokenExpired { .. }) => {
+                cursor = Cursor::Start;
+                src_conn.read(&table, &cursor, page_size).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        loop {
+            let next_cursor = page.next.clone().map(Cursor::Next);
+            let changes = std::mem::take(&mut page.changes);
+            // Read the next page while this one is planned and written.
+            let (processed, next) = match &next_cursor {
+                Some(c) => {
+                    let (a, b) = tokio::join!(
+                        self.process_page(&mut ctx, changes),
+                        src_conn.read(&table, c, page_size)
+                    );
+                    (a, Some(b))
+                }
+                None => (self.process_page(&mut ctx, changes).await, None),
+            };
+            total.add(&processed?);
+            match next {
+                Some(n) => page = n?,
+                None => {
+                    if let Some(delta) = &page.delta {
+                        self.store
+                            .set_watermark(&mapping.name, src, delta, self.clock.now())
+                            .await?;
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    async fn process_page(
+        &self,
+        ctx: &mut PageContext<'_>,
+        changes: Vec<Change>,
+    ) -> Result<Counters, SyncError> {
+        if changes.is_empty() {
+            return Ok(Counters::default());
+        }
+        let mapping = ctx.mapping;
+        let pass = ctx.pass;
+        let (src, dst) = (pass.source(), pass.destination());
+        let ids: Vec<Uuid> = changes.iter().map(Change::id).collect();
+        let couplings = self.store.couplings_for(&mapping.name, src, &ids).await?;
+        let skipped = self.store.skipped(&mapping.name, src, &ids).await?;
+        let coupled_src: HashSet<Uuid> = couplings.iter().map(|c| c.id(src)).collect();
+
+        // Destination rows: coupled ones and those at deterministic ids (crash repair), one request.
+        let mut want: Vec<Uuid> = couplings.iter().map(|c| c.id(dst)).collect();
+        let uncoupled: Vec<&Row> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Upsert(r) if !coupled_src.contains(&r.id) => Some(r),
+                _ => None,
+            })
+            .collect();
+        want.extend(uncoupled.iter().map(|r| target_id(self.settings.id, &mapping.name, r.id)));
+
+        // Match-based coupling for uncoupled rows in a full sync.
+        let mut matches = HashMap::new();
+        if ctx.full && !uncoupled.is_empty() && plan::has_match_fields(mapping, pass) {
+            if ctx.match_index.is_none() {
+                ctx.match_index = Some(self.match_index(mapping, pass).await?);
+            }
+            let index = ctx.match_index.as_mut().expect("just built");
+            for r in &uncoupled {
+                if let Some(k) = plan::source_match_key(mapping, pass, ctx.lookups, &r.fields)
+                    && let Some(Some(t)) = index.get(&k)
+                {
+                    matches.insert(r.id, *t);
+                    want.push(*t);
+                    // One destination record matches one source record.
+                    index.remove(&k);
+                }
+            }
+        }
+        want.sort();
+        want.dedup();
+        let dst_table = mapping.side(dst).table_ref();
+        let destination = if want.is_empty() {
+            vec![]
+        } else {
+            self.connector(dst).get(&dst_table, &want).await?
+        };
+
+        let ops = plan::plan(PlanInput {
+            connection_id: self.settings.id,
+            mapping,
+            pass,
+            full_sync: ctx.full,
+            integration_user: self.integration_user(src),
+            changes: &changes,
+            couplings: &couplings,
+            destination: &destination,
+            matches: &matches,
+            skipped: &skipped,
+            lookups: ctx.lookups,
+        });
+        self.apply(ctx, &couplings, ops).await
+    }
+
+    /// Writes a planned page (one batch per side) and records its outcome.
+    async fn apply(
+        &self,
+        ctx: &PageContext<'_>,
+        couplings: &[plan::Coupling],
+        ops: Vec<Operation>,
+    ) -> Result<Counters, SyncError> {
+        let mapping = ctx.mapping;
+        let pass = ctx.pass;
+        let (src, dst) = (pass.source(), pass.destination());
+        let mut batches: HashMap<Side, Vec<(usize, WriteOp)>> = HashMap::new();
+        for (k, op) in ops.iter().enumerate() {
+            let (side, w) = match &op.action {
+                Action::Insert { target, fields, .. } | Action::Update { target, fields, .. } => {
+                    (dst, WriteOp::Upsert { id: *target, fields: fields.clone() })
+                }
+                Action::Couple { target, fields, .. } if !fields.is_empty() => {
+                    (dst, WriteOp::Upsert { id: *target, fields: fields.clone() })
+                }
+                Action::Restore { side, id, fields, .. } => {
+                    (*side, WriteOp::Upsert { id: *id, fields: fields.clone() })
+                }
+                Action::Delete { side, id, .. } => (*side, WriteOp::Delete { id: *id }),
+                _ => continue,
+            };
+            batches.entry(side).or_default().push((k, w));
+        }
+        let mut failures: HashMap<usize, String> = HashMap::new();
+        for (side, items) in batches {
+            let batch = WriteBatch {
+                table: mapping.side(side).table_ref(),
+                binds: if side == Side::Sales { mapping.sales_binds() } else { vec![] },
+                ops: items.iter().map(|(_, w)| w.clone()).collect(),
+            };
+            let outcomes = self.connector(side).write(&batch).await?;
+            for ((k, _), o) in items.iter().zip(outcomes) {
+                if let WriteOutcome::Failed { message } = o {
+                    failures.insert(*k, message);
+                }
+            }
+        }
+
+        let by_src: HashMap<Uuid, &plan::Coupling> =
+            couplings.iter().map(|c| (c.id(src), c)).collect();
+        let pair = |source: Uuid, target: Uuid| match pass {
+            Pass::ToSales => (source, target),
+            Pass::ToFinancials => (target, source),
+        };
+        let now = self.clock.now();
+        let mut record = PageRecord::default();
+        let mut counters = Counters::default();
+        let mut errors = Vec::new();
+        for (k, op) in ops.iter().enumerate() {
+            let target = match &op.action {
+                Action::Insert { target, .. }
+                | Action::Update { target, .. }
+                | Action::Couple { target, .. }
+                | Action::Unchanged { target, .. } => Some(*target),
+                Action::Restore { id, side, .. } if *side == dst => Some(*id),
+                Action::Fail { target, .. } => *target,
+                _ => by_src.get(&op.source_id).map(|c| c.id(dst)),
+            };
+            let destination = target.map(|t| resource(mapping, dst, t)).unwrap_or_default();
+            if let Some(message) = failures.remove(&k) {
+                counters.failed += 1;
+                record.failed.push((op.source_id, message.clone()));
+                errors.push(SynchError {
+                    source: resource(mapping, src, op.source_id),
+                    destination,
+                    message,
+                    at: now,
+                });
+                continue;
+            }
+            counters.count(&op.action);
+            match &op.action {
+                Action::Insert { target, base, .. }
+                | Action::Update { target, base, .. }
+                | Action::Couple { target, base, .. } => {
+                    let (f, s) = pair(op.source_id, *target);
+                    record.set.push((f, s, base.clone()));
+                    record.succeeded.push(op.source_id);
+                }
+                Action::Unchanged { target, base, .. } => {
+                    if let Some(base) = base {
+                        let (f, s) = pair(op.source_id, *target);
+                        record.set.push((f, s, base.clone()));
+                    }
+                    record.succeeded.push(op.source_id);
+                }
+                Action::Restore { base, .. } => {
+                    if let Some(c) = by_src.get(&op.source_id) {
+                        record.set.push((c.financials_id, c.sales_id, base.clone()));
+                    }
+                    record.succeeded.push(op.source_id);
+                }
+                Action::Delete { financials_id, sales_id, .. }
+                | Action::Uncouple { financials_id, sales_id, .. } => {
+                    record.remove.push((*financials_id, *sales_id));
+                    record.succeeded.push(op.source_id);
+                }
+                Action::Skip { .. } => {}
+                Action::Fail { message, .. } => {
+                    record.failed.push((op.source_id, message.clone()));
+                    errors.push(SynchError {
+                        source: resource(mapping, src, op.source_id),
+                        destination,
+                        message: message.clone(),
+                        at: now,
+                    });
+                }
+            }
+        }
+        self.store.record_page(&mapping.name, src, ctx.job_id, &record, now).await?;
+        self.store.add_to_job(ctx.job_id, &counters, &errors).await?;
+        Ok(counters)
+    }
+}
+
+struct PageContext<'a> {
+    mapping: &'a TableMapping,
+    pass: Pass,
+    full: bool,
+    lookups: &'a Lookups,
+    job_id: Uuid,
+    match_index: Option<HashMap<String, Option<Uuid>>>,
+}
+
+impl<'a> PageContext<'a> {
+    fn clone_with_full(&self, full: bool) -> PageContext<'a> {
+        PageContext {
+            mapping: self.mapping,
+            pass: self.pass,
+            full,
+            lookups: self.lookups,
+            job_id: self.job_id,
+            match_index: None,
+        }
+    }
+}

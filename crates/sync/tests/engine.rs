@@ -1,0 +1,252 @@
+//! The engine against two in-memory sides, on SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use kontor_jobs::ManualClock;
+use kontor_store::Db;
+use kontor_sync::defaults::default_mappings;
+use kontor_sync::engine::{Engine, Mode};
+use kontor_sync::memory::MemoryConnector;
+use kontor_sync::review::dependency_order;
+use kontor_sync::store::{ConnectionSettings, SyncStore};
+use kontor_sync::{Pass, Side};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const FIN_INTEGRATION: &str = "00000000-0000-0000-0000-00000000f1f1";
+const SALES_INTEGRATION: &str = "00000000-0000-0000-0000-00000000a1a1";
+
+struct World {
+    engine: Engine,
+    fin: Arc<MemoryConnector>,
+    sales: Arc<MemoryConnector>,
+}
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+async fn world(url: &str) -> World {
+    let db = Db::connect(url).await.unwrap();
+    let store = SyncStore::new(db);
+    store.migrate().await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    store.save_mappings(&default_mappings(), true, false, now).await.unwrap();
+    let settings = ConnectionSettings {
+        id: id(0xc0),
+        financials_url: "memory".into(),
+        company_id: id(0xcc),
+        sales_url: "memory".into(),
+        financials_user: "INTEGRATION".into(),
+        financials_user_id: Some(FIN_INTEGRATION.into()),
+        sales_user_id: Some(SALES_INTEGRATION.into()),
+        sales_user_name: "integration".into(),
+        enabled: true,
+    };
+    store.save_connection(&settings, now).await.unwrap();
+    let fin = Arc::new(MemoryConnector::new(Side::Financials, FIN_INTEGRATION));
+    let sales = Arc::new(MemoryConnector::new(Side::Sales, SALES_INTEGRATION));
+    let mut engine = Engine::new(store, fin.clone(), sales.clone(), settings, clock);
+    engine.options.page_size = 2;
+    // Seed: a salesperson on both sides (matched by e-mail), a currency, three customers.
+    fin.put(
+        "salespeople",
+        id(1),
+        json!({"code": "JO", "displayName": "Jo", "email": "jo@x.com"}),
+        "anna",
+    );
+    sales.put(
+        "systemusers",
+        id(901),
+        json!({"fullname": "Jo Smith", "internalemailaddress": "jo@x.com", "isdisabled": false}),
+        "admin",
+    );
+    sales.put(
+        "systemusers",
+        id(902),
+        json!({"fullname": "Max Weber", "internalemailaddress": "max@x.com", "isdisabled": false}),
+        "admin",
+    );
+    fin.put(
+        "currencies",
+        id(2),
+        json!({"code": "EUR", "symbol": "€", "displayName": "Euro", "exchangeRate": 1.1}),
+        "anna",
+    );
+    for n in 0..3u128 {
+        fin.put(
+            "customers",
+            id(100 + n),
+            json!({"number": format!("C{n:04}"), "displayName": format!("Customer {n}"), "salespersonCode": "JO",
+                   "currencyCode": "EUR", "phoneNumber": "111", "email": format!("c{n}@x.com")}),
+            "anna",
+        );
+    }
+    World { engine, fin, sales }
+}
+
+async fn full_sync(w: &World, names: &[&str]) {
+    let set = w.engine.store.mappings().await.unwrap();
+    for m in dependency_order(&set) {
+        if names.contains(&m.name.as_str()) {
+            w.engine.run_mapping(&m.name, Mode::Full).await.unwrap();
+        }
+    }
+}
+
+fn account_of(w: &World, customer: u128) -> serde_json::Map<String, Value> {
+    let t = kontor_sync::ids::target_id(id(0xc0), "CUSTOMER", id(customer));
+    w.sales.row("accounts", t).unwrap_or_else(|| panic!("no account for customer {customer}"))
+}
+
+#[tokio::test]
+async fn a_full_sync_creates_and_couples_everything_once_and_incremental_runs_follow_changes() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let w = world(&url).await;
+        full_sync(&w, &["SALESPEOPLE", "CURRENCY", "CUSTOMER"]).await;
+
+        // Salespeople: Jo matched by e-mail, Max created with a generated code.
+        let sp = w.fin.rows("salespeople");
+        assert_eq!(sp.len(), 2);
+        assert!(sp.iter().any(|(_, r)| r["code"] == json!("MAXWEBER")));
+        assert_eq!(w.engine.store.coupling_pairs("SALESPEOPLE").await.unwrap().len(), 2);
+        // Currency created in Sales; customers → accounts with owner and currency looked up.
+        let eur = kontor_sync::ids::target_id(id(0xc0), "CURRENCY", id(2));
+        assert_eq!(
+            w.sales.row("transactioncurrencies", eur).unwrap()["isocurrencycode"],
+            json!("EUR")
+        );
+        let acc = account_of(&w, 100);
+        assert_eq!(acc["name"], json!("Customer 0"));
+        assert_eq!(acc["_ownerid_value"], json!(id(901).to_string()));
+        assert_eq!(acc["_transactioncurrencyid_value"], json!(eur.to_string()));
+        assert_eq!(acc["customertypecode"], json!(3));
+        assert_eq!(w.sales.rows("accounts").len(), 3);
+        assert_eq!(w.engine.store.coupling_count("CUSTOMER").await.unwrap(), 3);
+
+        // A second full sync changes nothing and duplicates nothing.
+        let writes = w.sales.write_count() + w.fin.write_count();
+        let reports = w.engine.run_mapping("CUSTOMER", Mode::Full).await.unwrap();
+        assert!(
+            reports.iter().all(|r| r.counters.inserted == 0 && r.counters.modified == 0),
+            "{reports:?}"
+        );
+        assert_eq!(w.sales.write_count() + w.fin.write_count(), writes);
+
+        // Incremental: a Financials change reaches Sales; its echo does not come back.
+        w.fin.put("customers", id(100), json!({"phoneNumber": "222"}), "anna");
+        let reports = w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+        assert_eq!(reports[0].counters.modified, 1, "{reports:?}");
+        assert_eq!(reports[1].counters.modified, 0, "{reports:?}");
+        assert_eq!(account_of(&w, 100)["telephone1"], json!("222"));
+        // ...and a Sales change reaches Financials.
+        let acc_id = kontor_sync::ids::target_id(id(0xc0), "CUSTOMER", id(101));
+        w.sales.put(
+            "accounts",
+            acc_id,
+            json!({"emailaddress1": "new@x.com", "statecode": 0}),
+            "someone",
+        );
+        w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+        assert_eq!(w.fin.row("customers", id(101)).unwrap()["email"], json!("new@x.com"));
+
+        // Different fields changed on both sides merge.
+        w.fin.put("customers", id(102), json!({"phoneNumber": "333"}), "anna");
+        let acc2 = kontor_sync::ids::target_id(id(0xc0), "CUSTOMER", id(102));
+        w.sales.put(
+            "accounts",
+            acc2,
+            json!({"emailaddress1": "merged@x.com", "statecode": 0}),
+            "someone",
+        );
+        w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+        assert_eq!(w.sales.row("accounts", acc2).unwrap()["telephone1"], json!("333"));
+        assert_eq!(w.sales.row("accounts", acc2).unwrap()["emailaddress1"], json!("merged@x.com"));
+        assert_eq!(w.fin.row("customers", id(102)).unwrap()["email"], json!("merged@x.com"));
+        assert_eq!(w.fin.row("customers", id(102)).unwrap()["phoneNumber"], json!("333"));
+
+        // The same field changed on both sides fails, naming it; twice → skipped; retry clears.
+        w.fin.put("customers", id(100), json!({"phoneNumber": "444"}), "anna");
+        w.sales.put(
+            "accounts",
+            kontor_sync::ids::target_id(id(0xc0), "CUSTOMER", id(100)),
+            json!({"telephone1": "555", "statecode": 0}),
+            "someone",
+        );
+        let reports = w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+        assert_eq!(reports[0].counters.failed, 1, "{reports:?}");
+        let errors = w.engine.store.job_errors(reports[0].job_id).await.unwrap();
+        assert!(errors[0].message.contains("phoneNumber ↔ telephone1"), "{}", errors[0].message);
+        // The failed record is retried on the next run and fails the same way: now skipped.
+        let reports = w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+        assert_eq!(reports[0].counters.failed, 1, "{reports:?}");
+        let reports = w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+        assert_eq!(reports[0].counters.failed, 0, "{reports:?}");
+        // Both passes see the conflict: the customer and its account are skipped.
+        let skipped = w.engine.store.skipped_records("CUSTOMER").await.unwrap();
+        assert!(
+            skipped.iter().any(|(side, rec, _)| *side == Side::Financials && *rec == id(100)),
+            "{skipped:?}"
+        );
+        assert_eq!(w.engine.store.retry(None, None).await.unwrap(), skipped.len() as u64);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_crash_between_write_and_coupling_record_is_repaired_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(&kontor_testkit::sqlite_url(&dir)).await;
+    full_sync(&w, &["SALESPEOPLE", "CURRENCY", "CUSTOMER"]).await;
+    // Forget the couplings as if the process died after writing to Sales.
+    assert_eq!(w.engine.store.uncouple_all("CUSTOMER").await.unwrap(), 3);
+    let reports = w.engine.run_mapping("CUSTOMER", Mode::Full).await.unwrap();
+    assert_eq!(reports[0].counters.coupled, 3, "{reports:?}");
+    assert_eq!(reports[0].counters.inserted, 0);
+    assert_eq!(w.sales.rows("accounts").len(), 3);
+    assert_eq!(w.engine.store.coupling_count("CUSTOMER").await.unwrap(), 3);
+    // An outage fails the pass (to be retried by the job queue) without recording anything wrong.
+    w.fin.put("customers", id(100), json!({"phoneNumber": "999"}), "anna");
+    w.sales.fail_next_writes(1);
+    let err = w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap_err();
+    assert!(err.is_transient());
+    w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+    assert_eq!(account_of(&w, 100)["telephone1"], json!("999"));
+}
+
+#[tokio::test]
+async fn an_uncoupled_salesperson_fails_the_customer_with_a_dependency_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(&kontor_testkit::sqlite_url(&dir)).await;
+    full_sync(&w, &["CURRENCY"]).await;
+    let set = w.engine.store.mappings().await.unwrap();
+    let r = w
+        .engine
+        .run_pass(&set, set.get("CUSTOMER").unwrap(), Pass::ToSales, Mode::Full)
+        .await
+        .unwrap();
+    assert_eq!(r.counters.failed, 3);
+    let errors = w.engine.store.job_errors(r.job_id).await.unwrap();
+    assert_eq!(
+        errors[0].message,
+        "Salesperson 'JO' is not coupled to a Sales user. Couple salespeople first."
+    );
+    assert!(errors[0].source.starts_with("customers("));
+}
+
+#[tokio::test]
+async fn deleting_a_coupled_customer_follows_the_mapping_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(&kontor_testkit::sqlite_url(&dir)).await;
+    full_sync(&w, &["SALESPEOPLE", "CURRENCY", "CUSTOMER"]).await;
+    let mut m = w.engine.store.mapping("CUSTOMER").await.unwrap();
+    m.deletion_conflict = kontor_sync::mapping::DeletionPolicy::Propagate;
+    w.engine.store.save_mapping(&m, Utc::now()).await.unwrap();
+    w.fin.remove("customers", id(100));
+    let reports = w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+    assert_eq!(reports[0].counters.deleted, 1, "{reports:?}");
+    assert_eq!(w.sales.rows("accounts").len(), 2);
+    assert_eq!(w.engine.store.coupling_count("CUSTOMER").await.unwrap(), 2);
+}
