@@ -14,6 +14,43 @@
 //!   for tests, `run(shutdown)` for production (woken early by in-process notifications and by
 //!   `LISTEN kontor_jobs` on PostgreSQL).
 //!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use kontor_jobs::{Claimed, Handler, Handlers, JobError, NewJob, Outcome, Queue, Worker};
+//!
+//! struct SyncCustomers;
+//!
+//! impl Handler for SyncCustomers {
+//!     async fn run(&self, job: &Claimed) -> Result<Outcome, JobError> {
+//!         let _mapping = job.params()["mapping"].as_str();
+//!         // … do the work; `Outcome::Idle` when there was nothing to do.
+//!         Ok(Outcome::Finished)
+//!     }
+//! }
+//!
+//! # async fn example(db: kontor_store::Db) -> Result<(), JobError> {
+//! let queue = Queue::new(db);
+//! queue.migrate().await?;
+//! queue
+//!     .ensure_recurring(
+//!         NewJob::recurring("sync", "CUSTOMER", serde_json::json!({"mapping": "CUSTOMER"}),
+//!             Duration::from_secs(30 * 60))
+//!         .max_attempts(10)
+//!         .rerun_delay(Duration::from_secs(30))
+//!         .inactivity_timeout(Duration::from_secs(720 * 60)),
+//!     )
+//!     .await?;
+//! let worker = Worker::new(queue.clone(), Handlers::new().register("sync", SyncCustomers));
+//! // Later, when a customer changes: wake the entry if it sleeps on inactivity.
+//! queue.wake("sync", Some("CUSTOMER")).await?;
+//! worker.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Guarantees
 //! - Claiming is atomic: `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)` on PostgreSQL, the
 //!   same single statement inside `BEGIN IMMEDIATE` on SQLite. Two workers never hold one entry.

@@ -458,6 +458,18 @@ impl Queue {
         rows.iter().map(log_from_row).collect()
     }
 
+    /// Deletes the log rows of runs that ended before `before` ("Delete Entries Older Than");
+    /// runs in process stay. Returns how many were deleted.
+    pub async fn delete_log_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        Ok(self
+            .db
+            .execute_sql(
+                "DELETE FROM job_log WHERE ended_at IS NOT NULL AND ended_at < $1",
+                vec![ts(before)],
+            )
+            .await?)
+    }
+
     /// The earliest time something of `kinds` (all kinds when `None`) becomes due: an entry's
     /// `run_at` or an In Process entry's lease end. `None` when nothing is scheduled.
     pub async fn next_due(&self, kinds: Option<&[String]>) -> Result<Option<DateTime<Utc>>> {

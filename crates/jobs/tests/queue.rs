@@ -131,6 +131,13 @@ async fn a_recurring_entry_runs_again_one_interval_after_each_run() {
             "newest first"
         );
         assert_eq!(q.log_entries(id, 1).await.unwrap().len(), 1);
+
+        // Log clean-up keeps runs that ended since, and runs in process.
+        let running = q.claim("w", at(3611), LEASE).await.unwrap().unwrap();
+        assert_eq!(q.delete_log_before(at(1811)).await.unwrap(), 1);
+        assert_eq!(q.delete_log_before(at(99_999)).await.unwrap(), 1);
+        let log = q.log_entries(id, 0).await.unwrap();
+        assert_eq!((log.len(), log[0].id), (1, running.run_id));
     })
     .await;
 }
