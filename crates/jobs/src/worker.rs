@@ -288,6 +288,7 @@ impl Worker {
         let _task_guard = AbortOnDrop(task.abort_handle());
         let every = (self.lease / 3).max(Duration::from_millis(10));
         let mut beat = tokio::time::interval_at(Instant::now() + every, every);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
         let deadline = tokio::time::sleep_until(far);
         tokio::pin!(deadline);
