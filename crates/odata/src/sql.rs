@@ -29,7 +29,6 @@
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use sea_query::extension::postgres::PgExpr;
 use sea_query::{
     Alias, BinOper, Expr, ExprTrait, Func, LikeExpr, NullOrdering, Order, PostgresQueryBuilder,
     Query, QueryStatementWriter, SelectStatement, SqliteQueryBuilder, Value, Values,
@@ -983,10 +982,15 @@ impl<'m> Lowerer<'m> {
                             Function::StartsWith => format!("{escaped}%"),
                             _ => format!("%{escaped}"),
                         };
-                        let like = LikeExpr::new(pattern).escape('\\');
                         let e = match self.dialect {
-                            Dialect::Sqlite => haystack.expr.like(like),
-                            Dialect::Postgres => haystack.expr.ilike(like),
+                            Dialect::Sqlite => {
+                                haystack.expr.like(LikeExpr::new(pattern).escape('\\'))
+                            }
+                            // sea-query parenthesises `ILIKE (… ESCAPE …)`, which PostgreSQL rejects.
+                            Dialect::Postgres => Expr::cust_with_exprs(
+                                "$1 ILIKE $2 ESCAPE E'\\\\'",
+                                [haystack.expr, Expr::val(pattern)],
+                            ),
                         };
                         typed(e, Ty::Bool)
                     }
