@@ -78,7 +78,7 @@ fn the_documentation_example_round_trips_through_the_writer() {
     assert_eq!(again, batch);
     let (_, random) = write_request(&batch);
     let (ct, _) = write_request(&batch);
-    assert_eq!(parse(&ct, &random).is_err(), true, "a different boundary does not match");
+    assert!(parse(&ct, &random).is_err(), "a different boundary does not match");
 }
 
 #[test]

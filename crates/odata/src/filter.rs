@@ -327,16 +327,16 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
 /// A token starting with a digit: date-time, date or number.
 fn lex_digits(input: &mut &str, start: usize) -> Result<Tok, ParseError> {
     let before = *input;
-    if let Ok(dt) = date_time.parse_next(input) {
-        if !input.starts_with(is_ident_char) {
-            return Ok(Tok::DateTime(dt));
-        }
+    if let Ok(dt) = date_time.parse_next(input)
+        && !input.starts_with(is_ident_char)
+    {
+        return Ok(Tok::DateTime(dt));
     }
     *input = before;
-    if let Ok(d) = date.parse_next(input) {
-        if !input.starts_with(|c: char| is_ident_char(c) || c == ':') {
-            return Ok(Tok::Date(d));
-        }
+    if let Ok(d) = date.parse_next(input)
+        && !input.starts_with(|c: char| is_ident_char(c) || c == ':')
+    {
+        return Ok(Tok::Date(d));
     }
     *input = before;
     if (digits(4), '-', digits(2), '-', digits(2)).parse_next(input).is_ok() {
@@ -542,11 +542,11 @@ impl Parser_ {
     fn unary(&mut self, depth: usize) -> Result<Expr, ParseError> {
         if self.peek().kind == Tok::Minus {
             let minus = self.next();
-            if let Token { kind: Tok::Number(n), start, .. } = self.peek().clone() {
-                if start == minus.end {
-                    self.next();
-                    return number_literal(&format!("-{n}"), minus.start).map(Expr::Literal);
-                }
+            if let Token { kind: Tok::Number(n), start, .. } = self.peek().clone()
+                && start == minus.end
+            {
+                self.next();
+                return number_literal(&format!("-{n}"), minus.start).map(Expr::Literal);
             }
             if self.keyword() == Some("INF") {
                 self.next();
@@ -776,10 +776,10 @@ fn number_literal(text: &str, position: usize) -> Result<Literal, ParseError> {
             || ParseError::new(position, format!("the number {text} is out of range")),
         );
     }
-    if !text.contains('.') {
-        if let Ok(i) = text.parse::<i64>() {
-            return Ok(Literal::Int(i));
-        }
+    if !text.contains('.')
+        && let Ok(i) = text.parse::<i64>()
+    {
+        return Ok(Literal::Int(i));
     }
     text.parse::<Decimal>()
         .map(Literal::Decimal)

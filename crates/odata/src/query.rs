@@ -222,12 +222,12 @@ fn parse_orderby(
 
 fn parse_count_value(option: &str, value: &str) -> Result<u64, ODataError> {
     let v = value.trim();
-    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(n) = v.parse::<u64>() {
-            if n <= i64::MAX as u64 {
-                return Ok(n);
-            }
-        }
+    if !v.is_empty()
+        && v.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(n) = v.parse::<u64>()
+        && n <= i64::MAX as u64
+    {
+        return Ok(n);
     }
     Err(ODataError::invalid_query_option(format!(
         "Invalid value '{v}' for {option}; expected a non-negative integer."

@@ -491,10 +491,10 @@ impl<'m> Lowerer<'m> {
                 collection[0]
             )));
         }
-        if let Some((variable, _)) = predicate {
-            if self.vars.iter().any(|(v, _)| v == variable) {
-                return Err(bad(format!("The lambda variable '{variable}' is already in use.")));
-            }
+        if let Some((variable, _)) = predicate
+            && self.vars.iter().any(|(v, _)| v == variable)
+        {
+            return Err(bad(format!("The lambda variable '{variable}' is already in use.")));
         }
         self.lambda_in(rest, kind, predicate, &start)
     }
