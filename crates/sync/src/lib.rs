@@ -19,10 +19,12 @@ pub mod engine;
 pub mod error;
 pub mod filter;
 pub mod ids;
+pub mod jobs;
 pub mod mapping;
 pub mod memory;
 pub mod plan;
 pub mod review;
+pub mod setup;
 pub mod store;
 pub mod value;
 

@@ -111,7 +111,7 @@ async fn the_sync_store_keeps_couplings_jobs_watermarks_and_review_on_both_backe
             message: "boom".into(),
             at: now,
         };
-        store.add_to_job(job, &c, &[e.clone()]).await.unwrap();
+        store.add_to_job(job, &c, std::slice::from_ref(&e)).await.unwrap();
         store.add_to_job(job, &c, &[]).await.unwrap();
         store.finish_job(job, "", now).await.unwrap();
         let ok = store
@@ -140,7 +140,7 @@ async fn the_sync_store_keeps_couplings_jobs_watermarks_and_review_on_both_backe
             recommendation: Recommendation::CoupleRecords,
             queue_status: QueueStatus::NotStarted,
         };
-        store.replace_review(&[line.clone()], now).await.unwrap();
+        store.replace_review(std::slice::from_ref(&line), now).await.unwrap();
         store
             .set_review_status("CUSTOMER", QueueStatus::InProcess, Some("q1".into()), now)
             .await

@@ -1,0 +1,246 @@
+//! The engine's background work on the `kontor-jobs` queue:
+//!
+//! - [`FULL_SYNC`]: one-off entry per mapping started from the full synchronization review, in
+//!   dependency order — each finished entry starts the lines that now have their dependencies
+//!   done (the review page is a DAG scheduler, as in Business Central).
+//! - [`INCREMENTAL`]: one recurring entry per mapping (key = mapping name) reading both sides'
+//!   change feeds; woken early by `Queue::wake(INCREMENTAL, …)` when a side signals a change.
+//!
+//! The queue survives restarts, so a full synchronization resumes where it stopped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kontor_jobs::{Claimed, Handler, Handlers, JobError, NewJob, Outcome, Queue};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::engine::{Engine, Mode};
+use crate::error::SyncError;
+use crate::mapping::Pass;
+use crate::review::{self, QueueStatus, Recommendation, ReviewLine, TableCounts};
+use crate::store::StoredReviewLine;
+
+/// Job kind of a full synchronization of one mapping.
+pub const FULL_SYNC: &str = "sync.full";
+/// Job kind of the recurring incremental synchronization of one mapping.
+pub const INCREMENTAL: &str = "sync.incremental";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct MappingParams {
+    mapping: String,
+}
+
+/// A review line with its derived job statuses, as the review page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewStatus {
+    pub name: String,
+    pub dependency_filter: String,
+    pub direction: String,
+    pub recommendation: String,
+    pub job_queue_entry_status: String,
+    pub to_int_table_job_status: String,
+    pub from_int_table_job_status: String,
+    pub to_int_table_job_id: Option<uuid::Uuid>,
+    pub from_int_table_job_id: Option<uuid::Uuid>,
+}
+
+fn to_job_error(e: SyncError) -> JobError {
+    if e.is_transient() {
+        JobError::failed(e.to_string())
+    } else {
+        JobError::permanent(e.to_string())
+    }
+}
+
+impl Engine {
+    /// *Run Full Synchronization*: builds the review, one line per enabled mapping in dependency
+    /// order with its recommendation (counting rows on both sides).
+    pub async fn prepare_full_sync(&self) -> Result<Vec<ReviewLine>, SyncError> {
+        let set = self.store.mappings().await?;
+        let mut lines = Vec::new();
+        for m in review::dependency_order(&set) {
+            let counts = TableCounts {
+                financials: self.financials.count(&m.financials.table_ref()).await?,
+                sales: self.sales.count(&m.sales.table_ref()).await?,
+            };
+            lines.push(ReviewLine {
+                name: m.name.clone(),
+                dependency_filter: m.dependency_filter.clone(),
+                direction: m.direction,
+                recommendation: review::recommend(m, counts),
+                queue_status: QueueStatus::NotStarted,
+            });
+        }
+        self.store.replace_review(&lines, self.clock.now()).await?;
+        Ok(lines)
+    }
+
+    /// *Start*: enqueues the lines whose dependencies are done; lines with no records finish at
+    /// once. Called again each time a full-sync job ends. Returns the names started.
+    pub async fn advance_full_sync(&self, queue: &Queue) -> Result<Vec<String>, SyncError> {
+        let mut started = Vec::new();
+        loop {
+            let lines: Vec<ReviewLine> =
+                self.store.review().await?.into_iter().map(|l| l.line).collect();
+            let ready: Vec<ReviewLine> = review::startable(&lines).into_iter().cloned().collect();
+            if ready.is_empty() {
+                return Ok(started);
+            }
+            let mut finished_any = false;
+            for l in ready {
+                let now = self.clock.now();
+                if l.recommendation == Recommendation::NoRecordsFound {
+                    self.store.set_review_status(&l.name, QueueStatus::Finished, None, now).await?;
+                    finished_any = true;
+                    continue;
+                }
+                let id = queue
+                    .enqueue(
+                        NewJob::new(FULL_SYNC, json!({ "mapping": l.name }))
+                            .description(format!("Full synchronization of {}", l.name))
+                            .max_attempts(3)
+                            .rerun_delay(Duration::from_secs(30)),
+                    )
+                    .await
+                    .map_err(|e| SyncError::Store(e.to_string()))?;
+                self.store
+                    .set_review_status(&l.name, QueueStatus::Ready, Some(id.to_string()), now)
+                    .await?;
+                started.push(l.name.clone());
+            }
+            if !finished_any {
+                return Ok(started);
+            }
+        }
+    }
+
+    /// The review lines with their job statuses.
+    pub async fn review_status(&self) -> Result<Vec<ReviewStatus>, SyncError> {
+        let mut out = Vec::new();
+        for StoredReviewLine { line, to_job_id, from_job_id, .. } in self.store.review().await? {
+            let status = |job: Option<crate::store::SynchJob>| match job {
+                None => review::JobStatus::None,
+                Some(j) => {
+                    review::JobStatus::derive(true, j.finished_at.is_some(), j.counters.failed)
+                }
+            };
+            let to = match to_job_id {
+                Some(id) => status(self.store.job(id).await?),
+                None => review::JobStatus::None,
+            };
+            let from = match from_job_id {
+                Some(id) => status(self.store.job(id).await?),
+                None => review::JobStatus::None,
+            };
+            out.push(ReviewStatus {
+                name: line.name,
+                dependency_filter: line.dependency_filter,
+                direction: line.direction.as_str().to_owned(),
+                recommendation: line.recommendation.label().to_owned(),
+                job_queue_entry_status: line.queue_status.as_str().to_owned(),
+                to_int_table_job_status: to.as_str().to_owned(),
+                from_int_table_job_status: from.as_str().to_owned(),
+                to_int_table_job_id: to_job_id,
+                from_int_table_job_id: from_job_id,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Runs the full synchronization of one review line (the [`FULL_SYNC`] job's work).
+    pub async fn run_full_sync_line(&self, name: &str) -> Result<(), SyncError> {
+        let set = self.store.mappings().await?;
+        let mapping = set
+            .get(name)
+            .ok_or_else(|| SyncError::NotFound(format!("integration table mapping {name}")))?
+            .clone();
+        self.store.set_review_status(name, QueueStatus::InProcess, None, self.clock.now()).await?;
+        for pass in mapping.direction.passes() {
+            let report = self.run_pass(&set, &mapping, pass, Mode::Full).await;
+            let report = match report {
+                Ok(r) => r,
+                Err(e) => {
+                    let status =
+                        if e.is_transient() { QueueStatus::Ready } else { QueueStatus::Error };
+                    self.store.set_review_status(name, status, None, self.clock.now()).await?;
+                    return Err(e);
+                }
+            };
+            match pass {
+                Pass::ToSales => self.store.set_review_job(name, Some(report.job_id), None).await?,
+                Pass::ToFinancials => {
+                    self.store.set_review_job(name, None, Some(report.job_id)).await?
+                }
+            }
+        }
+        self.store.set_review_status(name, QueueStatus::Finished, None, self.clock.now()).await?;
+        Ok(())
+    }
+
+    /// Makes sure every enabled mapping has its recurring incremental entry.
+    pub async fn schedule_incremental(
+        &self,
+        queue: &Queue,
+        every: Duration,
+    ) -> Result<(), SyncError> {
+        let set = self.store.mappings().await?;
+        for m in set.mappings.iter().filter(|m| m.enabled) {
+            queue
+                .ensure_recurring(
+                    NewJob::recurring(INCREMENTAL, &m.name, json!({ "mapping": m.name }), every)
+                        .description(format!("Incremental synchronization of {}", m.name))
+                        .max_attempts(10)
+                        .rerun_delay(Duration::from_secs(30)),
+                )
+                .await
+                .map_err(|e| SyncError::Store(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+struct FullSyncHandler {
+    engine: Arc<Engine>,
+    queue: Queue,
+}
+
+impl Handler for FullSyncHandler {
+    async fn run(&self, job: &Claimed) -> Result<Outcome, JobError> {
+        let p: MappingParams = job.params_as()?;
+        let res = self.engine.run_full_sync_line(&p.mapping).await;
+        // Whatever happened, lines whose dependencies are now done can start.
+        self.engine.advance_full_sync(&self.queue).await.map_err(to_job_error)?;
+        res.map_err(to_job_error)?;
+        Ok(Outcome::Finished)
+    }
+}
+
+struct IncrementalHandler {
+    engine: Arc<Engine>,
+}
+
+impl Handler for IncrementalHandler {
+    async fn run(&self, job: &Claimed) -> Result<Outcome, JobError> {
+        let p: MappingParams = job.params_as()?;
+        // While the mapping's full synchronization runs, its incremental runs wait.
+        let review = self.engine.store.review().await.map_err(to_job_error)?;
+        if review.iter().any(|l| {
+            l.line.name == p.mapping
+                && matches!(l.line.queue_status, QueueStatus::Ready | QueueStatus::InProcess)
+        }) {
+            return Ok(Outcome::Idle);
+        }
+        let reports =
+            self.engine.run_mapping(&p.mapping, Mode::Incremental).await.map_err(to_job_error)?;
+        let idle = reports.iter().all(|r| r.counters.is_idle());
+        Ok(if idle { Outcome::Idle } else { Outcome::Finished })
+    }
+}
+
+/// The handlers a worker registers to run the engine's jobs.
+pub fn handlers(engine: Arc<Engine>, queue: Queue) -> Handlers {
+    Handlers::new()
+        .register(FULL_SYNC, FullSyncHandler { engine: engine.clone(), queue })
+        .register(INCREMENTAL, IncrementalHandler { engine })
+}

@@ -1,0 +1,195 @@
+//! Connection setup (the *Dynamics 365 Connection Setup* guide): checks the Financials
+//! experience (Suite), finds the integration user in Sales, optionally imports the integration
+//! solution and assigns the user its role with an administrator account that is used for those
+//! calls only, then stores the connection and the mappings. Idempotent: running it again keeps
+//! the connection id (so deterministic ids stay stable) and every customised mapping.
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::connector::ConnectorError;
+use crate::defaults::default_mappings;
+use crate::error::SyncError;
+use crate::store::{ConnectionSettings, SyncStore};
+
+/// The Sales role the integration user gets.
+pub const INTEGRATION_ROLE: &str = "Kontor Integration User";
+
+/// A Sales administrator (System Administrator + Solution Customizer) for the setup calls only.
+/// It is never stored, logged or printed: `Debug` shows nothing of it and it cannot be serialized.
+#[derive(Clone)]
+pub struct AdminCredentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for AdminCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminCredentials(<redacted>)")
+    }
+}
+
+/// What setup needs from the two sides beyond the `Connector` port.
+pub trait SetupSides: Send + Sync {
+    /// The company's experience on Financials (`Essential` or `Suite`).
+    fn financials_experience(&self) -> BoxFuture<'_, Result<String, ConnectorError>>;
+    /// The id Financials stamps on the integration user's writes (`systemModifiedBy`), if known.
+    fn financials_user_id<'a>(
+        &'a self,
+        user_name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, ConnectorError>>;
+    /// Finds a Sales user by domain name, e-mail, application id or id.
+    fn find_sales_user<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Uuid>, ConnectorError>>;
+    /// Imports the integration solution as `admin`.
+    fn import_solution<'a>(
+        &'a self,
+        admin: &'a AdminCredentials,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>>;
+    /// Assigns `role` to `user` as `admin` (idempotent).
+    fn assign_role<'a>(
+        &'a self,
+        admin: &'a AdminCredentials,
+        user: Uuid,
+        role: &'a str,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>>;
+}
+
+/// The guide's answers.
+#[derive(Debug, Clone)]
+pub struct SetupRequest {
+    pub financials_url: String,
+    pub company_id: Uuid,
+    /// The Financials user the engine calls the API as (with its web service access key).
+    pub financials_user: String,
+    pub sales_url: String,
+    /// The Sales integration user (domain name, e-mail or application id).
+    pub sales_user: String,
+    pub import_solution: bool,
+    pub admin: Option<AdminCredentials>,
+    /// Mappings to enable; `None` = the defaults' own choice.
+    pub enable: Option<Vec<String>>,
+}
+
+/// What setup did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetupReport {
+    pub connection_id: Uuid,
+    pub sales_user_id: Uuid,
+    pub solution_imported: bool,
+    pub role_assigned: bool,
+    pub enabled_mappings: Vec<String>,
+    /// Customised mappings left as they were.
+    pub kept_customized: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Runs setup. See the module docs.
+pub async fn setup(
+    store: &SyncStore,
+    sides: &dyn SetupSides,
+    req: SetupRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SetupReport, SyncError> {
+    let experience = sides.financials_experience().await?;
+    if !experience.eq_ignore_ascii_case("Suite") {
+        return Err(SyncError::Refused(format!(
+            "The integration with Sales needs the Suite experience, but this company uses '{experience}'. \
+             Change Experience to Suite in Company Information (or PATCH companyInformation with \"experience\": \"Suite\") and run setup again."
+        )));
+    }
+    let sales_user = sides.find_sales_user(&req.sales_user).await?.ok_or_else(|| {
+        SyncError::Refused(format!(
+            "The integration user '{}' does not exist in Sales. Create it in Sales first (an application user is best), then run setup again.",
+            req.sales_user
+        ))
+    })?;
+    let mut notes = Vec::new();
+    let mut solution_imported = false;
+    let mut role_assigned = false;
+    match &req.admin {
+        Some(admin) => {
+            if req.import_solution {
+                sides.import_solution(admin).await?;
+                solution_imported = true;
+            }
+            sides.assign_role(admin, sales_user, INTEGRATION_ROLE).await?;
+            role_assigned = true;
+        }
+        None => {
+            if req.import_solution {
+                return Err(SyncError::Refused(
+                    "Importing the solution needs a Sales administrator account (System Administrator and Solution Customizer).".into(),
+                ));
+            }
+            notes.push(format!(
+                "No administrator account was given: make sure the integration user has the '{INTEGRATION_ROLE}' role in Sales."
+            ));
+        }
+    }
+    let financials_user_id = sides.financials_user_id(&req.financials_user).await?;
+    let existing = store.connection().await?;
+    let connection_id = existing.as_ref().map(|c| c.id).unwrap_or_else(|| {
+        Uuid::new_v5(
+            &crate::ids::TARGET_ID_NAMESPACE,
+            format!("{}|{}", req.sales_url, req.company_id).as_bytes(),
+        )
+    });
+    let settings = ConnectionSettings {
+        id: connection_id,
+        financials_url: req.financials_url.clone(),
+        company_id: req.company_id,
+        sales_url: req.sales_url.clone(),
+        financials_user: req.financials_user.clone(),
+        financials_user_id: financials_user_id.map(|s| s.to_ascii_lowercase()),
+        sales_user_id: Some(sales_user.to_string()),
+        sales_user_name: req.sales_user.clone(),
+        enabled: true,
+    };
+
+    let mut set = default_mappings();
+    if let Some(names) = &req.enable {
+        for m in &mut set.mappings {
+            m.enabled = names.iter().any(|n| n.eq_ignore_ascii_case(&m.name));
+        }
+    }
+    // The integration user is not a salesperson.
+    if let Some(sp) = set.mappings.iter_mut().find(|m| m.name == "SALESPEOPLE") {
+        sp.sales.filter = Some(format!("isdisabled eq false and systemuserid ne {sales_user}"));
+    }
+    let kept_customized = store.customized_mappings().await?;
+    store.save_mappings(&set, true, false, now).await?;
+    store.save_connection(&settings, now).await?;
+    let enabled_mappings = store
+        .mappings()
+        .await?
+        .mappings
+        .into_iter()
+        .filter(|m| m.enabled)
+        .map(|m| m.name)
+        .collect();
+    Ok(SetupReport {
+        connection_id,
+        sales_user_id: sales_user,
+        solution_imported,
+        role_assigned,
+        enabled_mappings,
+        kept_customized,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_credentials_never_show_in_debug_output() {
+        let a = AdminCredentials { user: "admin@contoso".into(), password: "hunter2".into() };
+        let text = format!("{a:?} {:?}", Some(&a));
+        assert!(!text.contains("hunter2") && !text.contains("admin@contoso"), "{text}");
+    }
+}

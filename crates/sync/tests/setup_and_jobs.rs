@@ -1,0 +1,218 @@
+//! Setup and the full-synchronization scheduler on the job queue.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{TimeZone, Utc};
+use futures::future::BoxFuture;
+use kontor_jobs::{Clock, ManualClock, Queue, Worker};
+use kontor_store::Db;
+use kontor_sync::Side;
+use kontor_sync::connector::ConnectorError;
+use kontor_sync::engine::Engine;
+use kontor_sync::jobs;
+use kontor_sync::memory::MemoryConnector;
+use kontor_sync::setup::{AdminCredentials, SetupRequest, SetupSides, setup};
+use kontor_sync::store::SyncStore;
+use serde_json::json;
+use uuid::Uuid;
+
+struct FakeSides {
+    experience: String,
+    users: Vec<(String, Uuid)>,
+    calls: Mutex<Vec<String>>,
+}
+
+impl SetupSides for FakeSides {
+    fn financials_experience(&self) -> BoxFuture<'_, Result<String, ConnectorError>> {
+        Box::pin(async move { Ok(self.experience.clone()) })
+    }
+    fn financials_user_id<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, ConnectorError>> {
+        Box::pin(async move { Ok(Some("F1".into())) })
+    }
+    fn find_sales_user<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Uuid>, ConnectorError>> {
+        Box::pin(async move { Ok(self.users.iter().find(|u| u.0 == name).map(|u| u.1)) })
+    }
+    fn import_solution<'a>(
+        &'a self,
+        _: &'a AdminCredentials,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        Box::pin(async move {
+            self.calls.lock().unwrap().push("import".into());
+            Ok(())
+        })
+    }
+    fn assign_role<'a>(
+        &'a self,
+        _: &'a AdminCredentials,
+        user: Uuid,
+        role: &'a str,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        Box::pin(async move {
+            self.calls.lock().unwrap().push(format!("role {role} to {user}"));
+            Ok(())
+        })
+    }
+}
+
+fn request(admin: Option<AdminCredentials>) -> SetupRequest {
+    SetupRequest {
+        financials_url: "http://fin".into(),
+        company_id: Uuid::from_u128(7),
+        financials_user: "INTEGRATION".into(),
+        sales_url: "http://sales".into(),
+        sales_user: "integration@kontor".into(),
+        import_solution: admin.is_some(),
+        admin,
+        enable: None,
+    }
+}
+
+#[tokio::test]
+async fn setup_is_refused_without_suite_or_a_sales_user_and_keeps_customised_mappings() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let store = SyncStore::new(Db::connect(&url).await.unwrap());
+        store.migrate().await.unwrap();
+        let now = Utc::now();
+        let user = Uuid::from_u128(0xa1);
+        let mut sides = FakeSides {
+            experience: "Essential".into(),
+            users: vec![("integration@kontor".into(), user)],
+            calls: Mutex::default(),
+        };
+        let err = setup(&store, &sides, request(None), now).await.unwrap_err();
+        assert!(
+            err.to_string().contains("needs the Suite experience")
+                && err.to_string().contains("Change Experience to Suite"),
+            "{err}"
+        );
+        sides.experience = "Suite".into();
+        let mut req = request(None);
+        req.sales_user = "nobody".into();
+        let err = setup(&store, &sides, req, now).await.unwrap_err();
+        assert!(err.to_string().contains("'nobody' does not exist in Sales"), "{err}");
+
+        let admin = AdminCredentials { user: "admin".into(), password: "s3cret-admin-pw".into() };
+        let first = setup(&store, &sides, request(Some(admin.clone())), now).await.unwrap();
+        assert!(first.solution_imported && first.role_assigned);
+        assert_eq!(
+            sides.calls.lock().unwrap().clone(),
+            vec!["import".to_owned(), format!("role Kontor Integration User to {user}")]
+        );
+
+        let mut m = store.mapping("CUSTOMER").await.unwrap();
+        m.fields.retain(|f| f.financials.as_deref() != Some("website"));
+        store.save_mapping(&m, now).await.unwrap();
+        let again = setup(&store, &sides, request(Some(admin)), now).await.unwrap();
+        assert_eq!(again.connection_id, first.connection_id);
+        assert_eq!(again.kept_customized, vec!["CUSTOMER".to_owned()]);
+        assert!(
+            store
+                .mapping("CUSTOMER")
+                .await
+                .unwrap()
+                .fields
+                .iter()
+                .all(|f| f.financials.as_deref() != Some("website"))
+        );
+
+        // The administrator's password is written nowhere.
+        for table in ["sync_connection", "sync_mapping"] {
+            let rows = store
+                .db()
+                .fetch_all_sql(
+                    kontor_store::sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")),
+                    vec![],
+                )
+                .await
+                .unwrap();
+            for r in rows {
+                for c in r.columns() {
+                    if let Some(v) = r.try_get::<Option<String>>(c).ok().flatten() {
+                        assert!(!v.contains("s3cret-admin-pw"), "{table}.{c}");
+                    }
+                }
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_full_sync_review_runs_jobs_in_dependency_order_through_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
+    let store = SyncStore::new(db.clone());
+    store.migrate().await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let sides = FakeSides {
+        experience: "Suite".into(),
+        users: vec![("integration@kontor".into(), Uuid::from_u128(0xa1))],
+        calls: Mutex::default(),
+    };
+    let mut req = request(None);
+    req.enable = Some(vec!["SALESPEOPLE".into(), "CURRENCY".into(), "CUSTOMER".into()]);
+    setup(&store, &sides, req, now).await.unwrap();
+
+    let fin = Arc::new(MemoryConnector::new(Side::Financials, "f1"));
+    let sales = Arc::new(MemoryConnector::new(Side::Sales, &Uuid::from_u128(0xa1).to_string()));
+    fin.put(
+        "currencies",
+        Uuid::from_u128(2),
+        json!({"code": "EUR", "symbol": "€", "displayName": "Euro"}),
+        "anna",
+    );
+    fin.put("salespeople", Uuid::from_u128(1), json!({"code": "JO", "email": "jo@x.com"}), "anna");
+    sales.put(
+        "systemusers",
+        Uuid::from_u128(901),
+        json!({"fullname": "Jo", "internalemailaddress": "jo@x.com", "isdisabled": false}),
+        "admin",
+    );
+    for n in 0..5u128 {
+        fin.put("customers", Uuid::from_u128(100 + n), json!({"number": format!("C{n}"), "displayName": "X", "salespersonCode": "JO", "currencyCode": "EUR"}), "anna");
+    }
+    let settings = store.connection().await.unwrap().unwrap();
+    let engine =
+        Arc::new(Engine::new(store.clone(), fin.clone(), sales.clone(), settings, clock.clone()));
+    let queue = Queue::with_clock(db.clone(), clock.clone());
+    let worker = Worker::new(queue.clone(), jobs::handlers(engine.clone(), queue.clone()));
+
+    let lines = engine.prepare_full_sync().await.unwrap();
+    let names: Vec<(&str, &str)> =
+        lines.iter().map(|l| (l.name.as_str(), l.recommendation.label())).collect();
+    assert_eq!(
+        names,
+        vec![
+            ("SALESPEOPLE", "Full Synchronization"),
+            ("CURRENCY", "Full Synchronization"),
+            ("CUSTOMER", "Full Synchronization")
+        ]
+    );
+    let started = engine.advance_full_sync(&queue).await.unwrap();
+    assert_eq!(started, vec!["SALESPEOPLE".to_owned(), "CURRENCY".to_owned()]);
+    let status = engine.review_status().await.unwrap();
+    assert_eq!(status[2].job_queue_entry_status, " ");
+    while worker.run_once(clock.now()).await.unwrap().is_some() {}
+    let status = engine.review_status().await.unwrap();
+    for s in &status {
+        assert_eq!(s.job_queue_entry_status, "Finished", "{status:?}");
+    }
+    assert_eq!(status[2].to_int_table_job_status, "Success");
+    assert_eq!(status[2].from_int_table_job_status, "Success");
+    assert_eq!(sales.rows("accounts").len(), 5);
+
+    // Incremental entries: a change is picked up by the next run of the recurring entry.
+    engine.schedule_incremental(&queue, std::time::Duration::from_secs(1)).await.unwrap();
+    fin.put("customers", Uuid::from_u128(100), json!({"phoneNumber": "777"}), "anna");
+    clock.advance(std::time::Duration::from_secs(2));
+    while worker.run_once(clock.now()).await.unwrap().is_some() {}
+    let acc = kontor_sync::ids::target_id(engine.settings.id, "CUSTOMER", Uuid::from_u128(100));
+    assert_eq!(sales.row("accounts", acc).unwrap()["telephone1"], json!("777"));
+}
