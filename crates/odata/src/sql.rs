@@ -133,6 +133,75 @@ pub fn selected_properties<'e>(
         .collect())
 }
 
+/// The query that loads one `$expand` item for a page of parent rows.
+#[derive(Debug, Clone)]
+pub struct ExpandQuery<'m> {
+    /// The entity type the navigation leads to.
+    pub target: &'m EntityType,
+    /// The target property that links a row to its parent: the target's key for a
+    /// single-valued navigation, the foreign key (`remote_property`) for a collection.
+    pub link_property: &'m crate::model::Property,
+    /// True for a collection-valued navigation.
+    pub to_many: bool,
+    /// `SELECT` of the selected columns (plus key, link column and row version) `WHERE link IN
+    /// (…)` and the item's `$filter`, ordered by its `$orderby` and the key. `$top`/`$skip` of the
+    /// item apply per parent, so the caller applies them while grouping rows by parent.
+    pub statement: SelectStatement,
+}
+
+/// Builds the query for `expand` (one item of `entity`'s `$expand`). `link_values` are the stored
+/// values the target's link column must match: the parents' foreign-key values for a
+/// single-valued navigation, the parents' keys for a collection (lowercase GUID text).
+pub fn expand_select<'m>(
+    entity: &EntityType,
+    model: &'m Model,
+    expand: &crate::query::Expand,
+    link_values: &[String],
+    dialect: Dialect,
+) -> Result<ExpandQuery<'m>, ODataError> {
+    let navigation = entity.navigation(&expand.navigation).ok_or_else(|| {
+        ODataError::unknown_property(&expand.navigation, &qualified(entity, model))
+    })?;
+    let target = model.entity_set(&navigation.target_set).ok_or_else(|| {
+        ODataError::internal(format!(
+            "The navigation '{}' targets the unknown entity set '{}'.",
+            navigation.name, navigation.target_set
+        ))
+    })?;
+    let (link_name, to_many) = match &navigation.kind {
+        NavigationKind::ToOne { .. } => (target.key.as_str(), false),
+        NavigationKind::ToMany { remote_property } => (remote_property.as_str(), true),
+    };
+    let link_property = target
+        .property(link_name)
+        .ok_or_else(|| ODataError::unknown_property(link_name, &qualified(target, model)))?;
+    let options = &expand.options;
+    let mut stmt = Query::select();
+    stmt.from(Alias::new(target.table.as_str()));
+    let mut columns: Vec<&str> = Vec::new();
+    for p in selected_properties(target, model, options)? {
+        columns.push(&p.column);
+    }
+    if !columns.contains(&link_property.column.as_str()) {
+        columns.push(&link_property.column);
+    }
+    for c in columns {
+        stmt.expr(column(target, c));
+    }
+    stmt.expr(column(target, ROW_VERSION_COLUMN));
+    let values: Vec<Value> = link_values.iter().map(|v| Value::String(Some(v.clone()))).collect();
+    if values.is_empty() {
+        stmt.and_where(Expr::cust("1 = 0"));
+    } else {
+        stmt.and_where(column(target, &link_property.column).is_in(values));
+    }
+    if let Some(filter) = &options.filter {
+        stmt.and_where(filter_condition(filter, target, model, dialect)?);
+    }
+    order_by(&mut stmt, target, model, &options.orderby)?;
+    Ok(ExpandQuery { target, link_property, to_many, statement: stmt })
+}
+
 /// Adds `ORDER BY` for `orderby` plus the key as the last tie breaker.
 pub fn order_by(
     stmt: &mut SelectStatement,

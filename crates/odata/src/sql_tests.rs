@@ -296,6 +296,31 @@ fn select_builds_columns_filter_order_and_paging() {
 }
 
 #[test]
+fn an_expand_loads_the_related_rows_of_a_page_with_its_own_options() {
+    let model = crm_model();
+    let account = model.entity_set("accounts").unwrap();
+    let options = QueryOptions::parse(
+        "$expand=primarycontactid($select=fullname),contact_customer_accounts($select=fullname;$filter=jobtitle eq 'Manager';$orderby=fullname desc;$top=2)",
+        account,
+        &model,
+    )
+    .unwrap();
+    let keys = vec!["6d1aee1c-7e25-4c36-8c32-0f2b93b1c5d8".to_owned()];
+    let mut out = String::new();
+    for item in &options.expand {
+        let q = expand_select(account, &model, item, &keys, Dialect::Postgres).unwrap();
+        let (sql, values) = to_sql(&q.statement, Dialect::Postgres);
+        out.push_str(&format!(
+            "{} -> {} by {} (to many: {})\n{sql}\n  values: {:?}\n",
+            item.navigation, q.target.name, q.link_property.name, q.to_many, values.0
+        ));
+    }
+    let none = expand_select(account, &model, &options.expand[0], &[], Dialect::Sqlite).unwrap();
+    out.push_str(&format!("{}\n", to_sql(&none.statement, Dialect::Sqlite).0));
+    insta::assert_snapshot!(out);
+}
+
+#[test]
 fn ordering_by_the_key_does_not_repeat_it_as_tie_breaker() {
     let model = crm_model();
     let account = model.entity_set("accounts").unwrap();
