@@ -41,6 +41,14 @@ impl Backend {
             Backend::Postgres => "postgres",
         }
     }
+
+    /// The matching `kontor_odata::sql::Dialect`.
+    pub fn dialect(self) -> kontor_odata::sql::Dialect {
+        match self {
+            Backend::Sqlite => kontor_odata::sql::Dialect::Sqlite,
+            Backend::Postgres => kontor_odata::sql::Dialect::Postgres,
+        }
+    }
 }
 
 /// A crate's migrations, one embedded folder per backend (`sqlx::migrate!("migrations/sqlite")`).
@@ -251,12 +259,84 @@ impl Db {
         self.exec().execute(sql.into_sql_str(), Values(binds)).await
     }
 
+    /// Every column of every table (except `_sqlx_migrations`), normalised so the two backends
+    /// compare equal when their migrations agree: sorted by table and column name,
+    /// type lowercased (`text`, `bigint`, `boolean`, `double precision`), nullability, and
+    /// whether it is part of the primary key. Use it in a test that both migration folders match.
+    pub async fn describe_schema(&self) -> Result<Vec<SchemaColumn>> {
+        let rows = match self {
+            Db::Sqlite(_) => {
+                self.fetch_all_sql(
+                    "SELECT m.name AS table_name, p.name AS column_name, p.type AS data_type, \
+                     p.\"notnull\" AS not_null, p.pk AS pk \
+                     FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+                    vec![],
+                )
+                .await?
+            }
+            Db::Postgres(_) => {
+                self.fetch_all_sql(
+                    "SELECT c.table_name::text AS table_name, c.column_name::text AS column_name, \
+                     c.data_type::text AS data_type, \
+                     CASE WHEN c.is_nullable = 'NO' THEN 1 ELSE 0 END AS not_null, \
+                     CASE WHEN EXISTS (SELECT 1 FROM information_schema.table_constraints tc \
+                       JOIN information_schema.key_column_usage k ON k.constraint_name = tc.constraint_name \
+                        AND k.table_schema = tc.table_schema AND k.table_name = tc.table_name \
+                       WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = c.table_schema \
+                        AND tc.table_name = c.table_name AND k.column_name = c.column_name) THEN 1 ELSE 0 END AS pk \
+                     FROM information_schema.columns c \
+                     WHERE c.table_schema = current_schema() AND c.table_name <> '_sqlx_migrations'",
+                    vec![],
+                )
+                .await?
+            }
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let pk = r.try_get_i64("pk")? > 0;
+            out.push(SchemaColumn {
+                table: r.try_get::<String>("table_name")?,
+                column: r.try_get::<String>("column_name")?,
+                data_type: normalize_type(&r.try_get::<String>("data_type")?),
+                // SQLite lets a non-INTEGER primary key column hold NULL unless declared NOT NULL;
+                // PostgreSQL makes primary keys NOT NULL: compare them as NOT NULL.
+                nullable: r.try_get_i64("not_null")? == 0 && !pk,
+                primary_key: pk,
+            });
+        }
+        out.sort_by(|a, b| (&a.table, &a.column).cmp(&(&b.table, &b.column)));
+        Ok(out)
+    }
+
     /// The highest row version handed out so far (committed; see `Tx::next_row_versions`).
     pub async fn current_version(&self) -> Result<i64> {
         let row = self
             .fetch_one_sql("SELECT value FROM store_counter WHERE name = 'row_version'", vec![])
             .await?;
         row.try_get_i64("value")
+    }
+}
+
+/// One column as [`Db::describe_schema`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaColumn {
+    pub table: String,
+    pub column: String,
+    /// Lowercase: `text`, `bigint`, `boolean`, `double precision`, `integer`, `jsonb`, …
+    pub data_type: String,
+    pub nullable: bool,
+    pub primary_key: bool,
+}
+
+fn normalize_type(t: &str) -> String {
+    let t = t.trim().to_ascii_lowercase();
+    match t.as_str() {
+        "int8" => "bigint".to_owned(),
+        "int4" | "int" => "integer".to_owned(),
+        "float8" | "double" => "double precision".to_owned(),
+        "bool" => "boolean".to_owned(),
+        _ => t,
     }
 }
 
@@ -309,8 +389,8 @@ impl Tx {
 
     fn exec(&mut self) -> Exec<'_> {
         match self {
-            Tx::Sqlite(t) => Exec::SqliteConn(&mut **t),
-            Tx::Postgres(t) => Exec::PgConn(&mut **t),
+            Tx::Sqlite(t) => Exec::SqliteConn(t),
+            Tx::Postgres(t) => Exec::PgConn(t),
         }
     }
 

@@ -20,12 +20,15 @@
 //!
 //! See `kontor_odata::model` for the per-EDM-type table.
 
+pub mod codec;
 mod db;
 mod error;
+mod repo;
 mod row;
 
-pub use db::{Backend, Db, FIRST_CALLER_MIGRATION, Migrations, Statement, Tx};
+pub use db::{Backend, Db, FIRST_CALLER_MIGRATION, Migrations, SchemaColumn, Statement, Tx};
 pub use error::{Result, StoreError};
+pub use repo::{Caller, Change, ETAG, Map, Page, Repo, etag, row_version};
 pub use row::{Col, Decodable, Row};
 
 pub use sea_query;
