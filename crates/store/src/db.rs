@@ -201,12 +201,15 @@ impl Db {
         })
     }
 
-    /// Starts a read transaction (a consistent snapshot): a deferred `BEGIN` on SQLite, so it does
-    /// not wait for writers; do not write in it. `BEGIN` on PostgreSQL.
+    /// Starts a read transaction, one consistent snapshot for all its statements (a page and its
+    /// `$count` and expansions agree): a deferred `BEGIN` on SQLite (WAL: it does not wait for
+    /// writers), `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY` on PostgreSQL. Don't write in it.
     pub async fn begin_read(&self) -> Result<Tx> {
         Ok(match self {
             Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Db::Postgres(p) => {
+                Tx::Postgres(p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?)
+            }
         })
     }
 

@@ -344,6 +344,9 @@ async fn seed(db: &Db, repo: &Repo, model: &Model) {
     // Primary contacts and state codes, set as the system.
     for (n, _, _, _, state, primary) in rows {
         let mut patch = obj(json!({"statecode": state}));
+        if n == 3 {
+            patch.insert("donotemail".into(), json!(true));
+        }
         if let Some(p) = primary {
             patch.insert("_primarycontactid_value".into(), json!(id(p).to_string()));
         }
@@ -421,6 +424,25 @@ async fn filters_with_every_literal_type_and_function_give_the_same_rows_on_both
             ("accounts", "revenue sub creditlimit gt 100000".into(), vec![1]),
             ("contacts", "parentcustomerid_account/name eq 'Blue Yonder'".into(), vec![13, 14]),
             ("contacts", "contains(fullname,'an')".into(), vec![12, 14]),
+            (
+                "contacts",
+                "contains(tolower(fullname),'nancy') and endswith(jobtitle,'per')".into(),
+                vec![14],
+            ),
+            ("accounts", "substring(name,5) eq 'Yonder'".into(), vec![6]),
+            ("accounts", "donotemail eq true".into(), vec![3]),
+            ("accounts", "donotemail ne true".into(), vec![]),
+            ("accounts", "latitude lt 1.6e0".into(), vec![6]),
+            ("accounts", "revenue lt -5".into(), vec![4]),
+            ("accounts", "statecode mul 2 eq 4".into(), vec![4]),
+            ("accounts", "statecode mod 2 eq 1".into(), vec![2, 5]),
+            ("accounts", "revenue div 2 gt 50000".into(), vec![1, 3]),
+            ("accounts", "-statecode eq -2".into(), vec![4]),
+            (
+                "accounts",
+                "exchangerate eq null and not (name eq 'Blue Yonder')".into(),
+                vec![1, 2, 3, 4, 5],
+            ),
         ];
         let mut tx = db.begin_read().await.unwrap();
         for (set, filter, expected) in cases {
