@@ -13,14 +13,23 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => ("multipart/mixed; boundary=batch_b".to_owned(), data),
     };
+    // Boundaries for writing back must not occur in the content.
+    let mut n = 0u32;
+    let boundary = loop {
+        let b = format!("b{n}");
+        if !batch::occurs(data, b.as_bytes()) {
+            break b;
+        }
+        n += 1;
+    };
+    let (outer, inner) = (format!("batch_{boundary}"), format!("changeset_{boundary}"));
     if let Ok(parsed) = batch::parse(&content_type, body) {
-        let (ct, written) = batch::write_request_with(&parsed, "batch_w", || "changeset_w".into());
+        let (ct, written) = batch::write_request_with(&parsed, &outer, || inner.clone());
         let again = batch::parse(&ct, &written).expect("a written batch parses");
         assert_eq!(again, parsed);
     }
     if let Ok(parsed) = batch::parse_response(&content_type, body) {
-        let (ct, written) =
-            batch::write_response_with(&parsed, "batchresponse_w", || "changesetresponse_w".into());
+        let (ct, written) = batch::write_response_with(&parsed, &outer, || inner.clone());
         let again = batch::parse_response(&ct, &written).expect("a written response parses");
         assert_eq!(again, parsed);
     }

@@ -502,7 +502,8 @@ fn write_http_part(
 }
 
 /// Writes a batch request with `boundary`; change sets get `changeset_…` boundaries from
-/// `changeset_boundary`. Returns the `Content-Type` and the body.
+/// `changeset_boundary`. Returns the `Content-Type` and the body. The boundaries must not occur
+/// in any body (see [`occurs`]); [`write_request`] picks safe random ones.
 pub fn write_request_with(
     batch: &Batch,
     boundary: &str,
@@ -540,15 +541,40 @@ fn write_request_part(out: &mut Vec<u8>, r: &Request) {
     );
 }
 
-/// Writes a batch request with random `batch_…`/`changeset_…` boundaries.
+/// Writes a batch request with random `batch_…`/`changeset_…` boundaries (never ones that occur
+/// in a body).
 pub fn write_request(batch: &Batch) -> (String, Vec<u8>) {
-    write_request_with(batch, &format!("batch_{}", uuid::Uuid::new_v4()), || {
-        format!("changeset_{}", uuid::Uuid::new_v4())
-    })
+    let bodies: Vec<&[u8]> = batch
+        .parts
+        .iter()
+        .flat_map(|p| match p {
+            BatchPart::Request(r) => std::slice::from_ref(r),
+            BatchPart::ChangeSet(rs) => rs.as_slice(),
+        })
+        .map(|r| r.body.as_slice())
+        .collect();
+    let fresh = |prefix: &str| fresh_boundary(prefix, &bodies);
+    write_request_with(batch, &fresh("batch"), || fresh("changeset"))
+}
+
+/// A `<prefix>_<uuid>` boundary that occurs in none of `bodies`.
+fn fresh_boundary(prefix: &str, bodies: &[&[u8]]) -> String {
+    loop {
+        let b = format!("{prefix}_{}", uuid::Uuid::new_v4());
+        if !bodies.iter().any(|body| occurs(body, b.as_bytes())) {
+            return b;
+        }
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn occurs(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Writes a batch response with `boundary`; change sets get boundaries from
-/// `changeset_boundary`. Returns the `Content-Type` and the body.
+/// `changeset_boundary`. Returns the `Content-Type` and the body. The boundaries must not occur
+/// in any body (see [`occurs`]); [`write_response`] picks safe random ones.
 pub fn write_response_with(
     response: &BatchResponse,
     boundary: &str,
@@ -584,9 +610,17 @@ fn write_response_part(out: &mut Vec<u8>, r: &Response) {
 /// Writes a batch response with `batchresponse_<guid>` / `changesetresponse_<guid>` boundaries,
 /// as Dataverse does.
 pub fn write_response(response: &BatchResponse) -> (String, Vec<u8>) {
-    write_response_with(response, &format!("batchresponse_{}", uuid::Uuid::new_v4()), || {
-        format!("changesetresponse_{}", uuid::Uuid::new_v4())
-    })
+    let bodies: Vec<&[u8]> = response
+        .parts
+        .iter()
+        .flat_map(|p| match p {
+            ResponsePart::Response(r) => std::slice::from_ref(r),
+            ResponsePart::ChangeSet(rs) => rs.as_slice(),
+        })
+        .map(|r| r.body.as_slice())
+        .collect();
+    let fresh = |prefix: &str| fresh_boundary(prefix, &bodies);
+    write_response_with(response, &fresh("batchresponse"), || fresh("changesetresponse"))
 }
 
 /// Replaces `$id` references (to earlier operations' Content-IDs) in a URL or body with what

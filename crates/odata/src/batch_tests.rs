@@ -265,3 +265,13 @@ proptest! {
         let _ = parse_response("multipart/mixed; boundary=b", &body);
     }
 }
+
+#[test]
+fn the_random_boundaries_never_occur_in_a_body() {
+    let r = Response { body: b"--batchresponse_x\r\nmore".to_vec(), ..Response::new(200) };
+    let response = BatchResponse { parts: vec![ResponsePart::Response(r)] };
+    let (ct, body) = write_response(&response);
+    assert_eq!(parse_response(&ct, &body).unwrap(), response);
+    assert!(occurs(b"abc--bxyz", b"--b"));
+    assert!(!occurs(b"abc", b""));
+}

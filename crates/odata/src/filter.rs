@@ -7,7 +7,7 @@
 //! Errors carry the byte position and say what was expected ("expected a value after 'eq' at
 //! position 14"). The parser never panics and never recurses deeper than [`MAX_DEPTH`]: nesting
 //! (parentheses, `not`, minus, function calls, lambdas) and chains of arithmetic operators count
-//! towards it. Chains of `and`/`or` are built as balanced trees, so a long list of `or`s stays
+//! towards it, and each navigation step (which becomes a SQL sub-query) counts [`SUBQUERY_COST`]. Chains of `and`/`or` are built as balanced trees, so a long list of `or`s stays
 //! shallow.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
@@ -23,6 +23,11 @@ use crate::error::ParseError;
 
 /// How deeply expressions may nest before the parser gives up with an error.
 pub const MAX_DEPTH: usize = 100;
+
+/// What one step through a navigation property (a `/` in a path, or a lambda) adds to the depth:
+/// each becomes a nested SQL sub-query, which costs far more stack to lower and render than an
+/// operator does. So at most `MAX_DEPTH / SUBQUERY_COST` sub-queries nest.
+pub const SUBQUERY_COST: usize = 5;
 
 /// Longest filter text accepted, in bytes.
 pub const MAX_LENGTH: usize = 1 << 20;
@@ -621,6 +626,7 @@ impl Parser_ {
         if BinaryOp::from_keyword(&name).is_some() || name == "not" || name == "in" {
             return Err(ParseError::new(start, format!("expected a value, found '{name}'")));
         }
+        let name_start = start;
         let mut segments = vec![name];
         while self.peek().kind == Tok::Slash {
             self.next();
@@ -650,9 +656,12 @@ impl Parser_ {
                 _ => None,
             };
             if let (Some(kind), Tok::LParen) = (kind, &self.peek().kind) {
-                return self.lambda(segments, kind, seg.start, depth);
+                let cost = segments.len() * SUBQUERY_COST;
+                self.check_depth(depth + cost, seg.start)?;
+                return self.lambda(segments, kind, seg.start, depth + cost);
             }
             segments.push(seg_name);
+            self.check_depth(depth + (segments.len() - 1) * SUBQUERY_COST, name_start)?;
         }
         Ok(Expr::Path(segments))
     }

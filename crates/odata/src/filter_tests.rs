@@ -284,6 +284,16 @@ fn deep_chains_of_not_minus_functions_and_arithmetic_are_errors_not_crashes() {
 }
 
 #[test]
+fn long_navigation_paths_count_as_nesting() {
+    let ok = format!("{}name eq 'x'", "parentaccountid/".repeat(MAX_DEPTH / SUBQUERY_COST));
+    assert!(parse(&ok).is_ok());
+    let long = format!("{}name eq 'x'", "parentaccountid/".repeat(10_000));
+    let e = err(&long);
+    assert!(e.message.contains("nests more than"), "{e}");
+    assert_eq!(e.position, 0);
+}
+
+#[test]
 fn long_lists_of_or_stay_shallow() {
     let text = vec!["a eq 1"; 50_000].join(" or ");
     let e = p(&text);

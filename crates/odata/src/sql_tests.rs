@@ -435,3 +435,43 @@ fn values_that_do_not_fit_their_property_are_rejected_with_its_name() {
     }
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn the_deepest_filters_the_parser_accepts_lower_and_render_on_a_small_stack() {
+    let depth = crate::filter::MAX_DEPTH;
+    let filters = [
+        format!("{}name{} eq 'a'", "tolower(".repeat(depth), ")".repeat(depth)),
+        format!("{}name eq 'a'", "not ".repeat(depth)),
+        format!("statecode{} eq 1", " add statecode".repeat(depth)),
+        format!("{}statecode eq 1", "-".repeat(depth)),
+        format!("{}statecode eq 1{}", "(".repeat(depth), ")".repeat(depth)),
+        {
+            // Each lambda costs its collection's step plus its parenthesis; the last path a step.
+            let n = (depth - crate::filter::SUBQUERY_COST) / (crate::filter::SUBQUERY_COST + 1);
+            let opens: String =
+                (0..n).map(|i| format!("contact_customer_accounts/any(v{i}: ")).collect();
+            format!("{opens}v{}/jobtitle eq 'a'{}", n - 1, ")".repeat(n))
+        },
+        {
+            let hops = "parentaccountid/".repeat(depth / crate::filter::SUBQUERY_COST);
+            format!("{hops}name eq 'x'")
+        },
+        vec!["(statecode eq 1 or name eq 'x')"; 5000].join(" and "),
+    ];
+    // Test threads have a 2 MiB stack, like tokio's workers.
+    for f in filters {
+        let expr = match crate::filter::parse(&f) {
+            Ok(e) => e,
+            Err(e) => panic!("{e}"),
+        };
+        let model = crm_model();
+        let account = model.entity_set("accounts").unwrap();
+        let options = QueryOptions { filter: Some(expr), ..QueryOptions::default() };
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            if let Ok(stmt) = select(account, &model, &options, dialect) {
+                let (sql, _) = to_sql(&stmt, dialect);
+                assert!(!sql.is_empty());
+            }
+        }
+    }
+}
