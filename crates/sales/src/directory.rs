@@ -291,3 +291,79 @@ pub async fn next_sequence(tx: &mut Tx, name: &str) -> Result<i64, StoreError> {
         .await?;
     row.try_get_i64("value")
 }
+
+/// Records an installed solution version (insert or upgrade).
+pub async fn record_solution(tx: &mut Tx, name: &str, version: &str) -> Result<(), StoreError> {
+    tx.execute_sql(
+        "INSERT INTO crm_solution (uniquename, version, installedon) VALUES ($1, $2, $3) \
+         ON CONFLICT (uniquename) DO UPDATE SET version = excluded.version, installedon = excluded.installedon",
+        vec![s(name), s(version), Value::from(now_micros())],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Installed solutions: `(uniquename, version, installedon µs)`.
+pub async fn solutions(tx: &mut Tx) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let rows = tx
+        .fetch_all_sql(
+            "SELECT uniquename, version, installedon FROM crm_solution ORDER BY uniquename",
+            vec![],
+        )
+        .await?;
+    let mut out = vec![];
+    for r in rows {
+        out.push((r.try_get("uniquename")?, r.try_get("version")?, r.try_get_i64("installedon")?));
+    }
+    Ok(out)
+}
+
+/// The Financials connection the integration uses for item availability.
+#[derive(Debug, Clone)]
+pub struct FinancialsConnection {
+    pub odata_url: String,
+    pub user_name: String,
+    /// Decrypted access key (redacted in `Debug`).
+    pub access_key: Option<Secret>,
+}
+
+/// Saves the Financials connection; the access key is sealed with `key`.
+pub async fn save_connection(
+    tx: &mut Tx,
+    key: &secrets::SealingKey,
+    odata_url: &str,
+    user_name: &str,
+    access_key: Option<&str>,
+) -> Result<(), StoreError> {
+    let sealed = access_key.map(|k| key.seal(k));
+    tx.execute_sql(
+        "INSERT INTO crm_kontor_connection (name, odata_url, user_name, access_key_encrypted, modifiedon) \
+         VALUES ('financials', $1, $2, $3, $4) \
+         ON CONFLICT (name) DO UPDATE SET odata_url = excluded.odata_url, user_name = excluded.user_name, \
+         access_key_encrypted = excluded.access_key_encrypted, modifiedon = excluded.modifiedon",
+        vec![s(odata_url), s(user_name), Value::from(sealed), Value::from(now_micros())],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Loads the Financials connection, opening the access key with `key` (a key that does not open
+/// it gives `access_key: None`).
+pub async fn load_connection(
+    db: &Db,
+    key: &secrets::SealingKey,
+) -> Result<Option<FinancialsConnection>, StoreError> {
+    let row = db
+        .fetch_optional_sql(
+            "SELECT odata_url, user_name, access_key_encrypted FROM crm_kontor_connection WHERE name = 'financials'",
+            vec![],
+        )
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    let sealed: Option<String> = r.try_get("access_key_encrypted")?;
+    Ok(Some(FinancialsConnection {
+        odata_url: r.try_get("odata_url")?,
+        user_name: r.try_get("user_name")?,
+        access_key: sealed.and_then(|s| key.open(&s).ok()),
+    }))
+}

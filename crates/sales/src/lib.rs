@@ -8,6 +8,7 @@
 //!
 //! Tables are prefixed `crm_`; migrations are versions 2000-2999 in `migrations/{sqlite,postgres}`.
 
+pub mod bootstrap;
 pub mod directory;
 pub mod model;
 pub mod rules;
@@ -15,8 +16,27 @@ pub mod schema;
 pub mod secrets;
 pub mod security;
 pub mod solution;
+pub mod tables;
 
+pub use bootstrap::bootstrap;
 pub use model::{model, sales_model, storage_model};
+
+/// Errors of the Sales domain crate.
+#[derive(Debug, thiserror::Error)]
+pub enum SalesError {
+    #[error(transparent)]
+    Store(#[from] kontor_store::StoreError),
+    /// A request the OData layer rejects (unknown property, bad value, bad query).
+    #[error(transparent)]
+    OData(#[from] kontor_odata::ODataError),
+    #[error(transparent)]
+    Rule(#[from] rules::RuleError),
+    #[error(transparent)]
+    Key(#[from] secrets::KeyError),
+    /// A broken invariant of our own (logged, never shown in detail).
+    #[error("internal: {0}")]
+    Internal(String),
+}
 
 use kontor_store::Migrations;
 use kontor_store::sqlx::migrate::Migrator;

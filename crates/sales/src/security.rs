@@ -40,6 +40,11 @@ pub fn privilege_name(op: Op, table: &TableInfo) -> String {
     format!("prv{}{}", op.as_str(), table.schema_name)
 }
 
+/// Deterministic id of one of Kontor's roles, so every database names them alike.
+pub fn role_id_for(name: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("kontor.role.{name}").as_bytes())
+}
+
 /// A stable id for a privilege name (Dataverse shows privilege ids in its messages).
 pub fn privilege_id(name: &str) -> uuid::Uuid {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("kontor.privilege.{name}").as_bytes())

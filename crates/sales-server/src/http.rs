@@ -1,0 +1,160 @@
+//! The axum layer: routes, authentication, service protection, and turning [`Reply`]s and
+//! [`ApiError`]s into HTTP responses.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request as AxumRequest, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use kontor_store::Tx;
+
+use crate::error::{ApiError, ApiResult};
+use crate::ops::{self, Ctx, Prefs, Reply, Request};
+use crate::state::AppState;
+
+/// Prefix of the Web API.
+pub const API_PREFIX: &str = "/api/data/v9.2";
+
+/// Largest request body (a `$batch` of 1,000 operations or a bulk message fits easily).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// The Sales router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/oauth2/v2.0/token", post(crate::auth::token))
+        .route("/{tenant}/oauth2/v2.0/token", post(crate::auth::token))
+        .route("/health", get(|| async { "ok" }))
+        .route(API_PREFIX, any(api))
+        .route(&format!("{API_PREFIX}/"), any(api))
+        .route(&format!("{API_PREFIX}/{{*rest}}"), any(api))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Percent-decodes a URL path (`%20` → space; `+` stays).
+pub fn decode_path(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&path[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn base_url(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+    if let Some(u) = &state.config().public_url {
+        return format!("{}{API_PREFIX}", u.trim_end_matches('/'));
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    format!("http://{host}{API_PREFIX}")
+}
+
+/// A reply as an HTTP response.
+pub fn respond(reply: Reply) -> Response {
+    let mut resp = match (&reply.body, &reply.raw) {
+        (Some(body), _) => {
+            let mut r = (reply.status, body.to_string()).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; odata.metadata=minimal"),
+            );
+            r
+        }
+        (None, Some((ct, bytes))) => {
+            let mut r = (reply.status, bytes.clone()).into_response();
+            if let Ok(v) = HeaderValue::from_str(ct) {
+                r.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            r
+        }
+        (None, None) => reply.status.into_response(),
+    };
+    let h = resp.headers_mut();
+    h.insert("OData-Version", HeaderValue::from_static("4.0"));
+    for (k, v) in &reply.headers {
+        if let (Ok(k), Ok(v)) =
+            (axum::http::HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v))
+        {
+            h.append(k, v);
+        }
+    }
+    resp
+}
+
+async fn api(State(state): State<AppState>, req: AxumRequest) -> Response {
+    match api_inner(&state, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn api_inner(state: &AppState, req: AxumRequest) -> ApiResult<Response> {
+    let principal = crate::auth::authenticate(state, req.headers()).await?;
+    let _permit = match state.limiter() {
+        Some(l) => Some(l.admit(principal.user_id)?),
+        None => None,
+    };
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            crate::error::code::PAYLOAD,
+            "The request body is too large.",
+        )
+    })?;
+    let raw_path = parts.uri.path();
+    let path =
+        decode_path(raw_path.strip_prefix(API_PREFIX).unwrap_or(raw_path).trim_start_matches('/'));
+    let query = parts.uri.query().unwrap_or("").to_owned();
+    let installed = state.solution_installed().await?;
+    let ctx =
+        Ctx { state, principal: &principal, base: base_url(state, &parts.headers), installed };
+    if path == "$metadata" {
+        if parts.method != Method::GET {
+            return Err(ApiError::method_not_allowed(parts.method.as_str(), "$metadata"));
+        }
+        let mut r = (StatusCode::OK, crate::metadata::csdl(installed)).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+        r.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+        return Ok(r);
+    }
+    if path == "$batch" {
+        if parts.method != Method::POST {
+            return Err(ApiError::method_not_allowed(parts.method.as_str(), "$batch"));
+        }
+        let ct =
+            parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let batch = crate::batch::parse(ct, &body)?;
+        let prefs = Prefs::parse(&parts.headers);
+        let (text, content_type) = crate::batch::run(&ctx, batch, prefs.continue_on_error).await?;
+        let mut r = (StatusCode::OK, text).into_response();
+        if let Ok(v) = HeaderValue::from_str(&content_type) {
+            r.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        r.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+        return Ok(r);
+    }
+    let request = Request { method: parts.method, path, query, headers: parts.headers, body };
+    let db = state.db();
+    let mut tx: Tx =
+        if request.method == Method::GET { db.begin_read().await? } else { db.begin().await? };
+    match ops::execute(&ctx, &mut tx, &request).await {
+        Ok(reply) => {
+            tx.commit().await?;
+            Ok(respond(reply))
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
+}
