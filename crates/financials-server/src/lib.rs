@@ -1,1 +1,243 @@
-//! kontor financials-server
+//! Kontor Financials server: the Business Central-shaped API v2.0 (`/api/v2.0/…`), the OData web
+//! services (`/ODataV4/Company('…')/ProductItemAvailability`) and HTTP Basic auth, on axum.
+//!
+//! - [`router`] builds the routes on an [`AppState`]; [`serve`] runs them on a listener until a
+//!   shutdown signal; [`testing::spawn_for_test`] starts a real server on port 0 for tests.
+//! - Handlers are thin: paths are parsed in [`api`], the work is in `kontor_financials`.
+
+pub mod api;
+pub mod auth;
+pub mod batch;
+pub mod error;
+pub mod testing;
+mod webservices;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use kontor_financials::bootstrap::{self, Company};
+use kontor_financials::credentials::{Access, Resource};
+use kontor_financials::model::model;
+use kontor_financials::users::{Authenticator, Principal};
+use kontor_store::Db;
+
+use crate::api::{ApiRequest, ApiResponse};
+use crate::error::ApiError;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Rows per page when the client does not ask (`Prefer: odata.maxpagesize`).
+    pub default_page_size: u64,
+    /// The largest page a client may ask for.
+    pub max_page_size: u64,
+    /// The public base URL (`https://erp.example.com`); by default taken from the `Host` header.
+    pub public_url: Option<String>,
+    /// The largest request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            default_page_size: 1000,
+            max_page_size: 20_000,
+            public_url: None,
+            max_body_bytes: 64 << 20,
+        }
+    }
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub auth: Arc<Authenticator>,
+    pub company: Company,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Reads the company from a bootstrapped database.
+    pub async fn new(db: Db, config: Config) -> Result<AppState, kontor_financials::FinError> {
+        let company = bootstrap::company(&db).await?;
+        Ok(AppState {
+            auth: Arc::new(Authenticator::new(db.clone())),
+            db,
+            company,
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// All routes. Everything but `/` needs HTTP Basic credentials.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    let authed = Router::new()
+        .route("/api/v2.0", any(api_handler))
+        .route("/api/v2.0/", any(api_handler))
+        .route("/api/v2.0/{*rest}", any(api_handler))
+        .route("/ODataV4/{*rest}", any(webservices::handler))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_user));
+    Router::new()
+        .route("/", get(|| async { "Kontor Financials" }))
+        .merge(authed)
+        .fallback(|| async {
+            ApiError::not_found("No HTTP resource was found that matches the request URI.")
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::internal("a handler panicked").into_response()
+            },
+        ))
+        .with_state(state)
+}
+
+/// Runs the server on `listener` until `shutdown` completes. The database must have been
+/// bootstrapped (`kontor_financials::bootstrap`).
+pub async fn serve(
+    db: Db,
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let state = AppState::new(db, config).await.map_err(|e| ServeError(e.to_string()))?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| ServeError(e.to_string()))
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("financials server: {0}")]
+pub struct ServeError(pub String);
+
+/// `http://host/` from the configuration or the `Host` header.
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(u) = &state.config.public_url {
+        return format!("{}/", u.trim_end_matches('/'));
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    format!("http://{host}/")
+}
+
+pub(crate) fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_owned()))
+        })
+        .collect()
+}
+
+pub(crate) fn to_http(resp: ApiResponse) -> Response {
+    let mut builder = Response::builder().status(resp.status).header("odata-version", "4.0");
+    for (k, v) in &resp.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let built = match resp.body {
+        Some(body) => builder
+            .header(
+                header::CONTENT_TYPE,
+                "application/json; odata.metadata=minimal; odata.streaming=true",
+            )
+            .body(Body::from(serde_json::to_vec(&body).unwrap_or_default())),
+        None => builder.body(Body::empty()),
+    };
+    built.unwrap_or_else(|e| ApiError::internal(e).into_response())
+}
+
+async fn api_handler(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let root = format!("{}api/v2.0/", base_url(&state, &headers));
+    let path =
+        uri.path().strip_prefix("/api/v2.0").unwrap_or("").trim_start_matches('/').to_owned();
+    let query = uri.query().unwrap_or("").to_owned();
+    match path.as_str() {
+        "$metadata" => {
+            if let Err(e) = auth::check(&principal, Resource::Data, Access::Read) {
+                return e.into_response();
+            }
+            let xml = kontor_odata::csdl::metadata_xml(model());
+            (
+                [
+                    (header::CONTENT_TYPE, "application/xml"),
+                    (header::HeaderName::from_static("odata-version"), "4.0"),
+                ],
+                xml,
+            )
+                .into_response()
+        }
+        "$batch" => {
+            if method != Method::POST {
+                return ApiError::method_not_allowed("$batch requests are sent with POST.")
+                    .into_response();
+            }
+            let content_type =
+                headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if content_type.starts_with("application/json") {
+                let atomic = headers
+                    .get("isolation")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.eq_ignore_ascii_case("snapshot"));
+                match batch::json_batch(&state, &principal, &body, atomic, &root).await {
+                    Ok(json) => (StatusCode::OK, axum::Json(json)).into_response(),
+                    Err(e) => e.into_response(),
+                }
+            } else {
+                match batch::multipart(&state, &principal, content_type, &body, &root).await {
+                    Ok((ct, bytes)) => (
+                        [
+                            (header::CONTENT_TYPE, ct),
+                            (header::HeaderName::from_static("odata-version"), "4.0".to_owned()),
+                        ],
+                        bytes,
+                    )
+                        .into_response(),
+                    Err(e) => e.into_response(),
+                }
+            }
+        }
+        _ => {
+            let req = ApiRequest {
+                method,
+                path,
+                query,
+                headers: header_pairs(&headers),
+                body: body.to_vec(),
+                service_root: root,
+            };
+            match run(&state, &principal, &req).await {
+                Ok(resp) => to_http(resp),
+                Err(e) => e.into_response(),
+            }
+        }
+    }
+}
+
+/// One request in its own transaction: committed on success, rolled back on any error.
+async fn run(
+    state: &AppState,
+    principal: &Principal,
+    req: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let mut tx =
+        if req.is_read() { state.db.begin_read().await? } else { state.db.begin().await? };
+    let resp = api::execute(state, principal, req, &mut tx).await?;
+    tx.commit().await?;
+    Ok(resp)
+}

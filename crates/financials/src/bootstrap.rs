@@ -29,7 +29,9 @@ pub const ADMIN_USER: &str = "ADMIN";
 pub async fn bootstrap(db: &Db, admin_password: Option<String>) -> Result<Option<String>> {
     db.migrate(&MIGRATIONS).await?;
     let mut tx = db.begin().await?;
-    let companies = model().entity_set(sets::COMPANIES).ok_or_else(|| FinError::internal("no companies set"))?;
+    let companies = model()
+        .entity_set(sets::COMPANIES)
+        .ok_or_else(|| FinError::internal("no companies set"))?;
     let existing = tx.fetch_optional_sql("SELECT id FROM fin_company LIMIT 1", vec![]).await?;
     if existing.is_none() {
         let Json::Object(values) = json!({
@@ -77,7 +79,10 @@ pub struct Company {
 
 pub async fn company(db: &Db) -> Result<Company> {
     let row = db
-        .fetch_optional_sql("SELECT id, name FROM fin_company ORDER BY row_version LIMIT 1", Vec::<Value>::new())
+        .fetch_optional_sql(
+            "SELECT id, name FROM fin_company ORDER BY row_version LIMIT 1",
+            Vec::<Value>::new(),
+        )
         .await?
         .ok_or_else(|| FinError::internal("the database has no company; run bootstrap first"))?;
     let id: String = row.try_get("id")?;

@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -181,7 +181,9 @@ impl Permissions {
             (Resource::Users, _) => false,
             (Resource::Data, Access::Read) => self.has(BusFullAccess) || self.has(Read),
             (Resource::Data, Access::Write) => self.has(BusFullAccess),
-            (Resource::ItemAvailability, Access::Read) => self.has(BusFullAccess) || self.has(ItemAvailability),
+            (Resource::ItemAvailability, Access::Read) => {
+                self.has(BusFullAccess) || self.has(ItemAvailability)
+            }
             (Resource::ItemAvailability, Access::Write) => false,
         }
     }

@@ -32,7 +32,11 @@ pub enum FinError {
 impl FinError {
     /// A field-level validation error (`BadRequest`, naming the field).
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        FinError::Invalid { code: "BadRequest", field: Some(field.to_owned()), message: message.into() }
+        FinError::Invalid {
+            code: "BadRequest",
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
     }
     /// A field that references a record that does not exist.
     pub fn missing_reference(field: &str, message: impl Into<String>) -> Self {
@@ -58,7 +62,9 @@ impl FinError {
 impl From<StoreError> for FinError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => FinError::NotFound("The specified resource does not exist.".to_owned()),
+            StoreError::NotFound => {
+                FinError::NotFound("The specified resource does not exist.".to_owned())
+            }
             StoreError::VersionMismatch { .. } => FinError::Changed,
             StoreError::Duplicate { .. } => {
                 FinError::Duplicate("A record with the same key already exists.".to_owned())

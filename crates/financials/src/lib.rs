@@ -11,7 +11,10 @@ pub mod error;
 pub mod model;
 pub mod numbering;
 pub mod posting;
+pub mod pricing;
+pub mod query;
 pub mod rows;
+pub mod service;
 pub mod users;
 
 pub use bootstrap::{MIGRATIONS, bootstrap};

@@ -121,7 +121,7 @@ impl Builder {
         self.e.alternate_keys.push(key.iter().map(|k| (*k).to_owned()).collect());
         self
     }
-    fn to_one(mut self, name: &str, target: &str, local: &str) -> Self {
+    fn nav_one(mut self, name: &str, target: &str, local: &str) -> Self {
         self.e.navigations.push(Navigation {
             name: name.to_owned(),
             target_set: target.to_owned(),
@@ -129,7 +129,7 @@ impl Builder {
         });
         self
     }
-    fn to_many(mut self, name: &str, target: &str, remote: &str) -> Self {
+    fn nav_many(mut self, name: &str, target: &str, remote: &str) -> Self {
         self.e.navigations.push(Navigation {
             name: name.to_owned(),
             target_set: target.to_owned(),
@@ -197,8 +197,8 @@ fn build_model() -> Model {
             s("blocked", 10).required(),
         ])
         .alt(&["number"])
-        .to_one("paymentTerm", PAYMENT_TERMS, "paymentTermsId")
-        .to_many("salesOrders", SALES_ORDERS, "customerId")
+        .nav_one("paymentTerm", PAYMENT_TERMS, "paymentTermsId")
+        .nav_many("salesOrders", SALES_ORDERS, "customerId")
         .build();
 
     let contact = entity("contact", CONTACTS, "fin_contact")
@@ -211,7 +211,12 @@ fn build_model() -> Model {
             s("companyName", 100).read_only(),
         ])
         .props(address(""))
-        .props([s("phoneNumber", 30), s("mobilePhoneNumber", 30), s("email", 80), s("website", 255)])
+        .props([
+            s("phoneNumber", 30),
+            s("mobilePhoneNumber", 30),
+            s("email", 80),
+            s("website", 255),
+        ])
         .alt(&["number"])
         .build();
 
@@ -226,19 +231,20 @@ fn build_model() -> Model {
             p("exchangeRate", EdmType::RATE),
         ])
         .alt(&["code"])
-        .to_many("currencyExchangeRates", CURRENCY_EXCHANGE_RATES, "currencyId")
+        .nav_many("currencyExchangeRates", CURRENCY_EXCHANGE_RATES, "currencyId")
         .build();
 
-    let exchange_rate = entity("currencyExchangeRate", CURRENCY_EXCHANGE_RATES, "fin_currency_exchange_rate")
-        .props([
-            guid("currencyId"),
-            s("currencyCode", 10).required(),
-            date("startingDate").required(),
-            p("exchangeRateAmount", EdmType::RATE).required(),
-            p("relationalExchangeRateAmount", EdmType::RATE).required(),
-        ])
-        .alt(&["currencyCode", "startingDate"])
-        .build();
+    let exchange_rate =
+        entity("currencyExchangeRate", CURRENCY_EXCHANGE_RATES, "fin_currency_exchange_rate")
+            .props([
+                guid("currencyId"),
+                s("currencyCode", 10).required(),
+                date("startingDate").required(),
+                p("exchangeRateAmount", EdmType::RATE).required(),
+                p("relationalExchangeRateAmount", EdmType::RATE).required(),
+            ])
+            .alt(&["currencyCode", "startingDate"])
+            .build();
 
     let uom = entity("unitOfMeasure", UNITS_OF_MEASURE, "fin_unit_of_measure")
         .props([
@@ -279,9 +285,9 @@ fn build_model() -> Model {
             flag("preventNegativeInventory"),
         ])
         .alt(&["number"])
-        .to_one("baseUnitOfMeasure", UNITS_OF_MEASURE, "baseUnitOfMeasureId")
-        .to_many("itemUnitsOfMeasure", ITEM_UNITS_OF_MEASURE, "itemId")
-        .to_many("itemLedgerEntries", ITEM_LEDGER_ENTRIES, "itemId")
+        .nav_one("baseUnitOfMeasure", UNITS_OF_MEASURE, "baseUnitOfMeasureId")
+        .nav_many("itemUnitsOfMeasure", ITEM_UNITS_OF_MEASURE, "itemId")
+        .nav_many("itemLedgerEntries", ITEM_LEDGER_ENTRIES, "itemId")
         .build();
 
     let item_uom = entity("itemUnitOfMeasure", ITEM_UNITS_OF_MEASURE, "fin_item_unit_of_measure")
@@ -319,11 +325,12 @@ fn build_model() -> Model {
         .alt(&["code"])
         .build();
 
-    let price_group = entity("customerPriceGroup", CUSTOMER_PRICE_GROUPS, "fin_customer_price_group")
-        .props([s("code", 10).required(), s("displayName", 100)])
-        .alt(&["code"])
-        .to_many("salesPrices", SALES_PRICES, "customerPriceGroupId")
-        .build();
+    let price_group =
+        entity("customerPriceGroup", CUSTOMER_PRICE_GROUPS, "fin_customer_price_group")
+            .props([s("code", 10).required(), s("displayName", 100)])
+            .alt(&["code"])
+            .nav_many("salesPrices", SALES_PRICES, "customerPriceGroupId")
+            .build();
 
     let sales_price = entity("salesPrice", SALES_PRICES, "fin_sales_price")
         .props([
@@ -365,13 +372,13 @@ fn build_model() -> Model {
             s("email", 80),
         ])
         .alt(&["number"])
-        .to_many("salesOrderLines", SALES_ORDER_LINES, "documentId")
-        .to_one("customer", CUSTOMERS, "customerId")
+        .nav_many("salesOrderLines", SALES_ORDER_LINES, "documentId")
+        .nav_one("customer", CUSTOMERS, "customerId")
         .build();
 
     let sales_order_line = entity("salesOrderLine", SALES_ORDER_LINES, "fin_sales_order_line")
         .props(document_line(true))
-        .to_one("item", ITEMS, "itemId")
+        .nav_one("item", ITEMS, "itemId")
         .build();
 
     let sales_invoice = entity("salesInvoice", SALES_INVOICES, "fin_sales_invoice")
@@ -395,13 +402,14 @@ fn build_model() -> Model {
             s("status", 20).required().read_only(),
         ])
         .alt(&["number"])
-        .to_many("salesInvoiceLines", SALES_INVOICE_LINES, "documentId")
-        .to_one("customer", CUSTOMERS, "customerId")
+        .nav_many("salesInvoiceLines", SALES_INVOICE_LINES, "documentId")
+        .nav_one("customer", CUSTOMERS, "customerId")
         .build();
 
-    let sales_invoice_line = entity("salesInvoiceLine", SALES_INVOICE_LINES, "fin_sales_invoice_line")
-        .props(document_line(false).into_iter().map(Property::read_only))
-        .build();
+    let sales_invoice_line =
+        entity("salesInvoiceLine", SALES_INVOICE_LINES, "fin_sales_invoice_line")
+            .props(document_line(false).into_iter().map(Property::read_only))
+            .build();
 
     let item_ledger_entry = entity("itemLedgerEntry", ITEM_LEDGER_ENTRIES, "fin_item_ledger_entry")
         .props(
@@ -427,26 +435,27 @@ fn build_model() -> Model {
         .alt(&["entryNumber"])
         .build();
 
-    let customer_ledger_entry = entity("customerLedgerEntry", CUSTOMER_LEDGER_ENTRIES, "fin_customer_ledger_entry")
-        .props(
-            [
-                p("entryNumber", EdmType::Int64).required(),
-                guid("customerId"),
-                s("customerNumber", 20).required(),
-                date("postingDate").required(),
-                s("documentType", 30).required(),
-                s("documentNumber", 20),
-                s("description", 100),
-                s("currencyCode", 10),
-                money("amount").required(),
-                money("remainingAmount").required(),
-                flag("open"),
-            ]
-            .into_iter()
-            .map(Property::read_only),
-        )
-        .alt(&["entryNumber"])
-        .build();
+    let customer_ledger_entry =
+        entity("customerLedgerEntry", CUSTOMER_LEDGER_ENTRIES, "fin_customer_ledger_entry")
+            .props(
+                [
+                    p("entryNumber", EdmType::Int64).required(),
+                    guid("customerId"),
+                    s("customerNumber", 20).required(),
+                    date("postingDate").required(),
+                    s("documentType", 30).required(),
+                    s("documentNumber", 20),
+                    s("description", 100),
+                    s("currencyCode", 10),
+                    money("amount").required(),
+                    money("remainingAmount").required(),
+                    flag("open"),
+                ]
+                .into_iter()
+                .map(Property::read_only),
+            )
+            .alt(&["entryNumber"])
+            .build();
 
     let user = entity("user", USERS, "fin_user")
         .props([
@@ -527,7 +536,9 @@ fn product_item_availability() -> EntityType {
             guid("id").required().read_only(),
             Property::new("ItemNo", "item_no", EdmType::String).max_length(20).read_only(),
             Property::new("UOM", "uom", EdmType::String).max_length(10).read_only(),
-            Property::new("Inventory", "inventory", EdmType::Decimal { scale: 5 }).required().read_only(),
+            Property::new("Inventory", "inventory", EdmType::Decimal { scale: 5 })
+                .required()
+                .read_only(),
             Property::new("CRM_ID", "crm_id", EdmType::Guid).read_only(),
         ],
         navigations: Vec::new(),
@@ -547,7 +558,8 @@ mod tests {
         for e in &m.entity_types {
             assert!(e.property(&e.key).is_some(), "{} has its key", e.name);
             for n in &e.navigations {
-                let target = m.entity_set(&n.target_set).unwrap_or_else(|| panic!("{}.{}", e.name, n.name));
+                let target =
+                    m.entity_set(&n.target_set).unwrap_or_else(|| panic!("{}.{}", e.name, n.name));
                 match &n.kind {
                     NavigationKind::ToOne { local_property } => {
                         assert!(e.property(local_property).is_some(), "{}.{}", e.name, n.name)
@@ -572,4 +584,3 @@ mod tests {
         assert_eq!(column_name("id"), "id");
     }
 }
-

@@ -61,7 +61,9 @@ pub async fn next(tx: &mut Tx, series: &str) -> Result<String, FinError> {
         Some(last) => increment(&last).ok_or_else(|| {
             FinError::invalid(
                 "number",
-                format!("The number series {series} has no number after {last}. Extend the series."),
+                format!(
+                    "The number series {series} has no number after {last}. Extend the series."
+                ),
             )
         })?,
     };

@@ -228,17 +228,25 @@ pub struct PostingPlan {
 /// Why an order cannot be posted; nothing is written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PostingError {
-    #[error("There is nothing to post because the sales order {order} has no lines with a quantity.")]
+    #[error(
+        "There is nothing to post because the sales order {order} has no lines with a quantity."
+    )]
     NothingToPost { order: String },
-    #[error("You cannot ship and invoice the sales order {order} because customer {customer} is blocked with type '{blocked}'.")]
+    #[error(
+        "You cannot ship and invoice the sales order {order} because customer {customer} is blocked with type '{blocked}'."
+    )]
     CustomerBlocked { order: String, customer: String, blocked: String },
     #[error("Item {item} is blocked.")]
     ItemBlocked { item: String },
     #[error("Resource {resource} is blocked.")]
     ResourceBlocked { resource: String },
-    #[error("Line {sequence} of sales order {order} refers to an item or resource that does not exist.")]
+    #[error(
+        "Line {sequence} of sales order {order} refers to an item or resource that does not exist."
+    )]
     MissingLineObject { order: String, sequence: i64 },
-    #[error("You have insufficient quantity of Item {item} on inventory: {available} available, {needed} needed. The item does not allow negative inventory.")]
+    #[error(
+        "You have insufficient quantity of Item {item} on inventory: {available} available, {needed} needed. The item does not allow negative inventory."
+    )]
     InsufficientInventory { item: String, available: Decimal, needed: Decimal },
 }
 
@@ -249,7 +257,12 @@ pub fn round_amount(d: Decimal) -> Decimal {
 
 /// The line amount: quantity × unit price, less the line discount (the percent wins when set).
 /// Returns (discount amount, amount excluding tax).
-pub fn line_amount(quantity: Decimal, unit_price: Decimal, discount_percent: Decimal, discount_amount: Decimal) -> (Decimal, Decimal) {
+pub fn line_amount(
+    quantity: Decimal,
+    unit_price: Decimal,
+    discount_percent: Decimal,
+    discount_amount: Decimal,
+) -> (Decimal, Decimal) {
     let gross = round_amount(quantity * unit_price);
     let discount = if discount_percent.is_zero() {
         discount_amount
@@ -290,16 +303,22 @@ pub fn plan(input: &PostingInput) -> Result<PostingPlan, PostingError> {
     let mut next_entry = input.first_item_entry_no;
 
     for line in &lines {
-        let (discount, amount) =
-            line_amount(line.quantity, line.unit_price, line.discount_percent, line.discount_amount);
+        let (discount, amount) = line_amount(
+            line.quantity,
+            line.unit_price,
+            line.discount_percent,
+            line.discount_amount,
+        );
         let mut unit_cost = Decimal::ZERO;
         match line.line_type {
             LineType::Comment => {}
             LineType::Item => {
-                let item = line
-                    .item_id
-                    .and_then(|id| input.items.get(&id))
-                    .ok_or(PostingError::MissingLineObject { order: order.number.clone(), sequence: line.sequence })?;
+                let item = line.item_id.and_then(|id| input.items.get(&id)).ok_or(
+                    PostingError::MissingLineObject {
+                        order: order.number.clone(),
+                        sequence: line.sequence,
+                    },
+                )?;
                 if item.blocked {
                     return Err(PostingError::ItemBlocked { item: item.number.clone() });
                 }
@@ -325,13 +344,17 @@ pub fn plan(input: &PostingInput) -> Result<PostingPlan, PostingError> {
                 }
             }
             LineType::Resource => {
-                let resource = line
-                    .object_number
-                    .as_ref()
-                    .and_then(|n| input.resources.get(n))
-                    .ok_or(PostingError::MissingLineObject { order: order.number.clone(), sequence: line.sequence })?;
+                let resource =
+                    line.object_number.as_ref().and_then(|n| input.resources.get(n)).ok_or(
+                        PostingError::MissingLineObject {
+                            order: order.number.clone(),
+                            sequence: line.sequence,
+                        },
+                    )?;
                 if resource.blocked {
-                    return Err(PostingError::ResourceBlocked { resource: resource.number.clone() });
+                    return Err(PostingError::ResourceBlocked {
+                        resource: resource.number.clone(),
+                    });
                 }
             }
         }
@@ -507,7 +530,11 @@ mod tests {
         let err = plan(&i).unwrap_err();
         assert_eq!(
             err,
-            PostingError::InsufficientInventory { item: "1001".into(), available: d("1"), needed: d("2") }
+            PostingError::InsufficientInventory {
+                item: "1001".into(),
+                available: d("1"),
+                needed: d("2")
+            }
         );
         assert!(err.to_string().contains("insufficient quantity of Item 1001"));
     }
@@ -517,7 +544,10 @@ mod tests {
         let mut i = input();
         i.customer.blocked = Blocked::Invoice;
         let err = plan(&i).unwrap_err();
-        assert!(err.to_string().contains("customer C00010 is blocked with type 'Invoice'"), "{err}");
+        assert!(
+            err.to_string().contains("customer C00010 is blocked with type 'Invoice'"),
+            "{err}"
+        );
     }
 
     #[test]

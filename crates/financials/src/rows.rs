@@ -34,7 +34,10 @@ pub const MODIFIED_BY: &str = "systemModifiedBy";
 
 fn encode(entity: &EntityType, name: &str, json: &Json) -> Result<(String, Value)> {
     let p = entity.property(name).ok_or_else(|| {
-        FinError::invalid(name, format!("Could not find a property named '{name}' on type '{}'.", entity.name))
+        FinError::invalid(
+            name,
+            format!("Could not find a property named '{name}' on type '{}'.", entity.name),
+        )
     })?;
     let v = encode_value(p.ty, json, name).map_err(|e| FinError::Invalid {
         code: "BadRequest",
@@ -50,21 +53,34 @@ fn now_micros() -> i64 {
 
 /// Inserts `values` (model names; the key from `values["id"]` or a new UUIDv7) with no read-only
 /// check. Returns the stored row.
-pub async fn insert(tx: &mut Tx, entity: &EntityType, values: &Map<String, Json>, actor: Option<Uuid>) -> Result<Record> {
+pub async fn insert(
+    tx: &mut Tx,
+    entity: &EntityType,
+    values: &Map<String, Json>,
+    actor: Option<Uuid>,
+) -> Result<Record> {
     let id = match values.get(&entity.key) {
-        Some(Json::String(s)) => Uuid::parse_str(s).map_err(|_| FinError::invalid(&entity.key, "The id is not a GUID."))?,
+        Some(Json::String(s)) => Uuid::parse_str(s)
+            .map_err(|_| FinError::invalid(&entity.key, "The id is not a GUID."))?,
         _ => Uuid::now_v7(),
     };
     let version = tx.next_row_versions(1).await?;
     let now = now_micros();
     let mut cols: Vec<(String, Value)> = Vec::new();
     for (name, json) in values {
-        if name == &entity.key || Some(name) == entity.created_property.as_ref() || Some(name) == entity.modified_property.as_ref() || name == MODIFIED_BY {
+        if name == &entity.key
+            || Some(name) == entity.created_property.as_ref()
+            || Some(name) == entity.modified_property.as_ref()
+            || name == MODIFIED_BY
+        {
             continue;
         }
         cols.push(encode(entity, name, json)?);
     }
-    cols.push((entity.key_property().column.clone(), Value::String(Some(id.hyphenated().to_string()))));
+    cols.push((
+        entity.key_property().column.clone(),
+        Value::String(Some(id.hyphenated().to_string())),
+    ));
     for stamp in [&entity.created_property, &entity.modified_property].into_iter().flatten() {
         if let Some(p) = entity.property(stamp) {
             cols.push((p.column.clone(), Value::BigInt(Some(now))));
@@ -85,12 +101,22 @@ pub async fn insert(tx: &mut Tx, entity: &EntityType, values: &Map<String, Json>
 
 /// Sets `values` on the row `id` (no read-only check), with a new version. `NotFound` when the
 /// row does not exist.
-pub async fn update(tx: &mut Tx, entity: &EntityType, id: Uuid, values: &Map<String, Json>, actor: Option<Uuid>) -> Result<Record> {
+pub async fn update(
+    tx: &mut Tx,
+    entity: &EntityType,
+    id: Uuid,
+    values: &Map<String, Json>,
+    actor: Option<Uuid>,
+) -> Result<Record> {
     let version = tx.next_row_versions(1).await?;
     let mut stmt = Query::update();
     stmt.table(Alias::new(entity.table.as_str()));
     for (name, json) in values {
-        if name == &entity.key || Some(name) == entity.created_property.as_ref() || Some(name) == entity.modified_property.as_ref() || name == MODIFIED_BY {
+        if name == &entity.key
+            || Some(name) == entity.created_property.as_ref()
+            || Some(name) == entity.modified_property.as_ref()
+            || name == MODIFIED_BY
+        {
             continue;
         }
         let (col, v) = encode(entity, name, json)?;
@@ -100,10 +126,16 @@ pub async fn update(tx: &mut Tx, entity: &EntityType, id: Uuid, values: &Map<Str
         stmt.value(Alias::new(p.column.as_str()), now_micros());
     }
     if let Some(p) = entity.property(MODIFIED_BY) {
-        stmt.value(Alias::new(p.column.as_str()), Value::String(actor.map(|a| a.hyphenated().to_string())));
+        stmt.value(
+            Alias::new(p.column.as_str()),
+            Value::String(actor.map(|a| a.hyphenated().to_string())),
+        );
     }
     stmt.value(Alias::new(ROW_VERSION_COLUMN), version);
-    stmt.and_where(Expr::col(Alias::new(entity.key_property().column.as_str())).eq(id.hyphenated().to_string()));
+    stmt.and_where(
+        Expr::col(Alias::new(entity.key_property().column.as_str()))
+            .eq(id.hyphenated().to_string()),
+    );
     if tx.execute(&stmt).await? == 0 {
         return Err(FinError::NotFound(format!("The {} does not exist.", entity.name)));
     }
@@ -118,7 +150,13 @@ pub async fn get(tx: &mut Tx, entity: &EntityType, id: Uuid) -> Result<Option<Re
 /// Reads the row whose `property` equals `value` (an alternate key such as `number` or `code`).
 /// With `lock`, the row is locked until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's
 /// write transactions are exclusive already).
-pub async fn find(tx: &mut Tx, entity: &EntityType, property: &str, value: Json, lock: bool) -> Result<Option<Record>> {
+pub async fn find(
+    tx: &mut Tx,
+    entity: &EntityType,
+    property: &str,
+    value: Json,
+    lock: bool,
+) -> Result<Option<Record>> {
     let (col, v) = encode(entity, property, &value)?;
     let mut stmt = Query::select();
     stmt.from(Alias::new(entity.table.as_str()));
@@ -138,7 +176,12 @@ pub async fn find(tx: &mut Tx, entity: &EntityType, property: &str, value: Json,
 }
 
 /// All rows whose `property` equals `value`, in key order.
-pub async fn find_all(tx: &mut Tx, entity: &EntityType, property: &str, value: Json) -> Result<Vec<Record>> {
+pub async fn find_all(
+    tx: &mut Tx,
+    entity: &EntityType,
+    property: &str,
+    value: Json,
+) -> Result<Vec<Record>> {
     let (col, v) = encode(entity, property, &value)?;
     let mut stmt = Query::select();
     stmt.from(Alias::new(entity.table.as_str()));
@@ -147,18 +190,32 @@ pub async fn find_all(tx: &mut Tx, entity: &EntityType, property: &str, value: J
     }
     stmt.column(Alias::new(ROW_VERSION_COLUMN));
     stmt.and_where(Expr::col(Alias::new(col.as_str())).eq(v));
-    stmt.order_by(Alias::new(entity.key_property().column.as_str()), kontor_store::sea_query::Order::Asc);
+    stmt.order_by(
+        Alias::new(entity.key_property().column.as_str()),
+        kontor_store::sea_query::Order::Asc,
+    );
     let rows = tx.fetch_all(&stmt).await?;
     rows.iter().map(|r| record(r, entity)).collect()
 }
 
 /// Decodes a row selected with every model column plus `row_version`.
 pub fn record(row: &Row, entity: &EntityType) -> Result<Record> {
+    record_partial(row, entity, |_| true)
+}
+
+/// Decodes the properties `wanted` says were selected (plus `row_version`).
+pub fn record_partial(
+    row: &Row,
+    entity: &EntityType,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Record> {
     let mut data = Map::new();
-    for p in &entity.properties {
+    for p in entity.properties.iter().filter(|p| wanted(&p.name)) {
         let col = p.column.as_str();
         let value = match p.ty {
-            EdmType::Guid | EdmType::String | EdmType::Date => Value::String(row.try_get::<Option<String>>(col)?),
+            EdmType::Guid | EdmType::String | EdmType::Date => {
+                Value::String(row.try_get::<Option<String>>(col)?)
+            }
             EdmType::Int32 | EdmType::Int64 | EdmType::Decimal { .. } | EdmType::DateTimeOffset => {
                 Value::BigInt(row.try_get_opt_i64(col)?)
             }

@@ -42,7 +42,10 @@ pub fn normalize_user_name(name: &str) -> String {
 /// Stores a new password hash for the user (argon2 runs on a blocking thread).
 pub async fn set_password(tx: &mut Tx, user_id: Uuid, password: &Secret) -> Result<()> {
     if password.expose().chars().count() < 8 {
-        return Err(FinError::invalid("password", "The password must be at least 8 characters long."));
+        return Err(FinError::invalid(
+            "password",
+            "The password must be at least 8 characters long.",
+        ));
     }
     let p = password.clone();
     let hash = tokio::task::spawn_blocking(move || credentials::hash_password(&p))
@@ -74,7 +77,8 @@ pub async fn change_web_service_key(
     expiry: Option<DateTime<Utc>>,
     actor: Option<Uuid>,
 ) -> Result<Secret> {
-    let users = model().entity_set(sets::USERS).ok_or_else(|| FinError::internal("no users set"))?;
+    let users =
+        model().entity_set(sets::USERS).ok_or_else(|| FinError::internal("no users set"))?;
     if rows::get(tx, users, user_id).await?.is_none() {
         return Err(FinError::NotFound("The user does not exist.".to_owned()));
     }
@@ -93,7 +97,9 @@ pub async fn change_web_service_key(
     patch.insert("hasWebServiceKey".into(), Json::Bool(true));
     patch.insert(
         "webServiceKeyExpiry".into(),
-        expiry.map_or(Json::Null, |e| Json::String(e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+        expiry.map_or(Json::Null, |e| {
+            Json::String(e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        }),
     );
     rows::update(tx, users, user_id, &patch, actor).await?;
     Ok(key)
@@ -108,7 +114,8 @@ pub async fn create_user(
     password: Option<&Secret>,
     actor: Option<Uuid>,
 ) -> Result<rows::Record> {
-    let users = model().entity_set(sets::USERS).ok_or_else(|| FinError::internal("no users set"))?;
+    let users =
+        model().entity_set(sets::USERS).ok_or_else(|| FinError::internal("no users set"))?;
     let values = json!({
         "userName": normalize_user_name(user_name),
         "fullName": full_name,
@@ -147,7 +154,11 @@ impl Authenticator {
     }
 
     /// `Ok(None)` when the user is unknown, disabled, or the secret is wrong.
-    pub async fn authenticate(&self, user_name: &str, secret: &Secret) -> Result<Option<Principal>> {
+    pub async fn authenticate(
+        &self,
+        user_name: &str,
+        secret: &Secret,
+    ) -> Result<Option<Principal>> {
         let name = normalize_user_name(user_name);
         let row = self
             .db
@@ -165,7 +176,8 @@ impl Authenticator {
         }
         let id: String = row.try_get("id")?;
         let user_id = Uuid::parse_str(&id).map_err(|e| FinError::internal(e.to_string()))?;
-        let permissions = Permissions::parse(&row.try_get::<String>("permission_sets")?).unwrap_or_default();
+        let permissions =
+            Permissions::parse(&row.try_get::<String>("permission_sets")?).unwrap_or_default();
         let principal = Principal { user_id, user_name: name.clone(), permissions };
 
         if let Some(key_hash) = row.try_get::<Option<String>>("web_service_key_hash")? {
@@ -186,9 +198,10 @@ impl Authenticator {
             return Ok(Some(principal));
         }
         let s = secret.clone();
-        let ok = tokio::task::spawn_blocking(move || credentials::verify_password(&s, &password_hash))
-            .await
-            .map_err(|e| FinError::internal(e.to_string()))?;
+        let ok =
+            tokio::task::spawn_blocking(move || credentials::verify_password(&s, &password_hash))
+                .await
+                .map_err(|e| FinError::internal(e.to_string()))?;
         if !ok {
             return Ok(None);
         }
