@@ -603,7 +603,7 @@ pub fn write_response_with(
 }
 
 fn write_response_part(out: &mut Vec<u8>, r: &Response) {
-    let line = format!("HTTP/1.1 {} {}", r.status, reason_phrase(r.status));
+    let line = format!("HTTP/1.1 {:03} {}", r.status, reason_phrase(r.status));
     write_http_part(out, r.content_id.as_deref(), &line, &r.headers, &r.body);
 }
 
