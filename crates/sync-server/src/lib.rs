@@ -1,0 +1,423 @@
+//! kontor-sync-server: the integration's JSON API (axum), merged by the `kontor` binary into the
+//! Financials server (which puts its authentication in front of it).
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /integration/v1/setup` | connection setup ([`SetupBody`]); the admin account is used for that call only |
+//! | `GET /integration/v1/connection` | the stored connection (no secrets) |
+//! | `GET /integration/v1/mappings` | all integration table mappings |
+//! | `GET /integration/v1/mappings/export` | the mapping file (download) |
+//! | `POST /integration/v1/mappings/import` | replace mappings from a file (validated; marked customised) |
+//! | `GET/PUT /integration/v1/mappings/{name}` | one mapping |
+//! | `GET /integration/v1/couplings/{mapping}?limit=&offset=` | couplings |
+//! | `POST /integration/v1/couplings/{mapping}` `{"financialsId","salesId"}` | couple by hand |
+//! | `DELETE /integration/v1/couplings/{mapping}/{side}/{id}` | uncouple |
+//! | `POST /integration/v1/couplings/{mapping}/match` | match-based coupling (and sync after match) |
+//! | `POST /integration/v1/full-sync` | *Run Full Synchronization*: build the review and start it |
+//! | `GET /integration/v1/full-sync` | review lines with Job Queue Entry / To / From Int. Table job statuses |
+//! | `POST /integration/v1/sync-now` `{"mapping"?}` | synchronize modified records now |
+//! | `GET /integration/v1/jobs?mapping=&limit=` | Integration Synch. Jobs |
+//! | `GET /integration/v1/jobs/{id}` | one job with its errors |
+//! | `GET /integration/v1/skipped/{mapping}` | skipped records |
+//! | `POST /integration/v1/retry` `{"mapping"?, "id"?}` | Retry / Retry All |
+//!
+//! Errors answer `{"error":{"code","message"}}`; internal failures are logged, never returned.
+
+use std::sync::{Arc, RwLock};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use kontor_connectors::setup::HttpSetupSides;
+use kontor_connectors::{Grant, ODataConnector, Secret, TokenSource};
+use kontor_jobs::{Clock, Queue};
+use kontor_sync::engine::{Engine, Mode};
+use kontor_sync::mapping::{MappingSet, TableMapping};
+use kontor_sync::setup::{AdminCredentials, SetupRequest};
+use kontor_sync::store::SyncStore;
+use kontor_sync::{Side, SyncError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The API's state: the sync store, the job queue, the clock and — once the binary has built it
+/// from the connection and its credentials — the engine.
+#[derive(Clone)]
+pub struct SyncState {
+    pub store: SyncStore,
+    pub queue: Queue,
+    pub clock: Arc<dyn Clock>,
+    engine: Arc<RwLock<Option<Arc<Engine>>>>,
+}
+
+impl SyncState {
+    pub fn new(store: SyncStore, queue: Queue, clock: Arc<dyn Clock>) -> SyncState {
+        SyncState { store, queue, clock, engine: Arc::new(RwLock::new(None)) }
+    }
+    /// Installs (or replaces) the engine the routes drive.
+    pub fn set_engine(&self, engine: Arc<Engine>) {
+        *self.engine.write().expect("engine lock") = Some(engine);
+    }
+    pub fn engine(&self) -> Result<Arc<Engine>, ApiError> {
+        self.engine.read().expect("engine lock").clone().ok_or_else(|| ApiError {
+            status: StatusCode::CONFLICT,
+            code: "NotConnected",
+            message: "The connection to Sales is not set up. Run setup first.".into(),
+        })
+    }
+}
+
+/// The API's one error type.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<SyncError> for ApiError {
+    fn from(e: SyncError) -> Self {
+        let (status, code) = match &e {
+            SyncError::InvalidMapping { .. } | SyncError::InvalidFilter { .. } => {
+                (StatusCode::BAD_REQUEST, "InvalidMapping")
+            }
+            SyncError::Refused(_) => (StatusCode::BAD_REQUEST, "Refused"),
+            SyncError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
+            SyncError::Connector(c) if c.is_transient() => {
+                (StatusCode::SERVICE_UNAVAILABLE, "Unavailable")
+            }
+            SyncError::Connector(_) => (StatusCode::BAD_GATEWAY, "SideRefused"),
+            SyncError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal"),
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e, "Integration API failure.");
+            return ApiError { status, code, message: "An internal error occurred.".into() };
+        }
+        ApiError { status, code, message: e.to_string() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}})))
+            .into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError { status: StatusCode::BAD_REQUEST, code: "BadRequest", message: message.into() }
+}
+
+/// All routes, under `/integration/v1`.
+pub fn router(state: SyncState) -> Router {
+    Router::new()
+        .route("/integration/v1/setup", post(setup))
+        .route("/integration/v1/connection", get(connection))
+        .route("/integration/v1/mappings", get(mappings))
+        .route("/integration/v1/mappings/export", get(export))
+        .route("/integration/v1/mappings/import", post(import))
+        .route("/integration/v1/mappings/{name}", get(mapping).put(put_mapping))
+        .route("/integration/v1/couplings/{mapping}", get(couplings).post(couple))
+        .route("/integration/v1/couplings/{mapping}/match", post(match_couple))
+        .route("/integration/v1/couplings/{mapping}/{side}/{id}", delete(uncouple))
+        .route("/integration/v1/full-sync", post(full_sync).get(full_sync_status))
+        .route("/integration/v1/sync-now", post(sync_now))
+        .route("/integration/v1/jobs", get(jobs))
+        .route("/integration/v1/jobs/{id}", get(job))
+        .route("/integration/v1/skipped/{mapping}", get(skipped))
+        .route("/integration/v1/retry", post(retry))
+        .with_state(state)
+}
+
+/// The setup guide's answers.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetupBody {
+    /// Financials root URL (`http://host:port`).
+    pub financials_url: String,
+    pub company_id: Uuid,
+    pub financials_user: String,
+    pub financials_web_service_key: String,
+    /// Sales root URL.
+    pub sales_url: String,
+    /// The integration user in Sales (domain name, e-mail or application id).
+    pub sales_user: String,
+    /// Credentials the engine reads Sales with during setup (client id = application id).
+    pub sales_client_id: Option<String>,
+    pub sales_client_secret: Option<String>,
+    pub sales_password: Option<String>,
+    #[serde(default)]
+    pub import_solution: bool,
+    pub admin_user: Option<String>,
+    pub admin_password: Option<String>,
+    pub enable: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for SetupBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetupBody")
+            .field("financials_url", &self.financials_url)
+            .field("sales_url", &self.sales_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the two connectors from setup answers (also used by the binary).
+pub fn connectors_for(body: &SetupBody) -> Result<(ODataConnector, ODataConnector), ApiError> {
+    let fin = ODataConnector::financials(
+        &body.financials_url,
+        body.company_id,
+        &body.financials_user,
+        &body.financials_web_service_key,
+    );
+    let root = body.sales_url.trim_end_matches('/');
+    let grant = match (&body.sales_client_id, &body.sales_client_secret, &body.sales_password) {
+        (Some(id), Some(secret), _) => Grant::ClientCredentials {
+            client_id: id.clone(),
+            client_secret: Secret(secret.clone()),
+        },
+        (_, _, Some(p)) => {
+            Grant::Password { username: body.sales_user.clone(), password: Secret(p.clone()) }
+        }
+        _ => {
+            return Err(bad(
+                "Give salesClientId and salesClientSecret (or salesPassword) for the integration user.",
+            ));
+        }
+    };
+    let sales = ODataConnector::dataverse(
+        root,
+        TokenSource::new(format!("{root}/oauth2/v2.0/token"), format!("{root}/.default"), grant),
+    );
+    Ok((fin, sales))
+}
+
+async fn setup(State(st): State<SyncState>, Json(body): Json<SetupBody>) -> ApiResult<Json<Value>> {
+    let (financials, sales) = connectors_for(&body)?;
+    let sides = HttpSetupSides {
+        financials,
+        sales,
+        financials_root: body.financials_url.clone(),
+        company_id: body.company_id,
+        sales_root: body.sales_url.clone(),
+    };
+    let admin = match (&body.admin_user, &body.admin_password) {
+        (Some(u), Some(p)) => Some(AdminCredentials { user: u.clone(), password: p.clone() }),
+        _ => None,
+    };
+    let req = SetupRequest {
+        financials_url: body.financials_url.clone(),
+        company_id: body.company_id,
+        financials_user: body.financials_user.clone(),
+        sales_url: body.sales_url.clone(),
+        sales_user: body.sales_user.clone(),
+        import_solution: body.import_solution,
+        admin,
+        enable: body.enable.clone(),
+    };
+    let report = kontor_sync::setup::setup(&st.store, &sides, req, st.clock.now()).await?;
+    Ok(Json(serde_json::to_value(report).expect("report serializes")))
+}
+
+async fn connection(State(st): State<SyncState>) -> ApiResult<Json<Value>> {
+    let c = st.store.connection().await?;
+    Ok(Json(serde_json::to_value(c).expect("settings serialize")))
+}
+
+async fn mappings(State(st): State<SyncState>) -> ApiResult<Json<MappingSet>> {
+    Ok(Json(st.store.mappings().await?))
+}
+
+async fn export(State(st): State<SyncState>) -> ApiResult<Response> {
+    let set = st.store.mappings().await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"kontor-mappings.json\""),
+        ],
+        set.to_json(),
+    )
+        .into_response())
+}
+
+async fn import(State(st): State<SyncState>, body: String) -> ApiResult<Json<Value>> {
+    let set = MappingSet::from_json(&body)?;
+    st.store.save_mappings(&set, false, true, st.clock.now()).await?;
+    Ok(Json(json!({"imported": set.mappings.len()})))
+}
+
+async fn mapping(
+    State(st): State<SyncState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<TableMapping>> {
+    Ok(Json(st.store.mapping(&name).await?))
+}
+
+async fn put_mapping(
+    State(st): State<SyncState>,
+    Path(name): Path<String>,
+    Json(m): Json<TableMapping>,
+) -> ApiResult<Json<TableMapping>> {
+    if m.name != name {
+        return Err(bad(format!("The mapping in the body is named {}, not {name}.", m.name)));
+    }
+    let mut set = st.store.mappings().await?;
+    match set.mappings.iter_mut().find(|x| x.name == name) {
+        Some(x) => *x = m.clone(),
+        None => set.mappings.push(m.clone()),
+    }
+    set.validate()?;
+    st.store.save_mapping(&m, st.clock.now()).await?;
+    Ok(Json(m))
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn couplings(
+    State(st): State<SyncState>,
+    Path(mapping): Path<String>,
+    Query(p): Query<Paging>,
+) -> ApiResult<Json<Value>> {
+    st.store.mapping(&mapping).await?;
+    let list = st
+        .store
+        .list_couplings(
+            &mapping,
+            p.limit.unwrap_or(100).clamp(1, 5000),
+            p.offset.unwrap_or(0).max(0),
+        )
+        .await?;
+    let total = st.store.coupling_count(&mapping).await?;
+    Ok(Json(json!({"count": total, "value": list})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CoupleBody {
+    financials_id: Uuid,
+    sales_id: Uuid,
+}
+
+async fn couple(
+    State(st): State<SyncState>,
+    Path(mapping): Path<String>,
+    Json(b): Json<CoupleBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    st.store.mapping(&mapping).await?;
+    st.store.couple(&mapping, b.financials_id, b.sales_id, st.clock.now()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"mapping": mapping, "financialsId": b.financials_id, "salesId": b.sales_id})),
+    ))
+}
+
+async fn uncouple(
+    State(st): State<SyncState>,
+    Path((mapping, side, id)): Path<(String, String, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let side = Side::parse(&side).ok_or_else(|| bad("The side is 'financials' or 'sales'."))?;
+    if st.store.uncouple(&mapping, side, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "NotFound",
+            message: format!("No coupling of {side} record {id} under {mapping}."),
+        })
+    }
+}
+
+async fn match_couple(
+    State(st): State<SyncState>,
+    Path(mapping): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let engine = st.engine()?;
+    let reports = engine.run_mapping(&mapping, Mode::Full).await?;
+    Ok(Json(serde_json::to_value(reports).expect("reports serialize")))
+}
+
+async fn full_sync(State(st): State<SyncState>) -> ApiResult<Json<Value>> {
+    let engine = st.engine()?;
+    engine.prepare_full_sync().await?;
+    engine.advance_full_sync(&st.queue).await?;
+    Ok(Json(json!({"value": engine.review_status().await?})))
+}
+
+async fn full_sync_status(State(st): State<SyncState>) -> ApiResult<Json<Value>> {
+    let engine = st.engine()?;
+    Ok(Json(json!({"value": engine.review_status().await?})))
+}
+
+#[derive(Deserialize, Default)]
+struct SyncNowBody {
+    mapping: Option<String>,
+}
+
+async fn sync_now(
+    State(st): State<SyncState>,
+    body: Option<Json<SyncNowBody>>,
+) -> ApiResult<Json<Value>> {
+    let engine = st.engine()?;
+    let body = body.map(|b| b.0).unwrap_or_default();
+    let reports = match body.mapping {
+        Some(m) => engine.run_mapping(&m, Mode::Incremental).await?,
+        None => engine.sync_now().await?,
+    };
+    Ok(Json(json!({"value": reports})))
+}
+
+#[derive(Deserialize)]
+struct JobsQuery {
+    mapping: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn jobs(State(st): State<SyncState>, Query(q): Query<JobsQuery>) -> ApiResult<Json<Value>> {
+    let list = st.store.jobs(q.mapping.as_deref(), q.limit.unwrap_or(50).clamp(1, 1000)).await?;
+    Ok(Json(json!({"value": list})))
+}
+
+async fn job(State(st): State<SyncState>, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
+    let job = st.store.job(id).await?.ok_or_else(|| ApiError {
+        status: StatusCode::NOT_FOUND,
+        code: "NotFound",
+        message: format!("Integration synch. job {id} does not exist."),
+    })?;
+    let errors = st.store.job_errors(id).await?;
+    Ok(Json(json!({"job": job, "errors": errors})))
+}
+
+async fn skipped(
+    State(st): State<SyncState>,
+    Path(mapping): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let list = st.store.skipped_records(&mapping).await?;
+    let value: Vec<Value> = list
+        .into_iter()
+        .map(|(side, id, message)| json!({"side": side, "id": id, "message": message}))
+        .collect();
+    Ok(Json(json!({"value": value})))
+}
+
+#[derive(Deserialize, Default)]
+struct RetryBody {
+    mapping: Option<String>,
+    id: Option<Uuid>,
+}
+
+async fn retry(
+    State(st): State<SyncState>,
+    body: Option<Json<RetryBody>>,
+) -> ApiResult<Json<Value>> {
+    let b = body.map(|b| b.0).unwrap_or_default();
+    let n = st.store.retry(b.mapping.as_deref(), b.id).await?;
+    Ok(Json(json!({"retried": n})))
+}

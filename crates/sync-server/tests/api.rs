@@ -1,0 +1,150 @@
+//! The integration API against a store on SQLite and in-memory sides.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{TimeZone, Utc};
+use kontor_jobs::{Clock, ManualClock, Queue, Worker};
+use kontor_store::Db;
+use kontor_sync::Side;
+use kontor_sync::defaults::default_mappings;
+use kontor_sync::engine::Engine;
+use kontor_sync::memory::MemoryConnector;
+use kontor_sync::store::{ConnectionSettings, SyncStore};
+use kontor_sync_server::{SyncState, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let req = Request::builder().method(method).uri(uri).header("content-type", "application/json");
+    let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_default()).unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+    )
+}
+
+#[tokio::test]
+async fn the_integration_api_manages_mappings_couplings_full_sync_jobs_and_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
+    let store = SyncStore::new(db.clone());
+    store.migrate().await.unwrap();
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()));
+    let queue = Queue::with_clock(db.clone(), clock.clone());
+    let state = SyncState::new(store.clone(), queue.clone(), clock.clone());
+    let app = router(state.clone());
+
+    // Without a connection the engine routes say what to do.
+    let (s, v) = call(&app, "POST", "/integration/v1/full-sync", None).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(
+        v["error"]["message"],
+        json!("The connection to Sales is not set up. Run setup first.")
+    );
+
+    // Mappings: import, export, one mapping, a bad import names the problem.
+    let mut set = default_mappings();
+    set.mappings.retain(|m| ["SALESPEOPLE", "CURRENCY", "CUSTOMER"].contains(&m.name.as_str()));
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/integration/v1/mappings/import",
+        Some(serde_json::to_value(&set).unwrap()),
+    )
+    .await;
+    assert_eq!((s, v["imported"].clone()), (StatusCode::OK, json!(3)));
+    let (_, v) = call(&app, "GET", "/integration/v1/mappings/export", None).await;
+    assert_eq!(v["mappings"].as_array().unwrap().len(), 3);
+    let (s, v) = call(&app, "GET", "/integration/v1/mappings/CUSTOMER", None).await;
+    assert_eq!((s, v["direction"].clone()), (StatusCode::OK, json!("Bidirectional")));
+    let mut broken = serde_json::to_value(&set).unwrap();
+    broken["mappings"][2]["financials"]["filter"] = json!("blocked eq");
+    let (s, v) = call(&app, "POST", "/integration/v1/mappings/import", Some(broken)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("the Financials table filter is invalid"),
+        "{v}"
+    );
+
+    // Couplings by hand.
+    let (f, sa) = (Uuid::from_u128(1), Uuid::from_u128(2));
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/integration/v1/couplings/CUSTOMER",
+        Some(json!({"financialsId": f, "salesId": sa})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/integration/v1/couplings/CUSTOMER",
+        Some(json!({"financialsId": f, "salesId": Uuid::from_u128(3)})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (_, v) = call(&app, "GET", "/integration/v1/couplings/CUSTOMER", None).await;
+    assert_eq!(v["count"], json!(1));
+    let (s, _) =
+        call(&app, "DELETE", &format!("/integration/v1/couplings/CUSTOMER/sales/{sa}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    // With an engine: full sync through the queue, review statuses, jobs, sync now.
+    let settings = ConnectionSettings {
+        id: Uuid::from_u128(0xc0),
+        financials_url: "memory".into(),
+        company_id: Uuid::nil(),
+        sales_url: "memory".into(),
+        financials_user: "I".into(),
+        financials_user_id: Some("fi".into()),
+        sales_user_id: Some("si".into()),
+        sales_user_name: "i".into(),
+        enabled: true,
+    };
+    store.save_connection(&settings, clock.now()).await.unwrap();
+    let fin = Arc::new(MemoryConnector::new(Side::Financials, "fi"));
+    let sales = Arc::new(MemoryConnector::new(Side::Sales, "si"));
+    fin.put("currencies", Uuid::from_u128(10), json!({"code": "EUR"}), "u");
+    fin.put(
+        "customers",
+        Uuid::from_u128(20),
+        json!({"number": "C1", "displayName": "A", "currencyCode": "EUR"}),
+        "u",
+    );
+    let engine =
+        Arc::new(Engine::new(store.clone(), fin.clone(), sales.clone(), settings, clock.clone()));
+    state.set_engine(engine.clone());
+    let (s, v) = call(&app, "POST", "/integration/v1/full-sync", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let worker =
+        Worker::new(queue.clone(), kontor_sync::jobs::handlers(engine.clone(), queue.clone()));
+    while worker.run_once(clock.now()).await.unwrap().is_some() {}
+    let (_, v) = call(&app, "GET", "/integration/v1/full-sync", None).await;
+    let lines = v["value"].as_array().unwrap();
+    assert!(lines.iter().all(|l| l["job_queue_entry_status"] == json!("Finished")), "{v}");
+    assert_eq!(sales.rows("accounts").len(), 1);
+    let (_, v) = call(&app, "GET", "/integration/v1/jobs?mapping=CUSTOMER", None).await;
+    let job_id = v["value"][0]["id"].as_str().unwrap().to_owned();
+    let (s, v) = call(&app, "GET", &format!("/integration/v1/jobs/{job_id}"), None).await;
+    assert_eq!((s, v["errors"].clone()), (StatusCode::OK, json!([])));
+    fin.put("customers", Uuid::from_u128(20), json!({"displayName": "B"}), "u");
+    let (s, v) =
+        call(&app, "POST", "/integration/v1/sync-now", Some(json!({"mapping": "CUSTOMER"}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["value"][0]["counters"]["modified"], json!(1));
+    let (s, v) = call(&app, "POST", "/integration/v1/retry", Some(json!({}))).await;
+    assert_eq!((s, v["retried"].clone()), (StatusCode::OK, json!(0)));
+}
