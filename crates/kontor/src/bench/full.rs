@@ -1,0 +1,110 @@
+//! (a) Kontor's full synchronization: the engine (`kontor_sync::Engine`) with the HTTP connectors
+//! of `kontor-connectors`, from the seeded Financials into a fresh Sales, every enabled default
+//! mapping, lines in dependency order (lines whose dependencies are done run concurrently, as the
+//! full synchronization review schedules them).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use kontor_jobs::SystemClock;
+use kontor_sync::defaults::default_mappings;
+use kontor_sync::engine::Engine;
+use kontor_sync::review::Recommendation;
+use kontor_sync::store::{ConnectionSettings, SyncStore};
+use uuid::Uuid;
+
+use super::stack::{self, Databases, Financials, Sales};
+
+/// A connected pair: the engine and its store, after a full synchronization.
+pub struct Pair {
+    pub engine: Arc<Engine>,
+    pub store: SyncStore,
+}
+
+/// Untimed: the sync store, the connection and the default mappings, as setup leaves them.
+pub async fn connect(
+    financials: &Financials,
+    sales: &Sales,
+    dbs: &Databases,
+    name: &str,
+) -> anyhow::Result<Pair> {
+    let db = kontor_store::Db::connect(&dbs.url(name).await?).await?;
+    let store = SyncStore::new(db);
+    store.migrate().await?;
+    let settings = ConnectionSettings {
+        id: Uuid::new_v4(),
+        financials_url: financials.base_url.clone(),
+        company_id: financials.company_id,
+        sales_url: sales.base_url.clone(),
+        financials_user: financials.integration_user.clone(),
+        financials_user_id: Some(financials.integration_user_id.to_string()),
+        sales_user_id: Some(sales.integration_user_id.to_string()),
+        sales_user_name: sales.client_id.to_string(),
+        enabled: true,
+    };
+    let now = chrono::Utc::now();
+    store.save_connection(&settings, now).await?;
+    store.save_mappings(&default_mappings(), false, false, now).await?;
+    let (fin, crm) = stack::connectors(financials, sales)?;
+    let engine = Engine::new(store.clone(), fin, crm, settings, Arc::new(SystemClock));
+    Ok(Pair { engine: Arc::new(engine), store })
+}
+
+/// Timed: *Run Full Synchronization* and every line to the end. Returns the records written
+/// to Sales (inserted, modified or coupled).
+pub async fn run(pair: &Pair) -> anyhow::Result<u64> {
+    let engine = &pair.engine;
+    let lines = engine.prepare_full_sync().await?;
+    let set = pair.store.mappings().await?;
+    let mut done: HashSet<String> = HashSet::new();
+    let mut pending: Vec<String> = lines
+        .iter()
+        .filter(|l| l.recommendation != Recommendation::NoRecordsFound)
+        .map(|l| l.name.clone())
+        .collect();
+    let known: HashSet<String> = pending.iter().cloned().collect();
+    while !pending.is_empty() {
+        let ready: Vec<String> = pending
+            .iter()
+            .filter(|n| {
+                set.get(n).is_some_and(|m| {
+                    m.dependencies().iter().all(|d| !known.contains(*d) || done.contains(*d))
+                })
+            })
+            .cloned()
+            .collect();
+        anyhow::ensure!(!ready.is_empty(), "the mappings {pending:?} wait on each other");
+        let runs = ready.iter().map(|n| engine.run_full_sync_line(n));
+        for (n, r) in ready.iter().zip(futures::future::join_all(runs).await) {
+            r.with_context(|| format!("full synchronization of {n}"))?;
+        }
+        pending.retain(|n| !ready.contains(n));
+        done.extend(ready);
+    }
+    let mut written = 0u64;
+    let mut failed = Vec::new();
+    for job in pair.store.jobs(None, 1000).await? {
+        let c = &job.counters;
+        written += c.inserted + c.modified + c.coupled;
+        if c.failed > 0 {
+            failed.push(format!("{} {}: {} failed", job.mapping, job.direction, c.failed));
+        }
+    }
+    anyhow::ensure!(failed.is_empty(), "records failed: {}", failed.join("; "));
+    Ok(written)
+}
+
+/// The reference mappings the big ones look up through (salespeople, currencies, units of
+/// measure, price groups): synchronized by the engine before the per-record run, untimed.
+pub const REFERENCE: &[&str] = &["SALESPEOPLE", "CURRENCY", "UNIT OF MEASURE", "CUSTPRCGRP-PRICE"];
+
+pub async fn run_reference(pair: &Pair) -> anyhow::Result<()> {
+    for name in REFERENCE {
+        pair.engine
+            .run_full_sync_line(name)
+            .await
+            .with_context(|| format!("full synchronization of {name}"))?;
+    }
+    Ok(())
+}
