@@ -43,6 +43,7 @@ pub async fn run(
     let visible = |p: &str| ctx.installed || !table.is_solution_property(p);
     let mut ids = vec![];
     let mut results = vec![];
+    let mut created: Vec<serde_json::Map<String, Value>> = vec![];
     for (i, t) in targets.iter().enumerate() {
         let ty = t.get("@odata.type").and_then(Value::as_str).map(|s| s.trim_start_matches('#'));
         if ty != Some(expected_type.as_str()) {
@@ -54,8 +55,9 @@ pub async fn run(
         match message {
             "CreateMultiple" => {
                 let body = payload::parse_body(entity, table, t, false, &visible)?;
-                let row = ops::create_row(ctx, tx, entity, table, body, None).await?;
+                let row = ops::prepare_create(ctx, tx, entity, table, body, None).await?;
                 ids.push(id_of(entity, &row)?);
+                created.push(row);
             }
             "UpdateMultiple" | "UpsertMultiple" => {
                 let key = target_key(entity, t).ok_or_else(|| {

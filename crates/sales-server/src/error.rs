@@ -201,6 +201,7 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::VersionMismatch { .. } => ApiError::version_mismatch(),
             StoreError::Duplicate { .. } => ApiError::duplicate(),
+            StoreError::Invalid(o) => o.into(),
             other => store_other(other),
         }
     }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use kontor_odata::model::EntityType;
 use kontor_odata::query::QueryOptions;
 use kontor_sales::directory::{self, Principal};
-use kontor_sales::model::{TableInfo, VERSION_PROPERTY, sales_model, storage_model};
+use kontor_sales::model::{TableInfo, sales_model, storage_model};
 use kontor_sales::security::{self, Op};
 use kontor_store::Tx;
 use serde_json::{Map, Value, json};
@@ -558,7 +558,7 @@ async fn delta(
     for c in &changes {
         match c {
             Change::Upsert(m) => {
-                last = last.max(m.get(VERSION_PROPERTY).and_then(Value::as_i64).unwrap_or(last));
+                last = last.max(rows::row_version(m).unwrap_or(last));
                 if let Some(s) = shaped.next() {
                     value.push(s);
                 }
@@ -852,8 +852,9 @@ async fn defaults_on_create(
     Ok(())
 }
 
-/// Creates a row from a parsed body; returns the stored row.
-pub async fn create_row(
+/// Turns a parsed create body into the row to store (binds resolved, defaults and rules
+/// applied, key set). Checks the create privilege.
+pub async fn prepare_create(
     ctx: &Ctx<'_>,
     tx: &mut Tx,
     entity: &EntityType,
@@ -868,6 +869,19 @@ pub async fn create_row(
     defaults_on_create(ctx, tx, entity, &mut attrs).await?;
     kontor_sales::rules::prepare_create(table, id, &mut attrs, ctx.principal.user_id)?;
     attrs.insert(entity.key.clone(), Value::String(id.to_string()));
+    Ok(attrs)
+}
+
+/// Creates a row from a parsed body; returns the stored row.
+pub async fn create_row(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    entity: &EntityType,
+    table: &TableInfo,
+    body: Body,
+    id: Option<Uuid>,
+) -> ApiResult<Map<String, Value>> {
+    let attrs = prepare_create(ctx, tx, entity, table, body, id).await?;
     let storage = storage_model()
         .entity_set(&entity.set_name)
         .ok_or_else(|| ApiError::segment(&entity.set_name))?;

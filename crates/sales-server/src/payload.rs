@@ -327,7 +327,9 @@ fn lookup_target<'a>(
 
 /// The ETag of a stored row.
 pub fn etag(row: &Map<String, Value>) -> Option<String> {
-    row.get(VERSION_PROPERTY).and_then(Value::as_i64).map(|v| format!("W/\"{v}\""))
+    kontor_store::row_version(row)
+        .or_else(|| row.get(VERSION_PROPERTY).and_then(Value::as_i64))
+        .map(kontor_store::etag)
 }
 
 fn format_money(v: &Value) -> Option<String> {
