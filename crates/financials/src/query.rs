@@ -124,6 +124,7 @@ pub async fn list(
     let count = if options.count {
         let mut c = base_select(entity, options, tx)?;
         c.clear_selects();
+        c.clear_order_by();
         c.expr_as(Func::count(Expr::col(Alias::new(ROW_VERSION_COLUMN))), Alias::new("n"));
         if let Some((prop, value)) = &scope {
             c.and_where(eq(entity, prop, value)?);
