@@ -3,8 +3,11 @@
 //! [`crate::filter::parse`] builds an [`Expr`]; [`Expr`]'s `Display` prints it back as filter text
 //! that parses to the same tree (the parse → print → parse property test holds this).
 //!
-//! Printing keeps the tree's shape: a child of the same `and`/`or` operator is always put in
-//! parentheses, so `(a and b) and c` and `a and (b and c)` stay distinct trees.
+//! Printing keeps the tree's shape. The parser builds `a or b or c …` as a balanced tree; the
+//! printer writes an `and`/`or` tree as the longest chain the parser would build it from and puts
+//! operands of the same operator in parentheses, so `a and (b and c)` stays what it is. Printed
+//! text never nests deeper than the text it was parsed from, so it parses again within the depth
+//! limit.
 
 use std::fmt;
 
@@ -267,6 +270,30 @@ fn write_wrapped(f: &mut fmt::Formatter<'_>, e: &Expr, parens: bool) -> fmt::Res
     if parens { write!(f, "({e})") } else { write!(f, "{e}") }
 }
 
+/// The most operands `k` such that `e` is what the parser builds for `o1 op o2 op … ok`: a
+/// balanced tree with the first half (rounded up) on the left. Any node can be one operand and
+/// the set of fitting `k` is downward closed, so `k = min(2·left, 2·right + 1)`.
+fn max_chain(e: &Expr, op: BinaryOp) -> usize {
+    match e {
+        Expr::Binary { op: o, left, right } if *o == op => {
+            (2 * max_chain(left, op)).min(2 * max_chain(right, op) + 1)
+        }
+        _ => 1,
+    }
+}
+
+/// The `k` operands of the balanced `op` chain at the top of `e`, left to right.
+fn chain_operands<'a>(e: &'a Expr, op: BinaryOp, k: usize, out: &mut Vec<&'a Expr>) {
+    match e {
+        Expr::Binary { op: o, left, right } if *o == op && k > 1 => {
+            let l = k.div_ceil(2);
+            chain_operands(left, op, l, out);
+            chain_operands(right, op, k - l, out);
+        }
+        _ => out.push(e),
+    }
+}
+
 fn is_number(e: &Expr) -> bool {
     matches!(e, Expr::Literal(Literal::Int(_) | Literal::Decimal(_) | Literal::Double(_)))
 }
@@ -280,21 +307,30 @@ impl fmt::Display for Expr {
                 f.write_str("not ")?;
                 write_wrapped(f, inner, node_precedence(inner) < 3)
             }
+            Expr::Negate(inner) if is_number(inner) => write!(f, "- {inner}"),
             Expr::Negate(inner) => {
                 f.write_str("-")?;
-                write_wrapped(f, inner, node_precedence(inner) < 7 || is_number(inner))
+                write_wrapped(f, inner, node_precedence(inner) < 7)
+            }
+            Expr::Binary { op, .. } if op.is_logical() => {
+                // Print the chain as the most operands the parser would build this tree from.
+                let mut operands = Vec::new();
+                chain_operands(self, *op, max_chain(self, *op), &mut operands);
+                for (i, operand) in operands.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, " {} ", op.keyword())?;
+                    }
+                    let same = matches!(operand, Expr::Binary { op: o, .. } if o == op);
+                    write_wrapped(f, operand, same || node_precedence(operand) < op.precedence())?;
+                }
+                Ok(())
             }
             Expr::Binary { op, left, right } => {
                 let p = op.precedence();
                 let (lp, rp) = (node_precedence(left), node_precedence(right));
-                let same = |e: &Expr| matches!(e, Expr::Binary { op: o, .. } if o == op);
-                let (left_parens, right_parens) = if op.is_logical() {
-                    (lp < p || same(left), rp < p || same(right))
-                } else if op.is_comparison() {
-                    (lp <= p, rp <= p)
-                } else {
-                    (lp < p, rp <= p)
-                };
+                // Comparisons do not chain; arithmetic is left-associative.
+                let (left_parens, right_parens) =
+                    if op.is_comparison() { (lp <= p, rp <= p) } else { (lp < p, rp <= p) };
                 write_wrapped(f, left, left_parens)?;
                 write!(f, " {} ", op.keyword())?;
                 write_wrapped(f, right, right_parens)

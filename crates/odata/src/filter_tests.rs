@@ -294,6 +294,18 @@ fn long_navigation_paths_count_as_nesting() {
 }
 
 #[test]
+fn a_filter_at_the_depth_limit_still_parses_once_printed() {
+    let inner = "a eq 1 or b eq 2 or (c eq 3 or d eq 4) or - 5 eq e and (f or g and h)";
+    let text = format!("{}{inner}{}", "(".repeat(MAX_DEPTH - 1), ")".repeat(MAX_DEPTH - 1));
+    let e = p(&text);
+    assert_eq!(p(&e.to_string()), e);
+    assert_eq!(
+        e.to_string(),
+        "a eq 1 or b eq 2 or (c eq 3 or d eq 4) or - 5 eq e and (f or g and h)"
+    );
+}
+
+#[test]
 fn long_lists_of_or_stay_shallow() {
     let text = vec!["a eq 1"; 50_000].join(" or ");
     let e = p(&text);

@@ -475,4 +475,3 @@ fn the_deepest_filters_the_parser_accepts_lower_and_render_on_a_small_stack() {
         }
     }
 }
-
