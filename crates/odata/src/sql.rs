@@ -469,15 +469,18 @@ impl<'m> Lowerer<'m> {
     }
 
     /// The scope a path starts in (a lambda variable's, or the root) and the remaining segments.
-    fn start<'p>(&self, segments: &'p [String]) -> (Scope<'m>, &'p [String]) {
-        match self.vars.iter().rev().find(|(v, _)| *v == segments[0]) {
+    fn start<'p>(&self, segments: &'p [String]) -> Result<(Scope<'m>, &'p [String]), ODataError> {
+        let Some(first) = segments.first() else {
+            return Err(bad("A path in the filter is empty."));
+        };
+        Ok(match self.vars.iter().rev().find(|(v, _)| v == first) {
             Some((_, s)) => (s.clone(), &segments[1..]),
             None => (self.root.clone(), segments),
-        }
+        })
     }
 
     fn path(&mut self, segments: &[String]) -> Result<Operand, ODataError> {
-        let (current, rest) = self.start(segments);
+        let (current, rest) = self.start(segments)?;
         if rest.is_empty() {
             return Err(bad(format!(
                 "The lambda variable '{}' must be followed by a property, e.g. {}/name.",
@@ -553,7 +556,7 @@ impl<'m> Lowerer<'m> {
         kind: LambdaKind,
         predicate: Option<&(String, Box<ast::Expr>)>,
     ) -> Result<Expr, ODataError> {
-        let (start, rest) = self.start(collection);
+        let (start, rest) = self.start(collection)?;
         if rest.is_empty() {
             return Err(bad(format!(
                 "'{}' is a lambda variable; any/all need a collection-valued navigation property.",

@@ -475,3 +475,19 @@ fn the_deepest_filters_the_parser_accepts_lower_and_render_on_a_small_stack() {
         }
     }
 }
+
+#[test]
+fn a_hand_built_tree_with_an_empty_path_is_an_error_not_a_panic() {
+    let model = crm_model();
+    let account = model.entity_set("accounts").unwrap();
+    let empty = crate::ast::Expr::Path(vec![]);
+    assert!(filter_condition(&empty, account, &model, Dialect::Sqlite).is_err());
+    let lambda = crate::ast::Expr::Lambda {
+        collection: vec![],
+        kind: crate::ast::LambdaKind::Any,
+        predicate: None,
+    };
+    assert!(filter_condition(&lambda, account, &model, Dialect::Sqlite).is_err());
+    let call = crate::ast::Expr::Call { function: crate::ast::Function::Substring, args: vec![] };
+    assert!(filter_condition(&call, account, &model, Dialect::Sqlite).is_err());
+}
