@@ -6,7 +6,6 @@ use crate::{AppState, Config, router};
 
 /// A running test server: its base URL (`http://127.0.0.1:<port>`), the `ADMIN` password, and
 /// the database. The server stops when this is dropped.
-#[derive(Debug)]
 pub struct TestServer {
     pub base_url: String,
     pub admin_password: String,
@@ -19,6 +18,16 @@ impl TestServer {
     /// `http://127.0.0.1:<port>/api/v2.0/companies(<id>)/`, the root of the entity sets.
     pub fn company_url(&self) -> String {
         format!("{}/api/v2.0/companies({})/", self.base_url, self.company_id)
+    }
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("base_url", &self.base_url)
+            .field("admin_password", &"***")
+            .field("company_id", &self.company_id)
+            .finish_non_exhaustive()
     }
 }
 

@@ -971,6 +971,18 @@ pub async fn create(
     }
     let password = take_password(set, &mut body)?;
     let deep_lines = if set == sets::SALES_ORDERS { body.remove("salesOrderLines") } else { None };
+    if set == sets::ITEMS
+        && body.get("inventory").is_some_and(|v| !v.is_null() && v != &Json::from(0))
+    {
+        return Err(FinError::Invalid {
+            code: "Application_DialogException",
+            field: Some("inventory".into()),
+            message: "Inventory cannot be changed during on insert.".into(),
+        });
+    }
+    if set == sets::ITEMS {
+        body.remove("inventory");
+    }
     let mut rec = check_body(e, &body, true, None)?;
     if let Some(order) = parent {
         if let Some(given) = guid(&rec, "documentId")
@@ -1031,6 +1043,54 @@ pub async fn create(
     Ok(created)
 }
 
+/// BC's item `inventory` PATCH: posts a positive or negative adjustment for the difference.
+async fn adjust_inventory(
+    tx: &mut Tx,
+    item: &Record,
+    target: &Json,
+    actor: Actor,
+) -> Result<Record> {
+    let target = match target {
+        Json::Number(n) => n.to_string().parse::<Decimal>().ok(),
+        Json::String(s) => s.trim().parse::<Decimal>().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| FinError::invalid("inventory", "The value of 'inventory' must be a number."))?;
+    let current = dec(&item.data, "inventory");
+    let delta = target - current;
+    if delta.is_zero() {
+        return Ok(item.clone());
+    }
+    if item.str("type") != Some("Inventory") {
+        return Err(FinError::invalid(
+            "inventory",
+            "Only items of type Inventory have an inventory.",
+        ));
+    }
+    let id = item.id().ok_or_else(|| FinError::internal("item without id"))?;
+    let entry_no = numbering::next_entry_no(tx, series::ITEM_LEDGER_ENTRIES).await?;
+    let unit_cost = dec(&item.data, "unitCost");
+    let row = obj(serde_json::json!({
+        "entryNumber": entry_no,
+        "itemId": id.to_string(),
+        "itemNumber": item.str("number"),
+        "postingDate": today().to_string(),
+        "entryType": if delta.is_sign_positive() { "Positive Adjmt." } else { "Negative Adjmt." },
+        "sourceType": " ",
+        "documentType": " ",
+        "documentNumber": format!("ADJ{entry_no}"),
+        "description": "Inventory adjustment",
+        "unitOfMeasureCode": item.str("baseUnitOfMeasureCode"),
+        "quantity": d(delta)?,
+        "salesAmountActual": 0,
+        "costAmountActual": d(posting::round_amount(delta * unit_cost))?,
+    }));
+    rows::insert(tx, entity(sets::ITEM_LEDGER_ENTRIES)?, &row, Some(actor.0)).await?;
+    let mut patch = Map::new();
+    patch.insert("inventory".into(), d(target)?);
+    rows::update(tx, entity(sets::ITEMS)?, id, &patch, Some(actor.0)).await
+}
+
 fn take_password(set: &str, body: &mut Map<String, Json>) -> Result<Option<Secret>> {
     if set != sets::USERS {
         return Ok(None);
@@ -1071,6 +1131,7 @@ pub async fn update(
         return Err(FinError::Changed);
     }
     let password = take_password(set, &mut patch)?;
+    let new_inventory = if set == sets::ITEMS { patch.remove("inventory") } else { None };
     let checked = check_body(e, &patch, false, Some(id))?;
     if let Some(order) = parent
         && guid(&old.data, "documentId") != Some(order)
@@ -1088,7 +1149,10 @@ pub async fn update(
     if let Some(p) = password {
         users::set_password(tx, id, &p).await?;
     }
-    let updated = rows::update(tx, e, id, &diff, Some(actor.0)).await?;
+    let mut updated = rows::update(tx, e, id, &diff, Some(actor.0)).await?;
+    if let Some(target) = new_inventory {
+        updated = adjust_inventory(tx, &updated, &target, actor).await?;
+    }
     if set == sets::SALES_ORDER_LINES {
         refresh_order_totals(tx, guid(&updated.data, "documentId").unwrap_or_default(), actor)
             .await?;

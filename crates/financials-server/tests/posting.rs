@@ -1,0 +1,207 @@
+//! Ship and invoice through the API, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{Api, start};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn setup(api: &Api) {
+    api.create("unitsOfMeasure", json!({"code": "PCS"})).await;
+    api.create("unitsOfMeasure", json!({"code": "BOX"})).await;
+    api.create(
+        "items",
+        json!({"number": "1000", "displayName": "Bicycle", "baseUnitOfMeasureCode": "PCS", "unitPrice": 100, "unitCost": 60, "preventNegativeInventory": true}),
+    )
+    .await;
+    api.create("items", json!({"number": "2000", "displayName": "Bell", "baseUnitOfMeasureCode": "PCS", "unitPrice": 2.5})).await;
+    api.create(
+        "itemUnitsOfMeasure",
+        json!({"itemNumber": "1000", "code": "BOX", "qtyPerUnitOfMeasure": 4}),
+    )
+    .await;
+    api.create("resources", json!({"number": "R1", "displayName": "Assembly", "unitPrice": 45}))
+        .await;
+    api.create("customers", json!({"number": "C1", "displayName": "Cyclists Inc."})).await;
+}
+
+/// Sets the item's inventory the BC way: PATCH `inventory` posts an adjustment for the difference.
+async fn stock(api: &Api, item_no: &str, qty: i64) {
+    let item = api.get(&format!("items?$filter=number eq '{item_no}'")).await.values()[0].clone();
+    let id = item["id"].as_str().unwrap();
+    let r = api
+        .patch(
+            &format!("items({id})"),
+            item["@odata.etag"].as_str().unwrap(),
+            json!({"inventory": qty}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["inventory"], json!(qty));
+}
+
+async fn count(api: &Api, set: &str) -> usize {
+    let r = api.get(&format!("{set}?$count=true&$top=0")).await;
+    r.body["@odata.count"].as_u64().unwrap_or_else(|| panic!("{set}: {}", r.text)) as usize
+}
+
+async fn order(api: &Api, lines: Value) -> String {
+    let o =
+        api.create("salesOrders", json!({"customerNumber": "C1", "salesOrderLines": lines})).await;
+    o["id"].as_str().unwrap().to_owned()
+}
+
+async fn ship_and_invoice(api: &Api, id: &str) -> common::Reply {
+    api.send(Method::POST, &format!("salesOrders({id})/Microsoft.NAV.shipAndInvoice"), None, &[])
+        .await
+}
+
+#[tokio::test]
+async fn posting_reduces_inventory_and_raises_the_balance_by_exactly_the_order_amounts() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let api = start(&url).await;
+        setup(&api).await;
+        stock(&api, "1000", 20).await;
+        let id = order(
+            &api,
+            json!([
+                {"lineObjectNumber": "1000", "quantity": 3, "unitPrice": 99.99},
+                {"lineObjectNumber": "1000", "unitOfMeasureCode": "BOX", "quantity": 1, "discountPercent": 5},
+                {"lineObjectNumber": "2000", "quantity": 7},
+                {"lineType": "Resource", "lineObjectNumber": "R1", "quantity": 1.5},
+                {"lineType": "Comment", "description": "gift wrap"}
+            ]),
+        )
+        .await;
+        let o = api.get(&format!("salesOrders({id})")).await;
+        // 3 × 99.99 + (4 × 100 − 5 %) + 7 × 2.5 + 1.5 × 45 = 299.97 + 380 + 17.5 + 67.5
+        assert_eq!(o.body["totalAmountIncludingTax"], json!(764.97), "{}", o.text);
+
+        let r = ship_and_invoice(&api, &id).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        let invoice_url = r.headers.get("location").unwrap().to_str().unwrap().to_owned();
+
+        let bike = api.get("items?$filter=number eq '1000'").await.values()[0].clone();
+        assert_eq!(bike["inventory"], json!(13), "20 − 3 − 4");
+        let bell = api.get("items?$filter=number eq '2000'").await.values()[0].clone();
+        assert_eq!(bell["inventory"], json!(-7), "the bell may go negative");
+        let c = api.get("customers?$filter=number eq 'C1'").await.values()[0].clone();
+        assert_eq!(c["balanceDue"], json!(764.97));
+
+        let inv = api.get(&invoice_url).await;
+        assert_eq!(inv.status, StatusCode::OK, "{}", inv.text);
+        assert_eq!(inv.body["totalAmountIncludingTax"], json!(764.97));
+        assert_eq!(inv.body["orderId"], json!(id));
+        assert_eq!(inv.body["number"], json!("103001"));
+        let inv_id = inv.id();
+        let lines = api.get(&format!("salesInvoices({inv_id})/salesInvoiceLines")).await;
+        assert_eq!(lines.values().len(), 5);
+
+        let ile = api.get("itemLedgerEntries?$filter=documentNumber eq '103001'&$orderby=entryNumber").await;
+        let entries = ile.values();
+        assert_eq!(entries.len(), 3, "{}", ile.text);
+        assert_eq!(entries[0]["quantity"], json!(-3));
+        assert_eq!(entries[1]["quantity"], json!(-4));
+        assert_eq!(entries[0]["entryType"], json!("Sale"));
+        let total: f64 = entries.iter().filter(|e| e["itemNumber"] == "1000").map(|e| e["quantity"].as_f64().unwrap()).sum();
+        assert_eq!(total, -7.0);
+        let cle = api.get("customerLedgerEntries?$filter=customerNumber eq 'C1'").await;
+        assert_eq!(cle.values()[0]["amount"], json!(764.97));
+
+        // The order and its lines are gone; posting again is a 404.
+        assert_eq!(api.get(&format!("salesOrders({id})")).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(api.get(&format!("salesOrderLines?$filter=documentId eq {id}")).await.values().len(), 0);
+        assert_eq!(ship_and_invoice(&api, &id).await.status, StatusCode::NOT_FOUND);
+        // Posted documents are read-only.
+        let r = api.send(Method::PATCH, &format!("salesInvoices({inv_id})"), Some(json!({"status": "Paid"})), &[("If-Match", "*")]).await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+
+        // A second order takes the next numbers.
+        let id2 = order(&api, json!([{"lineObjectNumber": "1000", "quantity": 1}])).await;
+        assert_eq!(ship_and_invoice(&api, &id2).await.status, StatusCode::NO_CONTENT);
+        let ile = api.get("itemLedgerEntries?$orderby=entryNumber desc&$top=1").await;
+        assert_eq!(ile.values()[0]["entryNumber"], json!(5), "one adjustment and three sales before");
+        assert_eq!(ile.values()[0]["documentNumber"], json!("103002"));
+        let c = api.get("customers?$filter=number eq 'C1'").await.values()[0].clone();
+        assert_eq!(c["balanceDue"], json!(864.97));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_posting_writes_nothing() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let api = start(&url).await;
+        setup(&api).await;
+        stock(&api, "1000", 5).await;
+        let id = order(&api, json!([{"lineObjectNumber": "2000", "quantity": 1}, {"lineObjectNumber": "1000", "quantity": 6}])).await;
+        let before: Vec<usize> = futures::future::join_all(
+            ["salesInvoices", "salesInvoiceLines", "itemLedgerEntries", "customerLedgerEntries", "salesOrders", "salesOrderLines"]
+                .map(|s| count(&api, s)),
+        )
+        .await;
+
+        let r = ship_and_invoice(&api, &id).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+        assert!(r.error_message().contains("insufficient quantity of Item 1000"), "{}", r.text);
+
+        let item = api.get("items?$filter=number eq '1000'").await.values()[0].clone();
+        assert_eq!(item["inventory"], json!(5));
+        let c = api.get("customers?$filter=number eq 'C1'").await.values()[0].clone();
+        assert_eq!(c["balanceDue"], json!(0));
+
+        // blocked customer
+        let cust = api.get("customers?$filter=number eq 'C1'").await;
+        let cid = cust.values()[0]["id"].as_str().unwrap().to_owned();
+        let etag = cust.values()[0]["@odata.etag"].as_str().unwrap().to_owned();
+        let ok = api.patch(&format!("customers({cid})"), &etag, json!({"blocked": "Invoice"})).await;
+        assert_eq!(ok.status, StatusCode::OK);
+        let line = api.get(&format!("salesOrderLines?$filter=documentId eq {id} and lineObjectNumber eq '1000'")).await;
+        let lid = line.values()[0]["id"].as_str().unwrap().to_owned();
+        let etag = line.values()[0]["@odata.etag"].as_str().unwrap().to_owned();
+        assert_eq!(api.patch(&format!("salesOrderLines({lid})"), &etag, json!({"quantity": 1})).await.status, StatusCode::OK);
+        let r = ship_and_invoice(&api, &id).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.error_message().contains("blocked"), "{}", r.text);
+
+        let after: Vec<usize> = futures::future::join_all(
+            ["salesInvoices", "salesInvoiceLines", "itemLedgerEntries", "customerLedgerEntries", "salesOrders", "salesOrderLines"]
+                .map(|s| count(&api, s)),
+        )
+        .await;
+        assert_eq!(before, after, "no rows written or removed");
+
+        // Unblocked, it posts, and the numbers were not used up by the failures.
+        let cust = api.get(&format!("customers({cid})")).await;
+        api.patch(&format!("customers({cid})"), &cust.etag(), json!({"blocked": " "})).await;
+        assert_eq!(ship_and_invoice(&api, &id).await.status, StatusCode::NO_CONTENT);
+        let inv = api.get("salesInvoices").await;
+        assert_eq!(inv.values()[0]["number"], json!("103001"));
+        let ile = api.get("itemLedgerEntries?$filter=entryType eq 'Sale'&$orderby=entryNumber").await;
+        assert_eq!(ile.values()[0]["entryNumber"], json!(2), "entry 1 is the adjustment; failures used none");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn released_orders_refuse_line_changes() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let api = start(&url).await;
+        setup(&api).await;
+        let id = order(&api, json!([{"lineObjectNumber": "2000", "quantity": 1}])).await;
+        let o = api.get(&format!("salesOrders({id})")).await;
+        let r = api
+            .patch(&format!("salesOrders({id})"), &o.etag(), json!({"status": "Released"}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let r = api
+            .post(
+                &format!("salesOrders({id})/salesOrderLines"),
+                json!({"lineObjectNumber": "2000", "quantity": 1}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.error_message().contains("Status must be equal to 'Open'"), "{}", r.text);
+    })
+    .await;
+}
