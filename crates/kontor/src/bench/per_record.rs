@@ -1,7 +1,8 @@
 //! (b) The same synchronization done one request per record, the way Business Central's engine
 //! works: for each source record, sequentially,
 //!
-//! 1. `GET` the source record from Financials (by key, the mapped fields),
+//! 1. `GET` the source record from Financials (by key, the whole record, as the engine's change
+//!    feed reads it),
 //! 2. look up its coupling (one query to the sync store),
 //! 3. `GET` the coupled Sales row (or the row at the deterministic id: 404 when absent),
 //! 4. plan it with the engine's own pure planner (`kontor_sync::plan::plan`, one record),
@@ -9,7 +10,7 @@
 //! 6. record the coupling and its last synced values (one transaction in the sync store).
 //!
 //! Favourable to (b): lookup tables (salesperson, currency, unit, price list → Sales id) are built
-//! once per mapping, not per record; the small reference mappings (salespeople, currencies, units,
+//! once per mapping (when it starts, as the engine does), not per record; the small reference mappings (salespeople, currencies, units,
 //! price groups) are synchronized beforehand, untimed, by the engine; the list of source ids is
 //! read before the clock starts; only the Financials → Sales pass is done (no read-back of Sales).
 //!
@@ -52,7 +53,6 @@ pub struct Prepared {
 
 struct Job {
     mapping: TableMapping,
-    lookups: Lookups,
     ids: Vec<Uuid>,
     job_id: Uuid,
 }
@@ -129,8 +129,11 @@ pub async fn prepare(
     let mut lists = Vec::new();
     for (name, order) in TIMED {
         let m = set.get(name).with_context(|| format!("mapping {name}"))?.clone();
-        let rows =
-            fin.all(&format!("{company}/{}?$select=id,{order}", m.financials.set), 5000).await?;
+        let filter =
+            m.financials.filter.as_deref().map(|f| format!("&$filter={f}")).unwrap_or_default();
+        let rows = fin
+            .all(&format!("{company}/{}?$select=id,{order}{filter}", m.financials.set), 5000)
+            .await?;
         let mut keyed: Vec<(String, Uuid)> = rows
             .iter()
             .filter_map(|r| {
@@ -148,7 +151,6 @@ pub async fn prepare(
     let sizes = sample_sizes(&lists.iter().map(|l| l.1.len()).collect::<Vec<_>>(), budget);
     let mut jobs = Vec::new();
     for ((m, keyed), n) in lists.into_iter().zip(sizes) {
-        let lookups = lookups(&store, &fin, &company, &m).await?;
         let job_id = store
             .start_job(
                 &m.name,
@@ -160,7 +162,6 @@ pub async fn prepare(
         jobs.push(Job {
             ids: keyed.into_iter().take(n).map(|k| k.1).collect(),
             mapping: m,
-            lookups,
             job_id,
         });
     }
@@ -201,14 +202,11 @@ pub async fn run(p: &Prepared) -> anyhow::Result<u64> {
     let mut done = 0u64;
     for job in &p.jobs {
         let m = &job.mapping;
-        let fin_select = m.read_fields(Side::Financials).join(",");
-        let sales_select = m.read_fields(Side::Sales).join(",");
+        // Built when the mapping starts (its dependencies are coupled by then), as the engine does.
+        let lookups = lookups(&p.store, &p.fin, &p.company, m).await?;
         for id in &job.ids {
             // 1. the source record
-            let a = p
-                .fin
-                .get(&format!("{}/{}({id})?$select={fin_select}", p.company, m.financials.set))
-                .await?;
+            let a = p.fin.get(&format!("{}/{}({id})", p.company, m.financials.set)).await?;
             anyhow::ensure!(
                 a.status.is_success(),
                 "GET {}({id}): {} {}",
@@ -225,8 +223,7 @@ pub async fn run(p: &Prepared) -> anyhow::Result<u64> {
                 .first()
                 .map(|c| c.sales_id)
                 .unwrap_or_else(|| kontor_sync::ids::target_id(p.connection_id, &m.name, *id));
-            let a =
-                p.sales.get(&format!("{}({target})?$select={sales_select}", m.sales.set)).await?;
+            let a = p.sales.get(&format!("{}({target})", m.sales.set)).await?;
             let destination: Vec<Row> = match a.status {
                 StatusCode::NOT_FOUND => vec![],
                 s if s.is_success() => row_of(a.body, &m.sales.key).into_iter().collect(),
@@ -245,7 +242,7 @@ pub async fn run(p: &Prepared) -> anyhow::Result<u64> {
                 destination: &destination,
                 matches: &HashMap::new(),
                 skipped: &Default::default(),
-                lookups: &job.lookups,
+                lookups: &lookups,
             });
             let mut record = PageRecord::default();
             for op in ops {

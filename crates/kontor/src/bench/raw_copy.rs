@@ -21,6 +21,8 @@ struct Copy {
     label: &'static str,
     from: &'static str,
     to: &'static str,
+    /// Rows the mapping's table filter keeps (`AND …`), as constant SQL.
+    filter: &'static str,
     columns: &'static [(&'static str, &'static str, Kind)],
 }
 
@@ -32,6 +34,7 @@ const COPIES: &[Copy] = &[
         label: "customers → accounts",
         from: "fin_customer",
         to: "crm_account",
+        filter: "",
         columns: &[
             ("id", "accountid", Text),
             ("display_name", "name", Text),
@@ -53,6 +56,7 @@ const COPIES: &[Copy] = &[
         label: "contacts → contacts",
         from: "fin_contact",
         to: "crm_contact",
+        filter: " AND type = 'Person' AND company_number <> ''",
         columns: &[
             ("id", "contactid", Text),
             ("display_name", "fullname", Text),
@@ -71,6 +75,7 @@ const COPIES: &[Copy] = &[
         label: "items → products",
         from: "fin_item",
         to: "crm_product",
+        filter: "",
         columns: &[
             ("id", "productid", Text),
             ("number", "productnumber", Text),
@@ -86,6 +91,7 @@ const COPIES: &[Copy] = &[
         label: "salesPrices → productpricelevels",
         from: "fin_sales_price",
         to: "crm_productpricelevel",
+        filter: "",
         columns: &[
             ("id", "productpricelevelid", Text),
             ("customer_price_group_id", "pricelevelid", Text),
@@ -102,9 +108,10 @@ impl Copy {
         let cols: Vec<&str> = self.columns.iter().map(|c| c.0).collect();
         let key = self.columns[0].0;
         format!(
-            "SELECT {} FROM {} WHERE {key} > $1 ORDER BY {key} LIMIT {CHUNK}",
+            "SELECT {} FROM {} WHERE {key} > $1{} ORDER BY {key} LIMIT {CHUNK}",
             cols.join(", "),
-            self.from
+            self.from,
+            self.filter
         )
     }
     fn insert_sql(&self) -> String {

@@ -1,9 +1,11 @@
 //! The benchmark's parts: fresh databases, the Financials and Sales servers on loopback ports,
 //! and small authenticated HTTP helpers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use kontor_connectors::{Grant, ODataConnector, TokenSource};
 use kontor_store::Db;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -72,6 +74,13 @@ pub struct Answer {
 impl Api {
     pub fn basic(client: reqwest::Client, base: String, user: &str, password: &str) -> Api {
         Api { client, base, auth: Auth::Basic { user: user.into(), password: password.into() } }
+    }
+    /// The Basic password (web service key), if this client uses one.
+    pub fn password(&self) -> Option<String> {
+        match &self.auth {
+            Auth::Basic { password, .. } => Some(password.clone()),
+            Auth::Bearer(_) => None,
+        }
     }
     pub fn bearer(client: reqwest::Client, base: String, token: String) -> Api {
         Api { client, base, auth: Auth::Bearer(token) }
@@ -309,22 +318,72 @@ impl Drop for Financials {
 
 impl Financials {
     /// Serves Financials on `127.0.0.1:0` over the seeded `db`.
-    pub async fn start(
-        _db: Db,
-        _seeded: &Seeded,
-        _item_count: usize,
-    ) -> anyhow::Result<Financials> {
-        bail!("kontor-financials-server has no server to start yet")
+    pub async fn start(db: Db, seeded: &Seeded, item_count: usize) -> anyhow::Result<Financials> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = rx.await;
+            };
+            if let Err(e) = kontor_financials_server::serve(
+                db,
+                listener,
+                kontor_financials_server::Config::default(),
+                shutdown,
+            )
+            .await
+            {
+                tracing::error!(error = %e, "the Financials server stopped");
+            }
+        });
+        let client = http_client()?;
+        let api = format!("{base_url}/api/v2.0");
+        let user = super::seed::INTEGRATION_USER.to_owned();
+        Ok(Financials {
+            integration: Api::basic(client.clone(), api.clone(), &user, &seeded.integration_key),
+            odata: Api::basic(
+                client.clone(),
+                format!("{base_url}/ODataV4"),
+                &user,
+                &seeded.integration_key,
+            ),
+            admin: Api::basic(
+                client,
+                api,
+                kontor_financials::bootstrap::ADMIN_USER,
+                super::seed::ADMIN_PASSWORD,
+            ),
+            base_url,
+            company_id: seeded.company_id,
+            company_name: seeded.company_name.clone(),
+            integration_user: user,
+            integration_user_id: seeded.integration_user_id,
+            item_count,
+            shutdown: Some(tx),
+        })
     }
 }
 
 /// The engine's HTTP connectors to both sides, as the integration user.
 pub fn connectors(
-    _financials: &Financials,
-    _sales: &Sales,
-) -> anyhow::Result<(
-    std::sync::Arc<dyn kontor_sync::Connector>,
-    std::sync::Arc<dyn kontor_sync::Connector>,
-)> {
-    bail!("kontor-connectors has no HTTP connectors yet")
+    financials: &Financials,
+    sales: &Sales,
+) -> anyhow::Result<(Arc<dyn kontor_sync::Connector>, Arc<dyn kontor_sync::Connector>)> {
+    let fin = ODataConnector::financials(
+        &financials.base_url,
+        financials.company_id,
+        &financials.integration_user,
+        &financials.integration.password().unwrap_or_default(),
+    );
+    let tokens = TokenSource::new(
+        format!("{}/oauth2/v2.0/token", sales.base_url),
+        format!("{}/.default", sales.base_url),
+        Grant::ClientCredentials {
+            client_id: sales.client_id.to_string(),
+            client_secret: kontor_connectors::Secret(sales.client_secret.clone()),
+        },
+    );
+    let crm = ODataConnector::dataverse(&sales.base_url, tokens);
+    Ok((Arc::new(fin), Arc::new(crm)))
 }
