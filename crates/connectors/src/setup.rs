@@ -83,8 +83,15 @@ impl SetupSides for HttpSetupSides {
     fn find_sales_user<'a>(
         &'a self,
         name: &'a str,
+        admin: Option<&'a AdminCredentials>,
     ) -> BoxFuture<'a, Result<Option<Uuid>, ConnectorError>> {
         Box::pin(async move {
+            let Some(admin) = admin else {
+                // Without an administrator: the integration user can at least say who it is.
+                let v = self.sales.get_json("WhoAmI", None).await?;
+                return Ok(v["UserId"].as_str().and_then(|s| Uuid::parse_str(s).ok()));
+            };
+            let c = self.admin_connector(admin);
             let filter = match Uuid::parse_str(name) {
                 Ok(id) => format!("systemuserid eq {id} or applicationid eq {id}"),
                 Err(_) => {
@@ -92,7 +99,7 @@ impl SetupSides for HttpSetupSides {
                 }
             };
             let url = format!("systemusers?$select=systemuserid&$filter={}", urlencode(&filter));
-            let v = self.sales.get_json(&url, None).await?;
+            let v = c.get_json(&url, None).await?;
             Ok(v["value"][0]["systemuserid"].as_str().and_then(|s| Uuid::parse_str(s).ok()))
         })
     }

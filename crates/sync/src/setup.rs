@@ -39,10 +39,12 @@ pub trait SetupSides: Send + Sync {
         &'a self,
         user_name: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, ConnectorError>>;
-    /// Finds a Sales user by domain name, e-mail, application id or id.
+    /// Finds a Sales user by domain name, e-mail, application id or id (looked up as `admin`
+    /// when given: a new integration user may not read users yet).
     fn find_sales_user<'a>(
         &'a self,
         name: &'a str,
+        admin: Option<&'a AdminCredentials>,
     ) -> BoxFuture<'a, Result<Option<Uuid>, ConnectorError>>;
     /// Imports the integration solution as `admin`.
     fn import_solution<'a>(
@@ -101,7 +103,7 @@ pub async fn setup(
              Change Experience to Suite in Company Information (or PATCH companyInformation with \"experience\": \"Suite\") and run setup again."
         )));
     }
-    let sales_user = sides.find_sales_user(&req.sales_user).await?.ok_or_else(|| {
+    let sales_user = sides.find_sales_user(&req.sales_user, req.admin.as_ref()).await?.ok_or_else(|| {
         SyncError::Refused(format!(
             "The integration user '{}' does not exist in Sales. Create it in Sales first (an application user is best), then run setup again.",
             req.sales_user

@@ -35,6 +35,7 @@ impl SetupSides for FakeSides {
     fn find_sales_user<'a>(
         &'a self,
         name: &'a str,
+        _admin: Option<&'a AdminCredentials>,
     ) -> BoxFuture<'a, Result<Option<Uuid>, ConnectorError>> {
         Box::pin(async move { Ok(self.users.iter().find(|u| u.0 == name).map(|u| u.1)) })
     }
