@@ -69,6 +69,21 @@ impl From<StoreError> for FinError {
             StoreError::Duplicate { .. } => {
                 FinError::Duplicate("A record with the same key already exists.".to_owned())
             }
+            StoreError::Invalid(e) => match e.status {
+                404 => FinError::NotFound(e.message),
+                409 => FinError::Duplicate(e.message),
+                412 => FinError::Changed,
+                s if s >= 500 => FinError::Internal(e.message),
+                _ => FinError::Invalid {
+                    code: if e.code == "InvalidFilter" {
+                        "Application_FilterErrorException"
+                    } else {
+                        "BadRequest"
+                    },
+                    field: e.target,
+                    message: e.message,
+                },
+            },
             other => FinError::Internal(other.to_string()),
         }
     }

@@ -1,13 +1,14 @@
-//! Trusted row writes for the domain itself: posting, bootstrap and computed fields write columns
-//! clients may not (`balanceDue`, `inventory`, totals, `systemModifiedBy`). Every write takes a new
-//! row version from the store's counter and stamps `lastModifiedDateTime`, exactly as the generic
-//! repository does, so ETags and the change feed see these writes too.
+//! Rows for the domain itself: writes go through kontor-store's generic `Repo` as the system
+//! (posting, bootstrap and computed fields set columns clients may not: `balanceDue`,
+//! `inventory`, totals, `systemModifiedBy`), so every write gets a new row version and the
+//! change feed sees it. Reads here are plain keyed lookups, locked on PostgreSQL when asked.
 
-use chrono::Utc;
+use std::sync::OnceLock;
+
 use kontor_odata::model::{EdmType, EntityType, ROW_VERSION_COLUMN};
 use kontor_odata::sql::{decode, encode_value};
-use kontor_store::sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr, Value};
-use kontor_store::{Row, Tx};
+use kontor_store::sea_query::{Alias, Expr, ExprTrait, Query, Value};
+use kontor_store::{Caller, ETAG, Repo, Row, Tx, row_version};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
@@ -47,60 +48,63 @@ fn encode(entity: &EntityType, name: &str, json: &Json) -> Result<(String, Value
     Ok((p.column.clone(), v))
 }
 
-fn now_micros() -> i64 {
-    Utc::now().timestamp_micros()
+/// The generic repository for the API model (kontor-store's `Repo`).
+pub fn repo() -> &'static Repo {
+    static REPO: OnceLock<Repo> = OnceLock::new();
+    REPO.get_or_init(|| Repo::new(crate::model::model().clone()))
 }
 
-/// Inserts `values` (model names; the key from `values["id"]` or a new UUIDv7) with no read-only
-/// check. Returns the stored row.
+/// The repository for the OData web services model.
+pub fn web_services_repo() -> &'static Repo {
+    static REPO: OnceLock<Repo> = OnceLock::new();
+    REPO.get_or_init(|| Repo::new(crate::model::web_services_model().clone()))
+}
+
+/// A repository `Map` (with `@odata.etag`) as a `Record`.
+pub fn from_map(mut m: Map<String, Json>) -> Record {
+    let version = row_version(&m).unwrap_or_default();
+    m.remove(ETAG);
+    Record { version, data: m }
+}
+
+fn with_actor(
+    entity: &EntityType,
+    values: &Map<String, Json>,
+    actor: Option<Uuid>,
+) -> Map<String, Json> {
+    let mut m: Map<String, Json> = values
+        .iter()
+        .filter(|(k, _)| {
+            Some(*k) != entity.created_property.as_ref()
+                && Some(*k) != entity.modified_property.as_ref()
+                && *k != MODIFIED_BY
+                && *k != ETAG
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if entity.property(MODIFIED_BY).is_some() {
+        m.insert(
+            MODIFIED_BY.to_owned(),
+            actor.map_or(Json::Null, |a| Json::String(a.hyphenated().to_string())),
+        );
+    }
+    m
+}
+
+/// Inserts `values` (model names; the key from `values["id"]` or a new UUIDv7) through the
+/// repository as the system (read-only properties allowed), recording `actor`.
 pub async fn insert(
     tx: &mut Tx,
     entity: &EntityType,
     values: &Map<String, Json>,
     actor: Option<Uuid>,
 ) -> Result<Record> {
-    let id = match values.get(&entity.key) {
-        Some(Json::String(s)) => Uuid::parse_str(s)
-            .map_err(|_| FinError::invalid(&entity.key, "The id is not a GUID."))?,
-        _ => Uuid::now_v7(),
-    };
-    let version = tx.next_row_versions(1).await?;
-    let now = now_micros();
-    let mut cols: Vec<(String, Value)> = Vec::new();
-    for (name, json) in values {
-        if name == &entity.key
-            || Some(name) == entity.created_property.as_ref()
-            || Some(name) == entity.modified_property.as_ref()
-            || name == MODIFIED_BY
-        {
-            continue;
-        }
-        cols.push(encode(entity, name, json)?);
-    }
-    cols.push((
-        entity.key_property().column.clone(),
-        Value::String(Some(id.hyphenated().to_string())),
-    ));
-    for stamp in [&entity.created_property, &entity.modified_property].into_iter().flatten() {
-        if let Some(p) = entity.property(stamp) {
-            cols.push((p.column.clone(), Value::BigInt(Some(now))));
-        }
-    }
-    if let Some(p) = entity.property(MODIFIED_BY) {
-        cols.push((p.column.clone(), Value::String(actor.map(|a| a.hyphenated().to_string()))));
-    }
-    cols.push((ROW_VERSION_COLUMN.to_owned(), Value::BigInt(Some(version))));
-    let mut stmt = Query::insert();
-    stmt.into_table(Alias::new(entity.table.as_str()))
-        .columns(cols.iter().map(|(c, _)| Alias::new(c.as_str())))
-        .values(cols.into_iter().map(|(_, v)| SimpleExpr::from(v)))
-        .map_err(|e| FinError::internal(e.to_string()))?;
-    tx.execute(&stmt).await?;
-    get(tx, entity, id).await?.ok_or_else(|| FinError::internal("an inserted row is missing"))
+    let body = with_actor(entity, values, actor);
+    Ok(from_map(repo_for(entity).insert_as(tx, entity, &body, Caller::System).await?))
 }
 
-/// Sets `values` on the row `id` (no read-only check), with a new version. `NotFound` when the
-/// row does not exist.
+/// Sets `values` on the row `id` as the system, with a new version. `NotFound` when the row
+/// does not exist.
 pub async fn update(
     tx: &mut Tx,
     entity: &EntityType,
@@ -108,38 +112,23 @@ pub async fn update(
     values: &Map<String, Json>,
     actor: Option<Uuid>,
 ) -> Result<Record> {
-    let version = tx.next_row_versions(1).await?;
-    let mut stmt = Query::update();
-    stmt.table(Alias::new(entity.table.as_str()));
-    for (name, json) in values {
-        if name == &entity.key
-            || Some(name) == entity.created_property.as_ref()
-            || Some(name) == entity.modified_property.as_ref()
-            || name == MODIFIED_BY
-        {
-            continue;
+    let mut body = with_actor(entity, values, actor);
+    body.remove(&entity.key);
+    match repo_for(entity).update_as(tx, entity, id, &body, None, Caller::System).await {
+        Ok(m) => Ok(from_map(m)),
+        Err(kontor_store::StoreError::NotFound) => {
+            Err(FinError::NotFound(format!("The {} does not exist.", entity.name)))
         }
-        let (col, v) = encode(entity, name, json)?;
-        stmt.value(Alias::new(col.as_str()), v);
+        Err(e) => Err(e.into()),
     }
-    if let Some(p) = entity.modified_property.as_ref().and_then(|m| entity.property(m)) {
-        stmt.value(Alias::new(p.column.as_str()), now_micros());
+}
+
+pub(crate) fn repo_for(entity: &EntityType) -> &'static Repo {
+    if entity.set_name == crate::model::sets::PRODUCT_ITEM_AVAILABILITY {
+        web_services_repo()
+    } else {
+        repo()
     }
-    if let Some(p) = entity.property(MODIFIED_BY) {
-        stmt.value(
-            Alias::new(p.column.as_str()),
-            Value::String(actor.map(|a| a.hyphenated().to_string())),
-        );
-    }
-    stmt.value(Alias::new(ROW_VERSION_COLUMN), version);
-    stmt.and_where(
-        Expr::col(Alias::new(entity.key_property().column.as_str()))
-            .eq(id.hyphenated().to_string()),
-    );
-    if tx.execute(&stmt).await? == 0 {
-        return Err(FinError::NotFound(format!("The {} does not exist.", entity.name)));
-    }
-    get(tx, entity, id).await?.ok_or_else(|| FinError::internal("an updated row is missing"))
 }
 
 /// Reads one row by key.
