@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use axum::http::{Method, StatusCode};
+use kontor_financials::service;
 use kontor_financials::users::Principal;
 use kontor_odata::batch::{self as ob, BatchPart, BatchResponse, ResponsePart};
 use kontor_store::Tx;
@@ -59,8 +60,11 @@ async fn run_alone(
     principal: &Principal,
     req: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let mut tx =
-        if req.is_read() { state.db.begin_read().await? } else { state.db.begin().await? };
+    let mut tx = if req.is_read() {
+        state.db.begin_read().await?
+    } else {
+        service::begin_write(&state.db).await?
+    };
     let resp = api::execute(state, principal, req, &mut tx).await?;
     tx.commit().await?;
     Ok(resp)
@@ -121,7 +125,7 @@ pub async fn multipart(
                 out.parts.push(ResponsePart::Response(to_part(r.content_id, result)));
             }
             BatchPart::ChangeSet(requests) => {
-                let mut tx = state.db.begin().await?;
+                let mut tx = service::begin_write(&state.db).await?;
                 let mut responses = Vec::new();
                 let mut failed = None;
                 for r in requests {
@@ -235,7 +239,7 @@ pub async fn json_batch(
         Err(e) => json!({"id": id, "status": e.status().as_u16(), "headers": {}, "body": e.body()}),
     };
     if atomic {
-        let mut tx = state.db.begin().await?;
+        let mut tx = service::begin_write(&state.db).await?;
         for (id, req) in ops {
             let r = match req {
                 Ok(req) => api::execute(state, principal, &req, &mut tx).await,

@@ -24,6 +24,7 @@ use axum::routing::{any, get};
 use kontor_financials::bootstrap::{self, Company};
 use kontor_financials::credentials::{Access, Resource};
 use kontor_financials::model::model;
+use kontor_financials::service;
 use kontor_financials::users::{Authenticator, Principal};
 use kontor_store::Db;
 
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::not_found("No HTTP resource was found that matches the request URI.")
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 ApiError::internal("a handler panicked").into_response()
@@ -235,8 +237,11 @@ async fn run(
     principal: &Principal,
     req: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let mut tx =
-        if req.is_read() { state.db.begin_read().await? } else { state.db.begin().await? };
+    let mut tx = if req.is_read() {
+        state.db.begin_read().await?
+    } else {
+        service::begin_write(&state.db).await?
+    };
     let resp = api::execute(state, principal, req, &mut tx).await?;
     tx.commit().await?;
     Ok(resp)

@@ -463,3 +463,36 @@ async fn clients_choose_ids_on_create_and_patch_upserts_by_key() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_company_has_an_experience_and_a_base_currency() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let api = start(&url).await;
+        let r = api.get("/api/v2.0/companies").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let company = r.values()[0].clone();
+        assert_eq!(company["name"], "KONTOR");
+        assert_eq!(company["experience"], "Suite");
+        assert_eq!(company["baseCurrencyCode"], "USD");
+        let id = company["id"].as_str().unwrap();
+        assert_eq!(id, api.server.company_id.to_string());
+        let url = format!("/api/v2.0/companies({id})");
+        let r = api
+            .patch(
+                &url,
+                company["@odata.etag"].as_str().unwrap(),
+                json!({"experience": "Essential"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["experience"], "Essential");
+        let r = api.patch(&url, "*", json!({"experience": "Premium"})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(r.body["error"]["target"], "experience");
+        assert_eq!(
+            api.post("/api/v2.0/companies", json!({})).await.status,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+    })
+    .await;
+}

@@ -205,3 +205,48 @@ async fn released_orders_refuse_line_changes() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_writers_get_distinct_numbers_and_never_oversell() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let api = start(&url).await;
+        setup(&api).await;
+        stock(&api, "1000", 10).await;
+        // 20 customers created at once get 20 distinct numbers
+        let creates =
+            (0..20).map(|i| api.post("customers", json!({"displayName": format!("Parallel {i}")})));
+        let replies = futures::future::join_all(creates).await;
+        let mut numbers: Vec<String> = replies
+            .iter()
+            .map(|r| {
+                assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+                r.body["number"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        numbers.sort();
+        numbers.dedup();
+        assert_eq!(numbers.len(), 20);
+        // 5 orders of 3 bikes each posted at once: at most 3 fit into 10
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            ids.push(order(&api, json!([{"lineObjectNumber": "1000", "quantity": 3}])).await);
+        }
+        let posts = ids.iter().map(|id| ship_and_invoice(&api, id));
+        let replies = futures::future::join_all(posts).await;
+        let ok = replies.iter().filter(|r| r.status == StatusCode::NO_CONTENT).count();
+        for r in &replies {
+            assert!(
+                r.status == StatusCode::NO_CONTENT || r.status == StatusCode::BAD_REQUEST,
+                "{} {}",
+                r.status,
+                r.text
+            );
+        }
+        assert_eq!(ok, 3);
+        let item = api.get("items?$filter=number eq '1000'").await.values()[0].clone();
+        assert_eq!(item["inventory"], json!(1));
+        let c = api.get("customers?$filter=number eq 'C1'").await.values()[0].clone();
+        assert_eq!(c["balanceDue"], json!(900));
+    })
+    .await;
+}

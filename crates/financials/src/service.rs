@@ -24,6 +24,22 @@ use crate::pricing;
 use crate::rows::{self, Record};
 use crate::users;
 
+/// Starts a write transaction for domain operations. On PostgreSQL it takes the store's
+/// row-version counter lock first, before any row lock: every store write takes that lock first
+/// too, so two writers never wait on each other in opposite order (no deadlocks), and number
+/// series and inventory checks see a stable state.
+pub async fn begin_write(db: &kontor_store::Db) -> Result<Tx> {
+    let mut tx = db.begin().await?;
+    if tx.backend() == kontor_store::Backend::Postgres {
+        tx.execute_sql(
+            "SELECT value FROM store_counter WHERE name = 'row_version' FOR UPDATE",
+            vec![],
+        )
+        .await?;
+    }
+    Ok(tx)
+}
+
 /// Who is writing (stored as `systemModifiedBy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actor(pub Uuid);
