@@ -234,13 +234,13 @@ impl Engine {
     ) -> Result<Counters, SyncError> {
         let src = pass.source();
         let src_conn = self.connector(src);
-        let lookups = self.lookups(set, mapping, pass).await?;
         let mut total = Counters::default();
         let mut ctx = PageContext {
+            set,
             mapping,
             pass,
             full: mode == Mode::Full,
-            lookups: &lookups,
+            lookups: None,
             job_id,
             match_index: None,
         };
@@ -255,9 +255,10 @@ impl Engine {
             changes.extend(
                 failed.iter().filter(|id| !found.contains(id)).map(|id| Change::Deleted(*id)),
             );
-            let mut retry = ctx.clone_with_full(true);
-            total.add(&self.process_page(&mut retry, changes).await?);
-            ctx.match_index = retry.match_index.take();
+            ctx.full = true;
+            let res = self.process_page(&mut ctx, changes).await;
+            ctx.full = mode == Mode::Full;
+            total.add(&res?);
         }
 
         let table = mapping.side(src).table_ref();
@@ -318,6 +319,11 @@ impl Engine {
         let mapping = ctx.mapping;
         let pass = ctx.pass;
         let (src, dst) = (pass.source(), pass.destination());
+        // Lookup tables are built once per pass, when the first rows arrive.
+        if ctx.lookups.is_none() {
+            ctx.lookups = Some(self.lookups(ctx.set, mapping, pass).await?);
+        }
+        let lookups = ctx.lookups.as_ref().expect("just built");
         let ids: Vec<Uuid> = changes.iter().map(Change::id).collect();
         let couplings = self.store.couplings_for(&mapping.name, src, &ids).await?;
         let skipped = self.store.skipped(&mapping.name, src, &ids).await?;
@@ -342,7 +348,7 @@ impl Engine {
             }
             let index = ctx.match_index.as_mut().expect("just built");
             for r in &uncoupled {
-                if let Some(k) = plan::source_match_key(mapping, pass, ctx.lookups, &r.fields)
+                if let Some(k) = plan::source_match_key(mapping, pass, lookups, &r.fields)
                     && let Some(Some(t)) = index.get(&k)
                 {
                     matches.insert(r.id, *t);
@@ -372,7 +378,7 @@ impl Engine {
             destination: &destination,
             matches: &matches,
             skipped: &skipped,
-            lookups: ctx.lookups,
+            lookups,
         });
         self.apply(ctx, &couplings, ops).await
     }
@@ -497,23 +503,11 @@ impl Engine {
 }
 
 struct PageContext<'a> {
+    set: &'a MappingSet,
     mapping: &'a TableMapping,
     pass: Pass,
     full: bool,
-    lookups: &'a Lookups,
+    lookups: Option<Lookups>,
     job_id: Uuid,
     match_index: Option<HashMap<String, Option<Uuid>>>,
-}
-
-impl<'a> PageContext<'a> {
-    fn clone_with_full(&self, full: bool) -> PageContext<'a> {
-        PageContext {
-            mapping: self.mapping,
-            pass: self.pass,
-            full,
-            lookups: self.lookups,
-            job_id: self.job_id,
-            match_index: None,
-        }
-    }
 }
