@@ -8,7 +8,6 @@ use axum::http::{Method, StatusCode};
 use kontor_financials::service;
 use kontor_financials::users::Principal;
 use kontor_odata::batch::{self as ob, BatchPart, BatchResponse, ResponsePart};
-use kontor_store::Tx;
 use serde_json::{Value as Json, json};
 
 use crate::AppState;
@@ -60,13 +59,15 @@ async fn run_alone(
     principal: &Principal,
     req: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let mut tx = if req.is_read() {
-        state.db.begin_read().await?
-    } else {
-        service::begin_write(&state.db).await?
-    };
+    if req.is_read() {
+        let mut tx = state.db.begin_read().await?;
+        let resp = api::execute(state, principal, req, &mut tx).await?;
+        tx.commit().await?;
+        return Ok(resp);
+    }
+    let mut tx = service::begin_write(&state.db).await?;
     let resp = api::execute(state, principal, req, &mut tx).await?;
-    tx.commit().await?;
+    state.commit_write(tx).await?;
     Ok(resp)
 }
 
@@ -154,7 +155,7 @@ pub async fn multipart(
                         out.parts.push(ResponsePart::Response(err));
                     }
                     None => {
-                        commit(tx).await?;
+                        state.commit_write(tx).await?;
                         out.parts.push(ResponsePart::ChangeSet(responses));
                     }
                 }
@@ -162,10 +163,6 @@ pub async fn multipart(
         }
     }
     Ok(ob::write_response(&out))
-}
-
-async fn commit(tx: Tx) -> Result<(), ApiError> {
-    tx.commit().await.map_err(ApiError::from)
 }
 
 /// Records where a created entity lives, for later `$<content-id>` references.
@@ -251,7 +248,7 @@ pub async fn json_batch(
             }
             responses.push(render(&id, r));
         }
-        commit(tx).await?;
+        state.commit_write(tx).await?;
     } else {
         for (id, req) in ops {
             let r = match req {

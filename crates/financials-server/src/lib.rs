@@ -14,6 +14,7 @@ mod webservices;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -62,18 +63,83 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub company: Company,
     pub config: Arc<Config>,
+    /// Bumped after every committed write (of this process, or of any process sharing the
+    /// PostgreSQL database, via `LISTEN`/`NOTIFY`): wakes long-polling change-feed requests.
+    pub changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
+
+/// The PostgreSQL channel write transactions notify.
+const CHANGES_CHANNEL: &str = "kontor_financials_changes";
+
+/// The longest `Prefer: wait` a change-feed request may ask for.
+const MAX_WAIT: Duration = Duration::from_secs(60);
 
 impl AppState {
     /// Reads the company from a bootstrapped database.
     pub async fn new(db: Db, config: Config) -> Result<AppState, kontor_financials::FinError> {
         let company = bootstrap::company(&db).await?;
+        let (changes, _) = tokio::sync::watch::channel(0u64);
+        let changes = Arc::new(changes);
+        if let Some(pool) = db.as_postgres() {
+            tokio::spawn(listen_for_changes(pool.clone(), Arc::downgrade(&changes)));
+        }
         Ok(AppState {
             auth: Arc::new(Authenticator::new(db.clone())),
             db,
             company,
             config: Arc::new(config),
+            changes,
         })
+    }
+
+    /// Commits a write transaction and wakes change-feed waiters (here and, through
+    /// `NOTIFY`, in every process on the same PostgreSQL database).
+    pub async fn commit_write(&self, mut tx: kontor_store::Tx) -> Result<(), ApiError> {
+        if tx.backend() == kontor_store::Backend::Postgres {
+            tx.execute_sql("NOTIFY kontor_financials_changes", vec![]).await?;
+        }
+        tx.commit().await?;
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
+    }
+}
+
+/// Forwards PostgreSQL notifications of writes (also other processes') to the in-process
+/// watch; ends when the state is gone.
+async fn listen_for_changes(
+    pool: kontor_store::sqlx::PgPool,
+    changes: std::sync::Weak<tokio::sync::watch::Sender<u64>>,
+) {
+    use kontor_store::sqlx::postgres::PgListener;
+    loop {
+        let listener = async {
+            let mut l = PgListener::connect_with(&pool).await?;
+            l.listen(CHANGES_CHANNEL).await?;
+            Ok::<_, kontor_store::sqlx::Error>(l)
+        };
+        match listener.await {
+            Ok(mut l) => loop {
+                if changes.strong_count() == 0 {
+                    return;
+                }
+                match tokio::time::timeout(Duration::from_secs(5), l.recv()).await {
+                    Ok(Ok(_)) => match changes.upgrade() {
+                        Some(tx) => tx.send_modify(|n| *n = n.wrapping_add(1)),
+                        None => return,
+                    },
+                    Ok(Err(e)) => {
+                        tracing::warn!("change notifications: {e}");
+                        break;
+                    }
+                    Err(_) => {}
+                }
+            },
+            Err(e) => tracing::warn!("change notifications: {e}"),
+        }
+        if pool.is_closed() || changes.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -231,18 +297,64 @@ async fn api_handler(
     }
 }
 
-/// One request in its own transaction: committed on success, rolled back on any error.
+/// `Prefer: wait=<seconds>` (RFC 7240), capped.
+fn prefer_wait(req: &ApiRequest) -> Option<Duration> {
+    req.headers
+        .iter()
+        .filter(|(k, _)| k == "prefer")
+        .flat_map(|(_, v)| v.split(','))
+        .find_map(|p| p.trim().strip_prefix("wait=").and_then(|w| w.trim().parse::<u64>().ok()))
+        .map(|w| Duration::from_secs(w).min(MAX_WAIT))
+}
+
+fn is_empty_delta(resp: &ApiResponse) -> bool {
+    resp.body.as_ref().is_some_and(|b| {
+        b.get("@odata.deltaLink").is_some()
+            && b.get("value").and_then(|v| v.as_array()).is_some_and(Vec::is_empty)
+    })
+}
+
+/// One request in its own transaction: committed on success, rolled back on any error. A
+/// change-feed read with `Prefer: wait=N` that finds nothing waits up to N seconds for a write
+/// and reads again (a cheap long poll for sync clients).
 async fn run(
     state: &AppState,
     principal: &Principal,
     req: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let mut tx = if req.is_read() {
-        state.db.begin_read().await?
+    let deadline = if req.is_read() {
+        prefer_wait(req).map(|w| tokio::time::Instant::now() + w)
     } else {
-        service::begin_write(&state.db).await?
+        None
     };
+    let mut rx = state.changes.subscribe();
+    loop {
+        rx.borrow_and_update();
+        let resp = run_once(state, principal, req).await?;
+        match deadline {
+            Some(d) if is_empty_delta(&resp) && tokio::time::Instant::now() < d => {
+                if tokio::time::timeout_at(d, rx.changed()).await.is_err() {
+                    return Ok(resp);
+                }
+            }
+            _ => return Ok(resp),
+        }
+    }
+}
+
+async fn run_once(
+    state: &AppState,
+    principal: &Principal,
+    req: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    if req.is_read() {
+        let mut tx = state.db.begin_read().await?;
+        let resp = api::execute(state, principal, req, &mut tx).await?;
+        tx.commit().await?;
+        return Ok(resp);
+    }
+    let mut tx = service::begin_write(&state.db).await?;
     let resp = api::execute(state, principal, req, &mut tx).await?;
-    tx.commit().await?;
+    state.commit_write(tx).await?;
     Ok(resp)
 }

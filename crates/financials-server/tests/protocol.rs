@@ -451,3 +451,50 @@ async fn metadata_is_well_formed_csdl_with_every_entity_set() {
     assert!(parse_xml("<a><b></a>").is_err());
     assert!(parse_xml("<a x=1/>").is_err());
 }
+
+#[tokio::test]
+async fn a_delta_request_that_may_wait_returns_as_soon_as_something_changes() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let api = start(&url).await;
+        api.create("customers", json!({"displayName": "before"})).await;
+        let r =
+            api.send(Method::GET, "customers", None, &[("Prefer", "odata.track-changes")]).await;
+        let delta = r.body["@odata.deltaLink"].as_str().unwrap().to_owned();
+
+        let started = std::time::Instant::now();
+        let r = api.send(Method::GET, &delta, None, &[("Prefer", "wait=1")]).await;
+        assert_eq!(r.values().len(), 0);
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(900),
+            "waited for the timeout"
+        );
+
+        let waiter = {
+            let http = api.http.clone();
+            let url = delta.clone();
+            let secret = api.secret.clone();
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let r = http
+                    .get(url)
+                    .basic_auth("ADMIN", Some(secret))
+                    .header("Prefer", "wait=20")
+                    .send()
+                    .await
+                    .unwrap();
+                let body: Value = r.json().await.unwrap();
+                (started.elapsed(), body)
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        api.create("customers", json!({"displayName": "after"})).await;
+        let (elapsed, body) = waiter.await.unwrap();
+        assert_eq!(body["value"].as_array().unwrap().len(), 1, "{body}");
+        assert_eq!(body["value"][0]["displayName"], "after");
+        assert!(
+            elapsed < std::time::Duration::from_secs(10),
+            "woken by the write, not the timeout: {elapsed:?}"
+        );
+    })
+    .await;
+}
