@@ -352,7 +352,9 @@ impl Queue {
     }
 
     /// A change notification: entries of `kind` (and `key`, if given) that are On Hold with
-    /// Inactivity Timeout become Ready to run now, with a fresh idle streak. Returns how many woke.
+    /// Inactivity Timeout become Ready to run now, with a fresh idle streak, and Ready entries
+    /// waiting for a later time run now (a change is worth a run before the next interval).
+    /// Returns how many were woken or brought forward.
     pub async fn wake(&self, kind: &str, key: Option<&str>) -> Result<u64> {
         let now = self.clock.now();
         let mut binds = vec![ts(now), text(kind)];
@@ -368,7 +370,8 @@ impl Queue {
             .execute_sql(
                 AssertSqlSafe(format!(
                     "UPDATE job_entry SET status = 'ready', run_at = $1, idle_since = NULL, \
-                     updated_at = $1 WHERE kind = $2{key_sql} AND status = 'on_hold_inactivity'"
+                     updated_at = $1 WHERE kind = $2{key_sql} AND (status = 'on_hold_inactivity' \
+                     OR (status = 'ready' AND run_at > $1))"
                 )),
                 binds,
             )

@@ -311,6 +311,10 @@ async fn a_recurring_entry_idle_for_its_inactivity_timeout_goes_on_hold_until_wo
             (entry.status, entry.run_at, entry.idle_since),
             (Status::Ready, at(26 * 60), None)
         );
+        // A change before the next interval brings the run forward to now.
+        clock.set(at(22 * 60));
+        assert_eq!(q.wake("sync", Some("CUSTOMER")).await.unwrap(), 1, "a waiting entry runs now");
+        assert_eq!(q.get(id).await.unwrap().unwrap().run_at, at(22 * 60));
     })
     .await;
 }
