@@ -215,9 +215,10 @@ impl Engine {
             .await?;
         let res = self.run_pass_inner(set, mapping, pass, mode, job_id).await;
         if let Ok(c) = &res
+            && mode == Mode::Incremental
             && *c == Counters::default()
         {
-            // An idle run leaves no synch job behind (recurring runs would flood the log).
+            // An idle incremental run leaves no synch job behind (recurring runs would flood the log).
             self.store.delete_job(job_id).await?;
             return Ok(PassReport { mapping: mapping.name.clone(), pass, job_id, counters: *c });
         }
