@@ -250,3 +250,42 @@ async fn concurrent_writers_get_distinct_numbers_and_never_oversell() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_invoice_discount_and_ship_to_address_carry_over_to_the_posted_invoice() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let api = start(&url).await;
+        setup(&api).await;
+        let c = api.get("customers?$filter=number eq 'C1'").await.values()[0].clone();
+        api.patch(
+            &format!("customers({})", c["id"].as_str().unwrap()),
+            c["@odata.etag"].as_str().unwrap(),
+            json!({"city": "Lyon", "addressLine1": "1 Rue"}),
+        )
+        .await;
+        let id = order(&api, json!([{"lineObjectNumber": "2000", "quantity": 10}])).await;
+        let o = api.get(&format!("salesOrders({id})")).await;
+        assert_eq!(o.body["shipToName"], "Cyclists Inc.");
+        assert_eq!(o.body["shipToCity"], "Lyon");
+        assert_eq!(o.body["totalAmountIncludingTax"], json!(25));
+        let r = api
+            .patch(
+                &format!("salesOrders({id})"),
+                &o.etag(),
+                json!({"discountAmount": 5, "shipToCity": "Paris"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["totalAmountIncludingTax"], json!(20));
+        let r = ship_and_invoice(&api, &id).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        let inv = api.get(r.headers.get("location").unwrap().to_str().unwrap()).await;
+        assert_eq!(inv.body["discountAmount"], json!(5));
+        assert_eq!(inv.body["totalAmountIncludingTax"], json!(20));
+        assert_eq!(inv.body["shipToCity"], "Paris");
+        assert_eq!(inv.body["shipToAddressLine1"], "1 Rue");
+        let c = api.get("customers?$filter=number eq 'C1'").await.values()[0].clone();
+        assert_eq!(c["balanceDue"], json!(20));
+    })
+    .await;
+}

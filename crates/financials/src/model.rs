@@ -370,7 +370,11 @@ fn build_model() -> Model {
             s("status", 20).required(),
             s("phoneNumber", 30),
             s("email", 80),
+            money("discountAmount").required(),
+            s("shipToName", 100),
+            s("shipToContact", 100),
         ])
+        .props(address("shipTo"))
         .alt(&["number"])
         .nav_many("salesOrderLines", SALES_ORDER_LINES, "documentId")
         .nav_one("customer", CUSTOMERS, "customerId")
@@ -400,7 +404,11 @@ fn build_model() -> Model {
             money("totalAmountIncludingTax").required().read_only(),
             money("remainingAmount").required().read_only(),
             s("status", 20).required().read_only(),
+            money("discountAmount").required().read_only(),
+            s("shipToName", 100).read_only(),
+            s("shipToContact", 100).read_only(),
         ])
+        .props(address("shipTo").into_iter().map(Property::read_only))
         .alt(&["number"])
         .nav_many("salesInvoiceLines", SALES_INVOICE_LINES, "documentId")
         .nav_one("customer", CUSTOMERS, "customerId")

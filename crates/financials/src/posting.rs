@@ -79,6 +79,8 @@ pub struct OrderSnapshot {
     pub posting_date: Option<NaiveDate>,
     pub currency_code: Option<String>,
     pub salesperson: Option<String>,
+    /// The invoice discount amount of the whole order.
+    pub discount_amount: Decimal,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -156,6 +158,7 @@ pub struct PostedInvoice {
     pub salesperson: Option<String>,
     pub order_id: Uuid,
     pub order_number: String,
+    pub discount_amount: Decimal,
     pub total_amount_excluding_tax: Decimal,
     pub total_tax_amount: Decimal,
     pub total_amount_including_tax: Decimal,
@@ -244,6 +247,10 @@ pub enum PostingError {
         "Line {sequence} of sales order {order} refers to an item or resource that does not exist."
     )]
     MissingLineObject { order: String, sequence: i64 },
+    #[error(
+        "The invoice discount {discount} of sales order {order} is larger than its amount {amount}."
+    )]
+    DiscountTooLarge { order: String, discount: Decimal, amount: Decimal },
     #[error(
         "You have insufficient quantity of Item {item} on inventory: {available} available, {needed} needed. The item does not allow negative inventory."
     )]
@@ -391,6 +398,14 @@ pub fn plan(input: &PostingInput) -> Result<PostingPlan, PostingError> {
         inventory_changes.insert(item_id, (-qty, after));
     }
 
+    if order.discount_amount > total {
+        return Err(PostingError::DiscountTooLarge {
+            order: order.number.clone(),
+            discount: order.discount_amount.normalize(),
+            amount: total.normalize(),
+        });
+    }
+    let total = total - order.discount_amount;
     let invoice = PostedInvoice {
         id: invoice_id,
         number: input.invoice_number.clone(),
@@ -405,6 +420,7 @@ pub fn plan(input: &PostingInput) -> Result<PostingPlan, PostingError> {
         salesperson: order.salesperson.clone(),
         order_id: order.id,
         order_number: order.number.clone(),
+        discount_amount: order.discount_amount,
         total_amount_excluding_tax: total,
         total_tax_amount: Decimal::ZERO,
         total_amount_including_tax: total,
@@ -485,6 +501,7 @@ mod tests {
                 posting_date: None,
                 currency_code: None,
                 salesperson: Some("PS".to_owned()),
+                discount_amount: Decimal::ZERO,
             },
             customer: CustomerSnapshot {
                 id: id(0x02),
@@ -557,6 +574,17 @@ mod tests {
             l.quantity = Decimal::ZERO;
         }
         assert!(matches!(plan(&i), Err(PostingError::NothingToPost { .. })));
+    }
+
+    #[test]
+    fn the_invoice_discount_lowers_the_invoice_and_the_balance() {
+        let mut i = input();
+        i.order.discount_amount = d("20.73");
+        let plan = plan(&i).unwrap();
+        assert_eq!(plan.balance_change, d("200"));
+        assert_eq!(plan.invoice.total_amount_including_tax, d("200"));
+        i.order.discount_amount = d("1000");
+        assert!(matches!(super::plan(&i), Err(PostingError::DiscountTooLarge { .. })));
     }
 
     #[test]

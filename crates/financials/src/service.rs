@@ -612,6 +612,18 @@ async fn prepare_order(
         default(rec, f, Json::from(0));
     }
     default(rec, "fullyShipped", Json::Bool(false));
+    default(rec, "discountAmount", Json::from(0));
+    not_negative(rec, "discountAmount")?;
+    if let Some(o) = old
+        && became(rec, Some(o), "discountAmount")
+    {
+        let id = o.id().ok_or_else(|| FinError::internal("order without id"))?;
+        let (excl, incl) = lines_total(tx, id).await?;
+        let discount = dec(rec, "discountAmount");
+        set_dec(rec, "totalAmountExcludingTax", excl - discount)?;
+        set_dec(rec, "totalTaxAmount", incl - excl)?;
+        set_dec(rec, "totalAmountIncludingTax", incl - discount)?;
+    }
     if old.is_some_and(|o| o.str("status") == Some("Released"))
         && text(rec, "status").as_deref() == Some("Released")
     {
@@ -667,6 +679,13 @@ async fn prepare_order(
         ("currencyCode", "currencyCode"),
         ("customerPriceGroup", "customerPriceGroup"),
         ("salesperson", "salespersonCode"),
+        ("shipToName", "displayName"),
+        ("shipToAddressLine1", "addressLine1"),
+        ("shipToAddressLine2", "addressLine2"),
+        ("shipToCity", "city"),
+        ("shipToState", "state"),
+        ("shipToCountry", "country"),
+        ("shipToPostCode", "postalCode"),
     ] {
         if text(rec, to).is_none() || old.is_some() {
             set_text(rec, to, customer.str(from).map(str::to_owned));
@@ -921,17 +940,29 @@ async fn price_for(
     Ok(pricing::unit_price(&prices, dec(&item.data, "unitPrice"), &ctx))
 }
 
+/// The sums of the order's line amounts (excluding, including tax).
+async fn lines_total(tx: &mut Tx, order_id: Uuid) -> Result<(Decimal, Decimal)> {
+    let lines = entity(sets::SALES_ORDER_LINES)?;
+    let all = rows::find_all(tx, lines, "documentId", Json::String(order_id.to_string())).await?;
+    let excl: Decimal = all.iter().map(|l| dec(&l.data, "amountExcludingTax")).sum();
+    let incl: Decimal = all.iter().map(|l| dec(&l.data, "amountIncludingTax")).sum();
+    Ok((excl, incl))
+}
+
 /// Recomputes an order's totals from its lines (after a line changed).
 async fn refresh_order_totals(tx: &mut Tx, order_id: Uuid, actor: Actor) -> Result<()> {
     let lines = entity(sets::SALES_ORDER_LINES)?;
     let orders = entity(sets::SALES_ORDERS)?;
-    let all = rows::find_all(tx, lines, "documentId", Json::String(order_id.to_string())).await?;
-    let excl: Decimal = all.iter().map(|l| dec(&l.data, "amountExcludingTax")).sum();
-    let incl: Decimal = all.iter().map(|l| dec(&l.data, "amountIncludingTax")).sum();
+    let _ = lines;
+    let (excl, incl) = lines_total(tx, order_id).await?;
+    let discount = match rows::get(tx, orders, order_id).await? {
+        Some(o) => dec(&o.data, "discountAmount"),
+        None => return Ok(()),
+    };
     let mut patch = Map::new();
-    set_dec(&mut patch, "totalAmountExcludingTax", excl)?;
+    set_dec(&mut patch, "totalAmountExcludingTax", excl - discount)?;
     set_dec(&mut patch, "totalTaxAmount", incl - excl)?;
-    set_dec(&mut patch, "totalAmountIncludingTax", incl)?;
+    set_dec(&mut patch, "totalAmountIncludingTax", incl - discount)?;
     match rows::update(tx, orders, order_id, &patch, Some(actor.0)).await {
         Ok(_) | Err(FinError::NotFound(_)) => Ok(()),
         Err(e) => Err(e),
@@ -1368,6 +1399,7 @@ async fn posting_input(tx: &mut Tx, order_id: Uuid) -> Result<posting::PostingIn
             posting_date: date(&order.data, "postingDate"),
             currency_code: order.str("currencyCode").map(str::to_owned),
             salesperson: order.str("salesperson").map(str::to_owned),
+            discount_amount: dec(&order.data, "discountAmount"),
         },
         customer: posting::CustomerSnapshot {
             id: customer_id,
@@ -1458,7 +1490,23 @@ pub async fn ship_and_invoice(
         "totalAmountIncludingTax": d(inv.total_amount_including_tax)?,
         "remainingAmount": d(inv.total_amount_including_tax)?,
         "status": "Open",
+        "discountAmount": d(inv.discount_amount)?,
     }));
+    let mut invoice_row = invoice_row;
+    if let Some(order) = rows::get(tx, entity(sets::SALES_ORDERS)?, order_id).await? {
+        for f in [
+            "shipToName",
+            "shipToContact",
+            "shipToAddressLine1",
+            "shipToAddressLine2",
+            "shipToCity",
+            "shipToState",
+            "shipToCountry",
+            "shipToPostCode",
+        ] {
+            invoice_row.insert(f.to_owned(), order.data.get(f).cloned().unwrap_or(Json::Null));
+        }
+    }
     let invoice = rows::insert(tx, entity(sets::SALES_INVOICES)?, &invoice_row, a).await?;
     for l in &plan.invoice_lines {
         let row = obj(serde_json::json!({
