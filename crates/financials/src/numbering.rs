@@ -75,10 +75,31 @@ pub async fn next(tx: &mut Tx, series: &str) -> Result<String, FinError> {
     Ok(next)
 }
 
-/// The next ledger entry number (an integer series).
+/// The next ledger entry number: an integer series with no width (entry 9 is followed by 10).
 pub async fn next_entry_no(tx: &mut Tx, series: &str) -> Result<i64, FinError> {
-    let no = next(tx, series).await?;
-    no.parse().map_err(|_| FinError::internal(format!("number series {series} is not numeric")))
+    let row = tx
+        .fetch_optional_sql(
+            "SELECT starting_no, last_no_used FROM fin_no_series WHERE code = $1",
+            vec![Value::from(series.to_owned())],
+        )
+        .await?
+        .ok_or_else(|| FinError::internal(format!("number series {series} is missing")))?;
+    let numeric = |s: String| {
+        s.parse::<i64>()
+            .map_err(|_| FinError::internal(format!("number series {series} is not numeric")))
+    };
+    let next = match row.try_get::<Option<String>>("last_no_used")? {
+        None => numeric(row.try_get::<String>("starting_no")?)?,
+        Some(last) => numeric(last)?
+            .checked_add(1)
+            .ok_or_else(|| FinError::internal(format!("number series {series} is exhausted")))?,
+    };
+    tx.execute_sql(
+        "UPDATE fin_no_series SET last_no_used = $1 WHERE code = $2",
+        vec![Value::from(next.to_string()), Value::from(series.to_owned())],
+    )
+    .await?;
+    Ok(next)
 }
 
 #[cfg(test)]

@@ -57,10 +57,6 @@ impl Dataset {
             ("salesPrices", &self.sales_prices),
         ]
     }
-
-    pub fn record_count(&self) -> usize {
-        self.sets().iter().map(|(_, v)| v.len()).sum::<usize>() + self.sales_orders.len()
-    }
 }
 
 const DEMO_NAMESPACE: Uuid = Uuid::from_u128(0x6b6f_6e74_6f72_4000_8000_6465_6d6f_0001);
@@ -112,9 +108,9 @@ const ADJECTIVES: [&str; 10] =
 pub fn generate(spec: &Spec) -> Dataset {
     let mut d = Dataset::default();
     for (code, name, symbol, rate) in [
-        ("EUR", "Euro", "€", "0.95"),
-        ("USD", "US Dollar", "$", "0.88"),
-        ("GBP", "Pound Sterling", "£", "1.12"),
+        ("EUR", "Euro", "€", "1.08"),
+        ("GBP", "Pound Sterling", "£", "1.27"),
+        ("CHF", "Swiss Franc", "CHF", "1.13"),
     ] {
         d.currencies.push(json!({
             "id": demo_id("currency", code), "code": code, "displayName": name, "symbol": symbol,
@@ -157,7 +153,7 @@ pub fn generate(spec: &Spec) -> Dataset {
             FORM[(i / 3) % FORM.len()]
         );
         let currency = match i % 10 {
-            0 => "USD",
+            0 => "EUR",
             1 => "GBP",
             _ => "",
         };

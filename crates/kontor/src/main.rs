@@ -1,7 +1,18 @@
 //! `kontor` — the one binary: Financials, Sales and the integration.
+//!
+//! | command | what |
+//! |---|---|
+//! | `kontor up` | everything in one process on SQLite under `./kontor-data` (see [`up`]) |
+//! | `kontor financials serve --db … --listen …` | the Financials API (and the integration's JSON API) |
+//! | `kontor sales serve --db … --listen …` | the Sales (Dataverse-shaped) API |
+//! | `kontor worker --db … --credentials …` | integration workers on a shared database |
+//! | `kontor bench sync --records N` | the synchronization benchmark |
 
 mod bench;
 mod demo;
+mod serve;
+mod stack;
+mod up;
 
 use clap::{Parser, Subcommand};
 
@@ -13,11 +24,25 @@ use clap::{Parser, Subcommand};
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Financials, Sales and the integration in one process, with demo data on first start.
+    Up(up::UpArgs),
+    /// The Financials service.
+    Financials {
+        #[command(subcommand)]
+        what: ServeCommand,
+    },
+    /// The Sales service.
+    Sales {
+        #[command(subcommand)]
+        what: ServeCommand,
+    },
+    /// Integration workers on a shared (PostgreSQL) database.
+    Worker(serve::WorkerArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -26,37 +51,57 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum ServeCommand {
+    /// Serve the API.
+    Serve(serve::ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// The synchronization benchmark: full sync vs one request per record vs a raw copy.
     Sync(bench::BenchArgs),
 }
 
+fn init_tracing(default: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let rt = tokio::runtime::Runtime::new()?;
     match cli.command {
-        Some(Command::Bench { what: BenchCommand::Sync(args) }) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-                )
-                .with_writer(std::io::stderr)
-                .init();
+        Command::Up(args) => {
+            init_tracing("warn");
+            rt.block_on(up::run(args))
+        }
+        Command::Financials { what: ServeCommand::Serve(args) } => {
+            init_tracing("info");
+            rt.block_on(serve::financials_serve(args))
+        }
+        Command::Sales { what: ServeCommand::Serve(args) } => {
+            init_tracing("info");
+            rt.block_on(serve::sales_serve(args))
+        }
+        Command::Worker(args) => {
+            init_tracing("info");
+            rt.block_on(serve::worker(args))
+        }
+        Command::Bench { what: BenchCommand::Sync(args) } => {
+            init_tracing("warn");
             let json = args.json;
-            let report = tokio::runtime::Runtime::new()?.block_on(bench::run(args))?;
+            let report = rt.block_on(bench::run(args))?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 report.print_table();
             }
-        }
-        None => {
-            let data = demo::generate(&demo::Spec::DEMO);
-            println!(
-                "kontor: demo data set of {} records ready; services are being wired in",
-                data.record_count()
-            );
+            Ok(())
         }
     }
-    Ok(())
 }

@@ -1,0 +1,238 @@
+//! Running the services: `kontor financials serve`, `kontor sales serve`, `kontor worker`, and the
+//! pieces `kontor up` starts in one process.
+
+use std::future::Future;
+use std::net::ToSocketAddrs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use kontor_jobs::{Queue, SystemClock, Worker};
+use kontor_store::Db;
+use kontor_sync::engine::Engine;
+use kontor_sync::store::SyncStore;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A shutdown signal many tasks can wait on.
+#[derive(Clone)]
+pub struct Shutdown(pub watch::Sender<bool>);
+
+impl Shutdown {
+    pub fn new() -> Shutdown {
+        Shutdown(watch::channel(false).0)
+    }
+    pub fn fire(&self) {
+        let _ = self.0.send(true);
+    }
+    /// Completes once [`Shutdown::fire`] was called.
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.subscribe();
+        async move {
+            let _ = rx.wait_for(|fired| *fired).await;
+        }
+    }
+    /// Fires on Ctrl-C.
+    pub fn on_ctrl_c(&self) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Stopping …");
+                me.fire();
+            }
+        });
+    }
+}
+
+async fn bind(addr: impl ToSocketAddrs) -> anyhow::Result<tokio::net::TcpListener> {
+    let addr = addr.to_socket_addrs()?.next().context("no address to listen on")?;
+    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on {addr}"))
+}
+
+/// Serves Financials (and, when given, the integration's JSON API behind Financials' own
+/// authentication) until `shutdown` fires.
+pub async fn financials(
+    db: Db,
+    addr: impl ToSocketAddrs,
+    public_url: Option<String>,
+    sync: Option<kontor_sync_server::SyncState>,
+    shutdown: Shutdown,
+) -> anyhow::Result<JoinHandle<()>> {
+    let listener = bind(addr).await?;
+    let config = kontor_financials_server::Config { public_url, ..Default::default() };
+    let state = kontor_financials_server::AppState::new(db, config).await?;
+    let mut app = kontor_financials_server::router(state.clone());
+    if let Some(sync) = sync {
+        app = app.merge(kontor_sync_server::router(sync).layer(
+            axum::middleware::from_fn_with_state(
+                state,
+                kontor_financials_server::auth::require_user,
+            ),
+        ));
+    }
+    let stop = shutdown.wait();
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            tracing::error!(error = %e, "the Financials server stopped");
+        }
+    }))
+}
+
+/// Serves Sales until `shutdown` fires. `data` holds the key that seals stored secrets
+/// (`KONTOR_SECRET_KEY` overrides it).
+pub async fn sales(
+    db: Db,
+    addr: impl ToSocketAddrs,
+    public_url: Option<String>,
+    data: Option<&Path>,
+    shutdown: Shutdown,
+) -> anyhow::Result<JoinHandle<()>> {
+    let listener = bind(addr).await?;
+    let config = kontor_sales_server::Config {
+        public_url,
+        sealing_key: kontor_sales::secrets::SealingKey::load(data)
+            .context("load the key that seals stored secrets")?,
+        ..Default::default()
+    };
+    let stop = shutdown.wait();
+    Ok(tokio::spawn(async move {
+        if let Err(e) = kontor_sales_server::serve(db, listener, config, stop).await {
+            tracing::error!(error = %e, "the Sales server stopped");
+        }
+    }))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// SQLite path (`kontor.sqlite`, `sqlite:…`) or PostgreSQL URL (`postgres://…`).
+    #[arg(long)]
+    pub db: String,
+    #[arg(long)]
+    pub listen: String,
+    /// The URL clients reach the service at (default: from each request's Host header).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Folder for the key that seals stored secrets (Sales only).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// `sqlite:` or `postgres://` URL from what a person typed.
+pub fn db_url(arg: &str) -> String {
+    if arg.starts_with("postgres://")
+        || arg.starts_with("postgresql://")
+        || arg.starts_with("sqlite:")
+    {
+        arg.to_owned()
+    } else {
+        format!("sqlite:{arg}?mode=rwc")
+    }
+}
+
+fn admin_password() -> Option<String> {
+    std::env::var("KONTOR_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty())
+}
+
+fn print_generated(service: &str, user: &str, generated: Option<String>) {
+    if let Some(p) = generated {
+        println!("{service}: created user {user} with the generated password: {p}");
+        println!("(shown once; set KONTOR_ADMIN_PASSWORD to choose it yourself)");
+    }
+}
+
+pub async fn financials_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let db = Db::connect(&db_url(&args.db)).await?;
+    let generated = kontor_financials::bootstrap(&db, admin_password()).await?;
+    print_generated("Financials", kontor_financials::bootstrap::ADMIN_USER, generated);
+    // The integration's tables live beside Financials' (it hosts the integration).
+    let store = SyncStore::new(db.clone());
+    store.migrate().await?;
+    let queue = Queue::new(db.clone());
+    queue.migrate().await?;
+    let sync = kontor_sync_server::SyncState::new(store, queue, Arc::new(SystemClock));
+    let shutdown = Shutdown::new();
+    shutdown.on_ctrl_c();
+    let task =
+        financials(db.clone(), args.listen.as_str(), args.public_url, Some(sync), shutdown).await?;
+    eprintln!("Financials listening on http://{}", args.listen);
+    task.await?;
+    db.close().await;
+    Ok(())
+}
+
+pub async fn sales_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let db = Db::connect(&db_url(&args.db)).await?;
+    let generated = kontor_sales_server::prepare(&db, admin_password()).await?;
+    print_generated("Sales", kontor_sales::bootstrap::ADMIN_USER, generated);
+    let shutdown = Shutdown::new();
+    shutdown.on_ctrl_c();
+    let task =
+        sales(db.clone(), args.listen.as_str(), args.public_url, args.data.as_deref(), shutdown)
+            .await?;
+    eprintln!("Sales listening on http://{}", args.listen);
+    task.await?;
+    db.close().await;
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// The Financials database (PostgreSQL to share it between machines) holding the integration's
+    /// connection, mappings, couplings and job queue.
+    #[arg(long)]
+    pub db: String,
+    /// The integration credentials file written by `kontor up` or `kontor setup`.
+    #[arg(long)]
+    pub credentials: PathBuf,
+    /// Workers in this process.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+}
+
+/// `kontor worker`: runs the integration's jobs against the connection stored in the database.
+pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let db = Db::connect(&db_url(&args.db)).await?;
+    let store = SyncStore::new(db.clone());
+    store.migrate().await?;
+    let queue = Queue::new(db.clone());
+    queue.migrate().await?;
+    let settings = store.connection().await?.context(
+        "no connection is set up in this database: run `kontor setup` or `kontor up` first",
+    )?;
+    let creds: crate::stack::Integration = serde_json::from_slice(
+        &std::fs::read(&args.credentials)
+            .with_context(|| format!("read {}", args.credentials.display()))?,
+    )
+    .context("the credentials file must hold the integration's credentials")?;
+    let fin = kontor_connectors::ODataConnector::financials(
+        &settings.financials_url,
+        settings.company_id,
+        &creds.financials_user,
+        &creds.financials_key,
+    );
+    let crm = kontor_connectors::ODataConnector::dataverse(
+        &settings.sales_url,
+        creds.token_source(&settings.sales_url),
+    );
+    let engine =
+        Arc::new(Engine::new(store, Arc::new(fin), Arc::new(crm), settings, Arc::new(SystemClock)));
+    let shutdown = Shutdown::new();
+    shutdown.on_ctrl_c();
+    let mut tasks = Vec::new();
+    for n in 0..args.workers.max(1) {
+        let w =
+            Worker::new(queue.clone(), kontor_sync::jobs::handlers(engine.clone(), queue.clone()))
+                .with_id(format!("worker-{}-{n}", std::process::id()));
+        let stop = shutdown.wait();
+        tasks.push(tokio::spawn(async move { w.run(stop).await }));
+    }
+    eprintln!(
+        "{} integration worker(s) running; Ctrl-C stops them and releases their jobs",
+        tasks.len()
+    );
+    for t in tasks {
+        t.await??;
+    }
+    db.close().await;
+    Ok(())
+}

@@ -1,0 +1,340 @@
+//! `kontor up`: Financials, Sales and the integration in one process, on SQLite files in a data
+//! folder. First start: demo company, integration users, connection setup, full synchronization.
+//! Later starts reuse everything (the durable job queue resumes an interrupted synchronization).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use kontor_connectors::setup::HttpSetupSides;
+use kontor_connectors::{Grant, ODataConnector, Secret, TokenSource};
+use kontor_jobs::{Clock, Queue, SystemClock, Worker};
+use kontor_store::Db;
+use kontor_sync::engine::Engine;
+use kontor_sync::setup::{AdminCredentials, SetupRequest};
+use kontor_sync::store::SyncStore;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::serve::{self, Shutdown};
+use crate::stack;
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// The data folder (SQLite files, generated credentials, the secret key).
+    #[arg(long, default_value = "kontor-data")]
+    pub data: PathBuf,
+    #[arg(long, default_value_t = 8080)]
+    pub financials_port: u16,
+    #[arg(long, default_value_t = 8081)]
+    pub sales_port: u16,
+    /// Stop after the first full synchronization (for scripts).
+    #[arg(long)]
+    pub exit_after_sync: bool,
+    /// Integration workers in this process.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+}
+
+/// What the first start generated, kept in `<data>/credentials.json` (mode 0600) so later starts
+/// and the person who ran `kontor up` can use it. `Debug` shows no secret.
+#[derive(Default, Clone, Serialize, Deserialize)]
+pub struct Credentials {
+    pub financials_admin_password: String,
+    pub sales_admin_password: String,
+    pub integration: Option<stack::Integration>,
+    /// The first full synchronization was started (the queue carries it on from there).
+    pub full_sync_started: bool,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").finish_non_exhaustive()
+    }
+}
+
+impl Credentials {
+    fn path(data: &Path) -> PathBuf {
+        data.join("credentials.json")
+    }
+
+    fn load(data: &Path) -> anyhow::Result<Credentials> {
+        match std::fs::read(Self::path(data)) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("read {}", Self::path(data).display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Credentials::default()),
+            Err(e) => Err(e).with_context(|| format!("read {}", Self::path(data).display())),
+        }
+    }
+
+    fn save(&self, data: &Path) -> anyhow::Result<()> {
+        let path = Self::path(data);
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        }
+        std::fs::rename(&tmp, &path)?;
+        Ok(())
+    }
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite:{}?mode=rwc", path.display())
+}
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("create the data folder {}", args.data.display()))?;
+    let data = args.data.canonicalize()?;
+    let mut creds = Credentials::load(&data)?;
+    let admin_env = std::env::var("KONTOR_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+
+    // Stores: Financials (with the integration's and the job queue's tables) and Sales.
+    let fin_db = Db::connect(&sqlite_url(&data.join("financials.sqlite"))).await?;
+    let crm_db = Db::connect(&sqlite_url(&data.join("sales.sqlite"))).await?;
+    if let Some(generated) = kontor_financials::bootstrap(&fin_db, admin_env.clone()).await? {
+        creds.financials_admin_password = generated;
+    } else if let Some(p) = &admin_env {
+        creds.financials_admin_password.clone_from(p);
+    }
+    if let Some(generated) = kontor_sales_server::prepare(&crm_db, admin_env.clone()).await? {
+        creds.sales_admin_password = generated;
+    } else if let Some(p) = &admin_env {
+        creds.sales_admin_password.clone_from(p);
+    }
+    creds.save(&data)?;
+    let store = SyncStore::new(fin_db.clone());
+    store.migrate().await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let queue = Queue::with_clock(fin_db.clone(), clock.clone());
+    queue.migrate().await?;
+
+    // Servers.
+    let (shutdown, _) = watch::channel(false);
+    let shutdown = Shutdown(shutdown);
+    let fin_url = format!("http://localhost:{}", args.financials_port);
+    let crm_url = format!("http://localhost:{}", args.sales_port);
+    let sync_state =
+        kontor_sync_server::SyncState::new(store.clone(), queue.clone(), clock.clone());
+    let fin_task = serve::financials(
+        fin_db.clone(),
+        ("127.0.0.1", args.financials_port),
+        Some(fin_url.clone()),
+        Some(sync_state.clone()),
+        shutdown.clone(),
+    )
+    .await?;
+    let crm_task = serve::sales(
+        crm_db.clone(),
+        ("127.0.0.1", args.sales_port),
+        Some(crm_url.clone()),
+        Some(&data),
+        shutdown.clone(),
+    )
+    .await?;
+
+    // First start: demo data and the integration users on both sides.
+    let company = kontor_financials::bootstrap::company(&fin_db).await?;
+    let integration = match creds.integration.clone() {
+        Some(i) => i,
+        None => {
+            eprintln!("First start: creating the demo company in Financials …");
+            let data_set = crate::demo::generate(&crate::demo::Spec::DEMO);
+            stack::seed_demo(&fin_db, &data_set).await?;
+            let fin_user = stack::create_financials_integration_user(&fin_db).await?;
+            let sales = stack::SalesAdmin::login(&crm_url, &creds.sales_admin_password).await?;
+            let app = sales.create_application_user("Kontor", "Integration").await?;
+            sales.create_users_for_salespeople(&data_set).await?;
+            let i = stack::Integration {
+                financials_user: fin_user.0,
+                financials_key: fin_user.1,
+                sales_client_id: app.0,
+                sales_client_secret: app.1,
+            };
+            creds.integration = Some(i.clone());
+            creds.save(&data)?;
+            i
+        }
+    };
+
+    // Connection setup (idempotent; keeps customised mappings).
+    let fin_conn = || {
+        ODataConnector::financials(
+            &fin_url,
+            company.id,
+            &integration.financials_user,
+            &integration.financials_key,
+        )
+    };
+    let crm_conn = || ODataConnector::dataverse(&crm_url, integration.token_source(&crm_url));
+    let sides = HttpSetupSides {
+        financials: fin_conn(),
+        sales: crm_conn(),
+        financials_root: fin_url.clone(),
+        company_id: company.id,
+        sales_root: crm_url.clone(),
+    };
+    let report = kontor_sync::setup::setup(
+        &store,
+        &sides,
+        SetupRequest {
+            financials_url: fin_url.clone(),
+            company_id: company.id,
+            financials_user: integration.financials_user.clone(),
+            sales_url: crm_url.clone(),
+            sales_user: integration.sales_client_id.clone(),
+            import_solution: true,
+            admin: Some(AdminCredentials {
+                user: kontor_sales::bootstrap::ADMIN_USER.to_owned(),
+                password: creds.sales_admin_password.clone(),
+            }),
+            enable: None,
+        },
+        clock.now(),
+    )
+    .await
+    .context("connection setup")?;
+    let settings = store.connection().await?.context("setup stored no connection")?;
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        Arc::new(fin_conn()),
+        Arc::new(crm_conn()),
+        settings,
+        clock.clone(),
+    ));
+    sync_state.set_engine(engine.clone());
+
+    // Workers, and wake-ups on changes on either side.
+    let mut worker_tasks = Vec::new();
+    for n in 0..args.workers.max(1) {
+        let worker =
+            Worker::new(queue.clone(), kontor_sync::jobs::handlers(engine.clone(), queue.clone()))
+                .with_id(format!("up-{}-{n}", std::process::id()));
+        let stop = shutdown.wait();
+        worker_tasks.push(tokio::spawn(async move { worker.run(stop).await }));
+    }
+    let watcher = tokio::spawn(stack::wake_on_changes(
+        vec![fin_db.clone(), crm_db.clone()],
+        queue.clone(),
+        shutdown.wait(),
+    ));
+
+    if !creds.full_sync_started {
+        eprintln!(
+            "Setup done ({} mappings enabled). Running the full synchronization …",
+            report.enabled_mappings.len()
+        );
+        engine.prepare_full_sync().await?;
+        engine.advance_full_sync(&queue).await?;
+        creds.full_sync_started = true;
+        creds.save(&data)?;
+    }
+    let outcome = follow_full_sync(&engine).await?;
+    engine.schedule_incremental(&queue, Duration::from_secs(30)).await?;
+
+    print_welcome(&data, &fin_url, &crm_url, &company.name, admin_env.is_some());
+    if !outcome.is_empty() {
+        eprintln!("Some lines of the full synchronization ended in Error: {}", outcome.join(", "));
+    }
+    if args.exit_after_sync {
+        eprintln!("--exit-after-sync: stopping.");
+    } else {
+        eprintln!("Press Ctrl-C to stop.");
+        tokio::signal::ctrl_c().await?;
+        eprintln!("Stopping: releasing jobs in flight …");
+    }
+    shutdown.fire();
+    for t in worker_tasks {
+        let _ = t.await;
+    }
+    let _ = watcher.await;
+    let _ = fin_task.await;
+    let _ = crm_task.await;
+    fin_db.close().await;
+    crm_db.close().await;
+    Ok(())
+}
+
+/// Shows one progress line per review line until every line has ended. Returns the lines that
+/// ended in Error.
+async fn follow_full_sync(engine: &Engine) -> anyhow::Result<Vec<String>> {
+    let bars = MultiProgress::new();
+    let style = ProgressStyle::with_template("{spinner} {prefix:<22} {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let mut shown: Vec<(String, ProgressBar)> = Vec::new();
+    loop {
+        let lines = engine.review_status().await?;
+        for l in &lines {
+            if !shown.iter().any(|(n, _)| n == &l.name) {
+                let bar = bars.add(ProgressBar::new_spinner().with_style(style.clone()));
+                bar.set_prefix(l.name.clone());
+                shown.push((l.name.clone(), bar));
+            }
+        }
+        let mut open = 0;
+        for l in &lines {
+            let Some((_, bar)) = shown.iter().find(|(n, _)| n == &l.name) else { continue };
+            bar.set_message(format!(
+                "{:<22} entry: {:<12} to Sales: {:<12} from Sales: {}",
+                l.recommendation,
+                l.job_queue_entry_status,
+                l.to_int_table_job_status,
+                l.from_int_table_job_status
+            ));
+            if matches!(l.job_queue_entry_status.as_str(), "Finished" | "Error") {
+                bar.finish();
+            } else {
+                bar.tick();
+                open += 1;
+            }
+        }
+        if open == 0 {
+            return Ok(lines
+                .iter()
+                .filter(|l| l.job_queue_entry_status == "Error")
+                .map(|l| l.name.clone())
+                .collect());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn print_welcome(data: &Path, fin_url: &str, crm_url: &str, company: &str, from_env: bool) {
+    let where_ = if from_env {
+        "from KONTOR_ADMIN_PASSWORD".to_owned()
+    } else {
+        format!("stored in {}", Credentials::path(data).display())
+    };
+    println!();
+    println!("Kontor is up.");
+    println!("  Financials  {fin_url}/api/v2.0/companies  (company {company})");
+    println!("              {fin_url}/ODataV4/Company('{company}')/ProductItemAvailability");
+    println!("              {fin_url}/integration/v1/full-sync  (the integration's JSON API)");
+    println!("              user ADMIN, HTTP Basic; password {where_}");
+    println!("  Sales       {crm_url}/api/data/v9.2/accounts");
+    println!(
+        "              token: POST {crm_url}/oauth2/v2.0/token grant_type=password username=admin"
+    );
+    println!("              password {where_}");
+    println!("  Data        {}", data.display());
+    println!();
+}
+
+impl stack::Integration {
+    /// Tokens for the Sales application user.
+    pub fn token_source(&self, sales_root: &str) -> TokenSource {
+        TokenSource::new(
+            format!("{sales_root}/oauth2/v2.0/token"),
+            format!("{sales_root}/.default"),
+            Grant::ClientCredentials {
+                client_id: self.sales_client_id.clone(),
+                client_secret: Secret(self.sales_client_secret.clone()),
+            },
+        )
+    }
+}
