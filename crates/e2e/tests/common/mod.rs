@@ -28,6 +28,8 @@ pub struct World {
     /// Sales as admin.
     pub sales_admin: Arc<ODataConnector>,
     pub engine: Arc<Engine>,
+    /// The engine's Sales connector (to look at its governor).
+    pub sales_conn: Arc<ODataConnector>,
     pub queue: Queue,
     pub worker: Worker,
     pub store: SyncStore,
@@ -223,10 +225,11 @@ impl World {
         let settings = store.connection().await.unwrap().unwrap();
         let opts =
             ClientOptions { max_retry_after: Duration::from_secs(2), ..ClientOptions::default() };
+        let sales_conn = Arc::new(sales_conn.with_options(opts.clone()));
         let engine = Arc::new(Engine::new(
             store.clone(),
-            Arc::new(fin_conn.with_options(opts.clone())),
-            Arc::new(sales_conn.with_options(opts)),
+            Arc::new(fin_conn.with_options(opts)),
+            sales_conn.clone(),
             settings,
             clock.clone(),
         ));
@@ -239,6 +242,7 @@ impl World {
             fin_admin,
             sales_admin,
             engine,
+            sales_conn,
             queue,
             worker,
             store,
