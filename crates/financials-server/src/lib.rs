@@ -4,6 +4,31 @@
 //! - [`router`] builds the routes on an [`AppState`]; [`serve`] runs them on a listener until a
 //!   shutdown signal; [`testing::spawn_for_test`] starts a real server on port 0 for tests.
 //! - Handlers are thin: paths are parsed in [`api`], the work is in `kontor_financials`.
+//!
+//! # Routes (all but `/` need HTTP Basic: user name + password or web service access key)
+//! | route | methods |
+//! |---|---|
+//! | `/api/v2.0/$metadata` | GET (CSDL) |
+//! | `/api/v2.0/$batch` | POST: `multipart/mixed` (change sets atomic, `Content-ID`/`$n`) or BC's JSON batch (`Isolation: snapshot` = atomic); ≤ 1,000 operations |
+//! | `/api/v2.0/companies`, `companies({id})` | GET; PATCH (experience, base currency) |
+//! | `/api/v2.0/companies({id})/{set}` | GET (query options, paging, change feed), POST (client `id` allowed) |
+//! | `…/{set}({id})` | GET, PATCH (`If-Match`; upsert when unknown and no `If-Match`), DELETE |
+//! | `…/{set}({id})/{navigation}[({id})]` | GET; POST/PATCH/DELETE on `salesOrders({id})/salesOrderLines` |
+//! | `…/salesOrders({id})/Microsoft.NAV.shipAndInvoice` | POST → 204, `Location` = posted invoice |
+//! | `…/users({id})/Microsoft.NAV.changeWebServiceKey` | POST `{"expiryDateTime"?}` → `{"value": key}` (shown once) |
+//! | `/ODataV4/$metadata`, `/ODataV4/Company('{name}')/ProductItemAvailability` | GET |
+//!
+//! Entity sets: customers, contacts, currencies, currencyExchangeRates, unitsOfMeasure,
+//! paymentTerms, items, itemUnitsOfMeasure, resources, salespeople, customerPriceGroups,
+//! salesPrices, salesOrders, salesOrderLines, salesInvoices, salesInvoiceLines (read-only),
+//! itemLedgerEntries, customerLedgerEntries (read-only), users.
+//!
+//! # Change feed
+//! A collection GET with `Prefer: odata.track-changes` answers all rows in row-version order
+//! (paged by `odata.maxpagesize`, `@odata.nextLink`), the last page with `@odata.deltaLink`
+//! (`…?$deltatoken=<version>`). The delta link answers rows written since (with `@odata.etag`)
+//! and deletions as `{"@odata.context":"…/$deletedEntity","id":…,"reason":"deleted"}`. With
+//! `Prefer: wait=N` (≤ 60 s) an empty delta read waits for the next write and answers at once.
 
 pub mod api;
 pub mod auth;

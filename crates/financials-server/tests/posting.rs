@@ -289,3 +289,56 @@ async fn the_invoice_discount_and_ship_to_address_carry_over_to_the_posted_invoi
     })
     .await;
 }
+
+#[tokio::test]
+async fn posted_documents_and_ledger_entries_are_queryable_paged_and_read_only() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let api = start(&url).await;
+        setup(&api).await;
+        stock(&api, "1000", 50).await;
+        for q in 1..=3 {
+            let id = order(&api, json!([{"lineObjectNumber": "1000", "quantity": q}, {"lineObjectNumber": "2000", "quantity": q}])).await;
+            assert_eq!(ship_and_invoice(&api, &id).await.status, StatusCode::NO_CONTENT);
+        }
+        for set in ["salesInvoices", "salesInvoiceLines", "itemLedgerEntries", "customerLedgerEntries"] {
+            let all = api.get(&format!("{set}?$count=true")).await;
+            assert_eq!(all.status, StatusCode::OK, "{set}: {}", all.text);
+            let n = all.body["@odata.count"].as_u64().unwrap();
+            assert!(n >= 3, "{set}: {n}");
+            let mut r = api.send(Method::GET, set, None, &[("Prefer", "odata.maxpagesize=2")]).await;
+            let mut seen = 0;
+            loop {
+                seen += r.values().len();
+                match r.body["@odata.nextLink"].as_str() {
+                    Some(next) => r = api.get(next).await,
+                    None => break,
+                }
+            }
+            assert_eq!(seen as u64, n, "{set}: paging sees every row once");
+            let first = &all.values()[0];
+            let id = first["id"].as_str().unwrap();
+            let one = api.get(&format!("{set}({id})?$select=id")).await;
+            assert_eq!(one.etag(), first["@odata.etag"].as_str().unwrap(), "{set}: etag");
+            let r = api.patch(&format!("{set}({id})"), &one.etag(), json!({})).await;
+            assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{set}");
+            assert_eq!(api.delete(&format!("{set}({id})"), "*").await.status, StatusCode::METHOD_NOT_ALLOWED, "{set}");
+        }
+        let r = api.get("salesInvoices?$filter=totalAmountIncludingTax gt 150&$orderby=number desc&$top=1&$select=number,totalAmountIncludingTax&$expand=salesInvoiceLines($select=quantity)").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let v = r.values();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0]["number"], "103003");
+        assert_eq!(v[0]["totalAmountIncludingTax"], json!(307.5));
+        assert_eq!(v[0]["salesInvoiceLines"].as_array().unwrap().len(), 2);
+        let r = api.get("itemLedgerEntries?$filter=itemNumber eq '1000' and entryType eq 'Sale'&$orderby=quantity").await;
+        let q: Vec<f64> = r.values().iter().map(|e| e["quantity"].as_f64().unwrap()).collect();
+        assert_eq!(q, vec![-3.0, -2.0, -1.0]);
+        let r = api.get("items?$filter=number eq '1000'&$expand=baseUnitOfMeasure,itemLedgerEntries($filter=entryType eq 'Sale')").await;
+        assert_eq!(r.values()[0]["baseUnitOfMeasure"]["code"], "PCS", "{}", r.text);
+        assert_eq!(r.values()[0]["itemLedgerEntries"].as_array().unwrap().len(), 3);
+        assert_eq!(r.values()[0]["inventory"], json!(44));
+        let r = api.get("salesInvoices?$top=1&$expand=customer($select=number)").await;
+        assert_eq!(r.values()[0]["customer"]["number"], "C1", "{}", r.text);
+    })
+    .await;
+}
