@@ -342,3 +342,27 @@ async fn posted_documents_and_ledger_entries_are_queryable_paged_and_read_only()
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_foreign_currency_order_raises_the_balance_in_local_currency_at_the_latest_rate() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let api = start(&url).await;
+        setup(&api).await;
+        api.create("currencies", json!({"code": "EUR", "displayName": "Euro"})).await;
+        api.create("currencyExchangeRates", json!({"currencyCode": "EUR", "startingDate": "2020-01-01", "exchangeRateAmount": 1, "relationalExchangeRateAmount": 1})).await;
+        api.create("currencyExchangeRates", json!({"currencyCode": "EUR", "startingDate": "2021-01-01", "exchangeRateAmount": 100, "relationalExchangeRateAmount": 125})).await;
+        api.create("currencyExchangeRates", json!({"currencyCode": "EUR", "startingDate": "2999-01-01", "exchangeRateAmount": 1, "relationalExchangeRateAmount": 2})).await;
+        let eur = api.get("currencies?$filter=code eq 'EUR'").await.values()[0].clone();
+        assert_eq!(eur["exchangeRate"], json!(0.8), "the latest started rate: 100 EUR = 125 USD");
+        let o = api.create("salesOrders", json!({"customerNumber": "C1", "currencyCode": "EUR", "salesOrderLines": [{"lineObjectNumber": "2000", "quantity": 10, "unitPrice": 2}]})).await;
+        let r = ship_and_invoice(&api, o["id"].as_str().unwrap()).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        let cle = api.get("customerLedgerEntries?$filter=customerNumber eq 'C1'").await.values()[0].clone();
+        assert_eq!(cle["amount"], json!(20));
+        assert_eq!(cle["amountLcy"], json!(25));
+        assert_eq!(cle["currencyCode"], "EUR");
+        let c = api.get("customers?$filter=number eq 'C1'").await.values()[0].clone();
+        assert_eq!(c["balanceDue"], json!(25));
+    })
+    .await;
+}

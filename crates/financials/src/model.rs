@@ -456,6 +456,7 @@ fn build_model() -> Model {
                     s("description", 100),
                     s("currencyCode", 10),
                     money("amount").required(),
+                    money("amountLcy").required(),
                     money("remainingAmount").required(),
                     flag("open"),
                 ]

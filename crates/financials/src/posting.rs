@@ -141,6 +141,9 @@ pub struct PostingInput {
     pub first_customer_entry_no: i64,
     /// Used when the order has no posting date.
     pub today: NaiveDate,
+    /// For an order in a foreign currency: units of that currency per unit of the local
+    /// currency (the currency's `exchangeRate`); balances are kept in the local currency.
+    pub currency_factor: Option<Decimal>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -210,6 +213,8 @@ pub struct CustomerLedgerEntry {
     pub description: String,
     pub currency_code: Option<String>,
     pub amount: Decimal,
+    /// The amount in the local currency.
+    pub amount_lcy: Decimal,
 }
 
 /// What posting writes.
@@ -221,7 +226,7 @@ pub struct PostingPlan {
     pub customer_entry: CustomerLedgerEntry,
     /// Per item: the change of inventory (negative) and the inventory after posting.
     pub inventory_changes: BTreeMap<Uuid, (Decimal, Decimal)>,
-    /// The customer's balance goes up by this much.
+    /// The customer's balance (local currency) goes up by this much.
     pub balance_change: Decimal,
     /// The order and these lines are deleted (fully shipped and invoiced).
     pub order_id: Uuid,
@@ -425,6 +430,11 @@ pub fn plan(input: &PostingInput) -> Result<PostingPlan, PostingError> {
         total_tax_amount: Decimal::ZERO,
         total_amount_including_tax: total,
     };
+    let amount_lcy =
+        match input.currency_factor.filter(|f| order.currency_code.is_some() && !f.is_zero()) {
+            Some(factor) => round_amount(total / factor),
+            None => total,
+        };
     let customer_entry = CustomerLedgerEntry {
         id: derived_id(order.id, "customer-ledger-entry"),
         entry_number: input.first_customer_entry_no,
@@ -435,6 +445,7 @@ pub fn plan(input: &PostingInput) -> Result<PostingPlan, PostingError> {
         description: format!("Order {}", order.number),
         currency_code: order.currency_code.clone(),
         amount: total,
+        amount_lcy,
     };
     Ok(PostingPlan {
         invoice,
@@ -442,7 +453,7 @@ pub fn plan(input: &PostingInput) -> Result<PostingPlan, PostingError> {
         item_entries,
         customer_entry,
         inventory_changes,
-        balance_change: total,
+        balance_change: amount_lcy,
         order_id: order.id,
         order_line_ids: lines.iter().map(|l| l.id).collect(),
     })
@@ -519,6 +530,7 @@ mod tests {
             first_item_entry_no: 7,
             first_customer_entry_no: 3,
             today: NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            currency_factor: None,
         }
     }
 
@@ -585,6 +597,17 @@ mod tests {
         assert_eq!(plan.invoice.total_amount_including_tax, d("200"));
         i.order.discount_amount = d("1000");
         assert!(matches!(super::plan(&i), Err(PostingError::DiscountTooLarge { .. })));
+    }
+
+    #[test]
+    fn a_foreign_currency_order_raises_the_balance_in_local_currency() {
+        let mut i = input();
+        i.order.currency_code = Some("EUR".into());
+        i.currency_factor = Some(d("0.5"));
+        let plan = plan(&i).unwrap();
+        assert_eq!(plan.customer_entry.amount, d("220.73"));
+        assert_eq!(plan.customer_entry.amount_lcy, d("441.46"));
+        assert_eq!(plan.balance_change, d("441.46"));
     }
 
     #[test]

@@ -940,6 +940,39 @@ async fn price_for(
     Ok(pricing::unit_price(&prices, dec(&item.data, "unitPrice"), &ctx))
 }
 
+/// Keeps `currencies.exchangeRate` (units of the currency per unit of the local currency, as
+/// Dataverse's `exchangerate`) at the latest rate that has started: exchange rate amount over
+/// relational exchange rate amount.
+async fn refresh_exchange_rate(tx: &mut Tx, code: &str, actor: Actor) -> Result<()> {
+    let Some(currency) = lookup(tx, sets::CURRENCIES, "code", code).await? else { return Ok(()) };
+    let rates = rows::find_all(
+        tx,
+        entity(sets::CURRENCY_EXCHANGE_RATES)?,
+        "currencyCode",
+        Json::String(code.to_owned()),
+    )
+    .await?;
+    let today = today();
+    let latest = rates
+        .iter()
+        .filter(|r| date(&r.data, "startingDate").is_some_and(|d| d <= today))
+        .max_by_key(|r| date(&r.data, "startingDate"));
+    let Some(latest) = latest else { return Ok(()) };
+    let relational = dec(&latest.data, "relationalExchangeRateAmount");
+    if relational.is_zero() {
+        return Ok(());
+    }
+    let rate = (dec(&latest.data, "exchangeRateAmount") / relational).round_dp(10);
+    if dec(&currency.data, "exchangeRate") == rate {
+        return Ok(());
+    }
+    let mut patch = Map::new();
+    set_dec(&mut patch, "exchangeRate", rate)?;
+    let id = currency.id().ok_or_else(|| FinError::internal("currency without id"))?;
+    rows::update(tx, entity(sets::CURRENCIES)?, id, &patch, Some(actor.0)).await?;
+    Ok(())
+}
+
 /// The sums of the order's line amounts (excluding, including tax).
 async fn lines_total(tx: &mut Tx, order_id: Uuid) -> Result<(Decimal, Decimal)> {
     let lines = entity(sets::SALES_ORDER_LINES)?;
@@ -1058,6 +1091,11 @@ pub async fn create(
         users::set_password(tx, id, &p).await?;
     }
     match set {
+        sets::CURRENCY_EXCHANGE_RATES => {
+            if let Some(code) = text(&rec, "currencyCode") {
+                refresh_exchange_rate(tx, &code, actor).await?;
+            }
+        }
         sets::SALES_ORDER_LINES => {
             if let Some(order) = guid(&rec, "documentId") {
                 refresh_order_totals(tx, order, actor).await?;
@@ -1200,6 +1238,12 @@ pub async fn update(
     if let Some(target) = new_inventory {
         updated = adjust_inventory(tx, &updated, &target, actor).await?;
     }
+    if set == sets::CURRENCY_EXCHANGE_RATES {
+        for code in [old.str("currencyCode"), updated.str("currencyCode")].into_iter().flatten() {
+            refresh_exchange_rate(tx, code, actor).await?;
+        }
+        return Ok((rows::get(tx, e, id).await?.unwrap_or(updated), false));
+    }
     if set == sets::SALES_ORDER_LINES {
         refresh_order_totals(tx, guid(&updated.data, "documentId").unwrap_or_default(), actor)
             .await?;
@@ -1300,6 +1344,11 @@ pub async fn plan_delete(
 
 /// After a delete: keeps computed fields of the parent in step (order totals).
 pub async fn after_delete(tx: &mut Tx, set: &str, deleted: &Record, actor: Actor) -> Result<()> {
+    if set == sets::CURRENCY_EXCHANGE_RATES
+        && let Some(code) = deleted.str("currencyCode")
+    {
+        refresh_exchange_rate(tx, code, actor).await?;
+    }
     if set == sets::SALES_ORDER_LINES
         && let Some(order) = guid(&deleted.data, "documentId")
     {
@@ -1319,6 +1368,13 @@ async fn posting_input(tx: &mut Tx, order_id: Uuid) -> Result<posting::PostingIn
     let customer = rows::find(tx, customers, "id", Json::String(customer_id.to_string()), true)
         .await?
         .ok_or_else(|| FinError::Rule("The customer of the sales order does not exist.".into()))?;
+    let currency_factor = match order.str("currencyCode") {
+        Some(code) if !code.trim().is_empty() => lookup(tx, sets::CURRENCIES, "code", code)
+            .await?
+            .map(|c| dec(&c.data, "exchangeRate"))
+            .filter(|r| !r.is_zero()),
+        _ => None,
+    };
     let lines = rows::find_all(
         tx,
         entity(sets::SALES_ORDER_LINES)?,
@@ -1414,6 +1470,7 @@ async fn posting_input(tx: &mut Tx, order_id: Uuid) -> Result<posting::PostingIn
         first_item_entry_no: 0,
         first_customer_entry_no: 0,
         today: today(),
+        currency_factor,
     })
 }
 
@@ -1561,6 +1618,7 @@ pub async fn ship_and_invoice(
         "description": ce.description,
         "currencyCode": ce.currency_code,
         "amount": d(ce.amount)?,
+        "amountLcy": d(ce.amount_lcy)?,
         "remainingAmount": d(ce.amount)?,
         "open": true,
     }));
