@@ -608,3 +608,27 @@ async fn change_feed(
     )
     .header("preference-applied", "odata.track-changes"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_carry_their_keys() {
+        let segs = parse_path("companies(5d115c9c-0000-0000-0000-000000000001)/salesOrders(abc)/Microsoft.NAV.shipAndInvoice").unwrap();
+        assert_eq!(segs.len(), 3);
+        assert_eq!(
+            segs[0],
+            Segment {
+                name: "companies".into(),
+                key: Some("5d115c9c-0000-0000-0000-000000000001".into())
+            }
+        );
+        assert_eq!(segs[2].name, "Microsoft.NAV.shipAndInvoice");
+        let company = parse_path("Company('My%20Co''s')/ProductItemAvailability").unwrap();
+        assert_eq!(company[0].key.as_deref(), Some("My Co's"));
+        assert_eq!(parse_path("customers(id=abc)").unwrap()[0].key.as_deref(), Some("abc"));
+        assert!(parse_path("").unwrap().is_empty());
+        assert!(parse_key("not-a-guid", "customers").is_err());
+    }
+}

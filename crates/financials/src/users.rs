@@ -133,6 +133,19 @@ pub async fn create_user(
     Ok(rec)
 }
 
+/// Spends what a password check costs, so an unknown user name answers as slowly as a wrong
+/// password (no user enumeration by timing).
+async fn equalize_timing(secret: &Secret) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let s = secret.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        let hash =
+            DUMMY.get_or_init(|| credentials::hash_password(&Secret::new("kontor-dummy-password")));
+        credentials::verify_password(&s, hash)
+    })
+    .await;
+}
+
 /// Checks HTTP Basic credentials: a web service access key (one SHA-256 and one indexed lookup)
 /// or a password (argon2, cached for a few minutes under a fingerprint that includes the stored
 /// hash, so a password change invalidates it everywhere at once). State and permissions are read
@@ -169,7 +182,10 @@ impl Authenticator {
                 vec![Value::from(name.clone())],
             )
             .await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(row) = row else {
+            equalize_timing(secret).await;
+            return Ok(None);
+        };
         let state: String = row.try_get("state")?;
         if state != ENABLED {
             return Ok(None);
@@ -188,6 +204,7 @@ impl Authenticator {
             }
         }
         let Some(password_hash) = row.try_get::<Option<String>>("password_hash")? else {
+            equalize_timing(secret).await;
             return Ok(None);
         };
         let fingerprint = credentials::credential_fingerprint(&name, &password_hash, secret);
