@@ -1,157 +1,9 @@
-//! The domain operations behind the API: create, update (and upsert), delete and *ship and
-//! invoice*, each inside the caller's transaction (so a `$batch` change set is atomic). Every
-//! entity set goes through the same steps: the body is checked against the model (unknown,
-//! read-only, mistyped and too-long fields are named), merged with the stored row, completed by
-//! the set's rules (defaults, number series, lookups, computed fields), then written.
+//! Per-set rules: the body check against the model, defaults, number series, lookups that must
+//! exist, computed fields (line amounts, order totals, exchange rates) and uniqueness.
 
-use std::collections::BTreeMap;
-
-use chrono::{NaiveDate, Utc};
-use kontor_odata::model::{EdmType, EntityType};
-use kontor_odata::sql::{decimal_json, encode_value};
-use kontor_store::Tx;
-use kontor_store::sea_query::Value;
-use rust_decimal::Decimal;
-use serde_json::{Map, Value as Json};
-use uuid::Uuid;
-
-use crate::credentials::{Permissions, Secret};
-use crate::error::{FinError, Result};
-use crate::model::{model, sets};
-use crate::numbering::{self, series};
-use crate::posting::{self, Blocked, LineType};
-use crate::pricing;
-use crate::rows::{self, Record};
-use crate::users;
-
-/// Starts a write transaction for domain operations. On PostgreSQL it takes the store's
-/// row-version counter lock first, before any row lock: every store write takes that lock first
-/// too, so two writers never wait on each other in opposite order (no deadlocks), and number
-/// series and inventory checks see a stable state.
-pub async fn begin_write(db: &kontor_store::Db) -> Result<Tx> {
-    let mut tx = db.begin().await?;
-    if tx.backend() == kontor_store::Backend::Postgres {
-        tx.execute_sql(
-            "SELECT value FROM store_counter WHERE name = 'row_version' FOR UPDATE",
-            vec![],
-        )
-        .await?;
-    }
-    Ok(tx)
-}
-
-/// Who is writing (stored as `systemModifiedBy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Actor(pub Uuid);
-
-/// The entity type of a set, or 404.
-pub fn entity(set: &str) -> Result<&'static EntityType> {
-    model()
-        .entity_set(set)
-        .ok_or_else(|| FinError::NotFound(format!("Resource not found for the segment '{set}'.")))
-}
-
-/// Sets that only posting writes.
-fn read_only_set(set: &str) -> bool {
-    matches!(
-        set,
-        sets::SALES_INVOICES
-            | sets::SALES_INVOICE_LINES
-            | sets::ITEM_LEDGER_ENTRIES
-            | sets::CUSTOMER_LEDGER_ENTRIES
-    )
-}
-
-fn method_not_allowed(method: &str, set: &str) -> FinError {
-    FinError::MethodNotAllowed(format!(
-        "'{method}' requests for '{set}' of EdmType 'Entity' are not allowed within Kontor web services."
-    ))
-}
-
-// ---------------------------------------------------------------------------------------------
-// JSON helpers
-// ---------------------------------------------------------------------------------------------
-
-fn text(m: &Map<String, Json>, k: &str) -> Option<String> {
-    m.get(k).and_then(Json::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
-}
-
-fn dec(m: &Map<String, Json>, k: &str) -> Decimal {
-    match m.get(k) {
-        Some(Json::Number(n)) => n
-            .to_string()
-            .parse()
-            .or_else(|_| Decimal::from_scientific(&n.to_string()))
-            .unwrap_or_default(),
-        Some(Json::String(s)) => s.trim().parse().unwrap_or_default(),
-        _ => Decimal::ZERO,
-    }
-}
-
-fn guid(m: &Map<String, Json>, k: &str) -> Option<Uuid> {
-    m.get(k).and_then(Json::as_str).and_then(|s| Uuid::parse_str(s).ok())
-}
-
-fn flag(m: &Map<String, Json>, k: &str) -> bool {
-    m.get(k).and_then(Json::as_bool).unwrap_or(false)
-}
-
-fn date(m: &Map<String, Json>, k: &str) -> Option<NaiveDate> {
-    m.get(k).and_then(Json::as_str).and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-}
-
-fn set_dec(m: &mut Map<String, Json>, k: &str, d: Decimal) -> Result<()> {
-    m.insert(k.to_owned(), decimal_json(d).map_err(|e| FinError::internal(e.message))?);
-    Ok(())
-}
-
-fn set_text(m: &mut Map<String, Json>, k: &str, v: Option<String>) {
-    m.insert(k.to_owned(), v.map_or(Json::Null, Json::String));
-}
-
-fn default(m: &mut Map<String, Json>, k: &str, v: Json) {
-    if m.get(k).is_none_or(Json::is_null) {
-        m.insert(k.to_owned(), v);
-    }
-}
-
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
-
-fn one_of(m: &Map<String, Json>, field: &str, allowed: &[&str]) -> Result<()> {
-    if let Some(Json::String(v)) = m.get(field)
-        && !allowed.contains(&v.as_str())
-    {
-        return Err(FinError::Invalid {
-            code: "Unknown",
-            field: Some(field.to_owned()),
-            message: format!(
-                "'{v}' is not an option for the field '{field}'. The existing options are: {}",
-                allowed.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(",")
-            ),
-        });
-    }
-    Ok(())
-}
-
-fn not_negative(m: &Map<String, Json>, field: &str) -> Result<()> {
-    if dec(m, field).is_sign_negative() && !dec(m, field).is_zero() {
-        return Err(FinError::invalid(
-            field,
-            format!("The value of '{field}' must not be negative."),
-        ));
-    }
-    Ok(())
-}
-
-fn required(m: &Map<String, Json>, field: &str) -> Result<String> {
-    text(m, field).ok_or_else(|| FinError::Invalid {
-        code: "BadRequest_RequiredParamNotProvided",
-        field: Some(field.to_owned()),
-        message: format!("Field '{field}' must not be blank or empty."),
-    })
-}
+use super::json::*;
+#[allow(unused_imports)]
+use super::*;
 
 /// Checks a client body against the model: annotations are dropped; unknown, read-only,
 /// mistyped, null-for-required and too-long fields are errors naming the field.
@@ -227,7 +79,12 @@ pub fn check_body(
     Ok(out)
 }
 
-async fn lookup(tx: &mut Tx, set: &str, property: &str, value: &str) -> Result<Option<Record>> {
+pub(super) async fn lookup(
+    tx: &mut Tx,
+    set: &str,
+    property: &str,
+    value: &str,
+) -> Result<Option<Record>> {
     let e = entity(set)?;
     let p = e.property(property).ok_or_else(|| FinError::internal(format!("{set}.{property}")))?;
     let json = match p.ty {
@@ -241,7 +98,7 @@ async fn lookup(tx: &mut Tx, set: &str, property: &str, value: &str) -> Result<O
 }
 
 /// A code field that must name an existing record (`salespersonCode` → `salespeople.code`).
-async fn must_exist(
+pub(super) async fn must_exist(
     tx: &mut Tx,
     rec: &Map<String, Json>,
     field: &str,
@@ -261,7 +118,7 @@ async fn must_exist(
 
 /// Resolves a pair like (`itemId`, `itemNumber`) against `set`: either may be given; when both
 /// are, they must agree. Fills in the other. Returns the record.
-async fn resolve_pair(
+pub(super) async fn resolve_pair(
     tx: &mut Tx,
     rec: &mut Map<String, Json>,
     (id_field, no_field): (&str, &str),
@@ -313,7 +170,7 @@ async fn resolve_pair(
     Ok(found)
 }
 
-fn became(rec: &Map<String, Json>, old: Option<&Record>, field: &str) -> bool {
+pub(super) fn became(rec: &Map<String, Json>, old: Option<&Record>, field: &str) -> bool {
     match old {
         None => rec.get(field).is_some_and(|v| !v.is_null()),
         Some(o) => o.data.get(field) != rec.get(field),
@@ -324,7 +181,7 @@ fn became(rec: &Map<String, Json>, old: Option<&Record>, field: &str) -> bool {
 // Per-set rules
 // ---------------------------------------------------------------------------------------------
 
-async fn assign_number(
+pub(super) async fn assign_number(
     tx: &mut Tx,
     rec: &mut Map<String, Json>,
     field: &str,
@@ -339,7 +196,7 @@ async fn assign_number(
 
 /// Defaults, lookups and computed fields of `set` for the merged record `rec` (`old`: the stored
 /// row on update).
-async fn prepare(
+pub(super) async fn prepare(
     tx: &mut Tx,
     set: &str,
     rec: &mut Map<String, Json>,
@@ -599,7 +456,7 @@ async fn prepare(
     Ok(())
 }
 
-async fn prepare_order(
+pub(super) async fn prepare_order(
     tx: &mut Tx,
     rec: &mut Map<String, Json>,
     old: Option<&Record>,
@@ -697,7 +554,7 @@ async fn prepare_order(
 }
 
 /// The order of a line, which must be open.
-async fn open_order(tx: &mut Tx, order_id: Uuid) -> Result<Record> {
+pub(super) async fn open_order(tx: &mut Tx, order_id: Uuid) -> Result<Record> {
     let orders = entity(sets::SALES_ORDERS)?;
     let order =
         rows::find(tx, orders, "id", Json::String(order_id.to_string()), true).await?.ok_or_else(
@@ -713,7 +570,7 @@ async fn open_order(tx: &mut Tx, order_id: Uuid) -> Result<Record> {
     Ok(order)
 }
 
-async fn prepare_line(
+pub(super) async fn prepare_line(
     tx: &mut Tx,
     rec: &mut Map<String, Json>,
     old: Option<&Record>,
@@ -887,7 +744,12 @@ async fn prepare_line(
 }
 
 /// Base units per `uom` of the item: 1 for the base unit, else its item unit of measure.
-async fn qty_per_unit(tx: &mut Tx, item_no: &str, uom: &str, base: &str) -> Result<Decimal> {
+pub(super) async fn qty_per_unit(
+    tx: &mut Tx,
+    item_no: &str,
+    uom: &str,
+    base: &str,
+) -> Result<Decimal> {
     if uom.is_empty() || uom.eq_ignore_ascii_case(base) {
         return Ok(Decimal::ONE);
     }
@@ -904,7 +766,7 @@ async fn qty_per_unit(tx: &mut Tx, item_no: &str, uom: &str, base: &str) -> Resu
         })
 }
 
-async fn price_for(
+pub(super) async fn price_for(
     tx: &mut Tx,
     order: &Record,
     item: &Record,
@@ -943,7 +805,7 @@ async fn price_for(
 /// Keeps `currencies.exchangeRate` (units of the currency per unit of the local currency, as
 /// Dataverse's `exchangerate`) at the latest rate that has started: exchange rate amount over
 /// relational exchange rate amount.
-async fn refresh_exchange_rate(tx: &mut Tx, code: &str, actor: Actor) -> Result<()> {
+pub(super) async fn refresh_exchange_rate(tx: &mut Tx, code: &str, actor: Actor) -> Result<()> {
     let Some(currency) = lookup(tx, sets::CURRENCIES, "code", code).await? else { return Ok(()) };
     let rates = rows::find_all(
         tx,
@@ -974,7 +836,7 @@ async fn refresh_exchange_rate(tx: &mut Tx, code: &str, actor: Actor) -> Result<
 }
 
 /// The sums of the order's line amounts (excluding, including tax).
-async fn lines_total(tx: &mut Tx, order_id: Uuid) -> Result<(Decimal, Decimal)> {
+pub(super) async fn lines_total(tx: &mut Tx, order_id: Uuid) -> Result<(Decimal, Decimal)> {
     let lines = entity(sets::SALES_ORDER_LINES)?;
     let all = rows::find_all(tx, lines, "documentId", Json::String(order_id.to_string())).await?;
     let excl: Decimal = all.iter().map(|l| dec(&l.data, "amountExcludingTax")).sum();
@@ -983,7 +845,7 @@ async fn lines_total(tx: &mut Tx, order_id: Uuid) -> Result<(Decimal, Decimal)> 
 }
 
 /// Recomputes an order's totals from its lines (after a line changed).
-async fn refresh_order_totals(tx: &mut Tx, order_id: Uuid, actor: Actor) -> Result<()> {
+pub(super) async fn refresh_order_totals(tx: &mut Tx, order_id: Uuid, actor: Actor) -> Result<()> {
     let lines = entity(sets::SALES_ORDER_LINES)?;
     let orders = entity(sets::SALES_ORDERS)?;
     let _ = lines;
@@ -1003,7 +865,7 @@ async fn refresh_order_totals(tx: &mut Tx, order_id: Uuid, actor: Actor) -> Resu
 }
 
 /// Alternate keys must be unique: a clear 409 before the database's unique index answers.
-async fn check_unique(
+pub(super) async fn check_unique(
     tx: &mut Tx,
     e: &EntityType,
     rec: &Map<String, Json>,
@@ -1029,616 +891,4 @@ async fn check_unique(
         let _ = id;
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Operations
-// ---------------------------------------------------------------------------------------------
-
-/// Creates a record in `set`. `parent`: the order id when posting to
-/// `salesOrders(<id>)/salesOrderLines`. Accepts a client-chosen `id`; a taken id or number is a
-/// 409. Deep insert of `salesOrderLines` into a new order is supported.
-pub async fn create(
-    tx: &mut Tx,
-    set: &str,
-    mut body: Map<String, Json>,
-    parent: Option<Uuid>,
-    actor: Actor,
-) -> Result<Record> {
-    let e = entity(set)?;
-    if read_only_set(set) || set == sets::COMPANIES {
-        return Err(method_not_allowed("POST", set));
-    }
-    let password = take_password(set, &mut body)?;
-    let deep_lines = if set == sets::SALES_ORDERS { body.remove("salesOrderLines") } else { None };
-    if set == sets::ITEMS
-        && body.get("inventory").is_some_and(|v| !v.is_null() && v != &Json::from(0))
-    {
-        return Err(FinError::Invalid {
-            code: "Application_DialogException",
-            field: Some("inventory".into()),
-            message: "Inventory cannot be changed during on insert.".into(),
-        });
-    }
-    if set == sets::ITEMS {
-        body.remove("inventory");
-    }
-    let mut rec = check_body(e, &body, true, None)?;
-    if let Some(order) = parent {
-        if let Some(given) = guid(&rec, "documentId")
-            && given != order
-        {
-            return Err(FinError::invalid(
-                "documentId",
-                "The value for \"documentId\" does not match the order in the URL.",
-            ));
-        }
-        rec.insert("documentId".into(), Json::String(order.to_string()));
-    }
-    if let Some(id) = guid(&rec, "id")
-        && rows::get(tx, e, id).await?.is_some()
-    {
-        return Err(FinError::Duplicate(format!(
-            "The {} already exists. Identification fields and values: id='{id}'",
-            e.name
-        )));
-    }
-    prepare(tx, set, &mut rec, None).await?;
-    check_unique(tx, e, &rec, None).await?;
-    let mut created = rows::insert(tx, e, &rec, Some(actor.0)).await?;
-    let id = created.id().ok_or_else(|| FinError::internal("created row without id"))?;
-    if let Some(p) = password {
-        users::set_password(tx, id, &p).await?;
-    }
-    match set {
-        sets::CURRENCY_EXCHANGE_RATES => {
-            if let Some(code) = text(&rec, "currencyCode") {
-                refresh_exchange_rate(tx, &code, actor).await?;
-            }
-        }
-        sets::SALES_ORDER_LINES => {
-            if let Some(order) = guid(&rec, "documentId") {
-                refresh_order_totals(tx, order, actor).await?;
-            }
-        }
-        sets::SALES_ORDERS => {
-            if let Some(lines) = deep_lines {
-                let Json::Array(lines) = lines else {
-                    return Err(FinError::invalid(
-                        "salesOrderLines",
-                        "'salesOrderLines' must be an array of lines.",
-                    ));
-                };
-                for line in lines {
-                    let Json::Object(line) = line else {
-                        return Err(FinError::invalid(
-                            "salesOrderLines",
-                            "Each sales order line must be an object.",
-                        ));
-                    };
-                    Box::pin(create(tx, sets::SALES_ORDER_LINES, line, Some(id), actor)).await?;
-                }
-                created = rows::get(tx, e, id)
-                    .await?
-                    .ok_or_else(|| FinError::internal("order vanished"))?;
-            }
-        }
-        _ => {}
-    }
-    Ok(created)
-}
-
-/// BC's item `inventory` PATCH: posts a positive or negative adjustment for the difference.
-async fn adjust_inventory(
-    tx: &mut Tx,
-    item: &Record,
-    target: &Json,
-    actor: Actor,
-) -> Result<Record> {
-    let target = match target {
-        Json::Number(n) => n.to_string().parse::<Decimal>().ok(),
-        Json::String(s) => s.trim().parse::<Decimal>().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| FinError::invalid("inventory", "The value of 'inventory' must be a number."))?;
-    let current = dec(&item.data, "inventory");
-    let delta = target - current;
-    if delta.is_zero() {
-        return Ok(item.clone());
-    }
-    if item.str("type") != Some("Inventory") {
-        return Err(FinError::invalid(
-            "inventory",
-            "Only items of type Inventory have an inventory.",
-        ));
-    }
-    let id = item.id().ok_or_else(|| FinError::internal("item without id"))?;
-    let entry_no = numbering::next_entry_no(tx, series::ITEM_LEDGER_ENTRIES).await?;
-    let unit_cost = dec(&item.data, "unitCost");
-    let row = obj(serde_json::json!({
-        "entryNumber": entry_no,
-        "itemId": id.to_string(),
-        "itemNumber": item.str("number"),
-        "postingDate": today().to_string(),
-        "entryType": if delta.is_sign_positive() { "Positive Adjmt." } else { "Negative Adjmt." },
-        "sourceType": " ",
-        "documentType": " ",
-        "documentNumber": format!("ADJ{entry_no}"),
-        "description": "Inventory adjustment",
-        "unitOfMeasureCode": item.str("baseUnitOfMeasureCode"),
-        "quantity": d(delta)?,
-        "salesAmountActual": 0,
-        "costAmountActual": d(posting::round_amount(delta * unit_cost))?,
-    }));
-    rows::insert(tx, entity(sets::ITEM_LEDGER_ENTRIES)?, &row, Some(actor.0)).await?;
-    let mut patch = Map::new();
-    patch.insert("inventory".into(), d(target)?);
-    rows::update(tx, entity(sets::ITEMS)?, id, &patch, Some(actor.0)).await
-}
-
-fn take_password(set: &str, body: &mut Map<String, Json>) -> Result<Option<Secret>> {
-    if set != sets::USERS {
-        return Ok(None);
-    }
-    match body.remove("password") {
-        None | Some(Json::Null) => Ok(None),
-        Some(Json::String(s)) => Ok(Some(Secret::new(s))),
-        Some(_) => Err(FinError::invalid("password", "The password must be a string.")),
-    }
-}
-
-/// Updates `id` in `set` with `patch`; with `if_match`, the stored version must equal it (412).
-/// An unknown id without `if_match` creates the record (upsert by key).
-pub async fn update(
-    tx: &mut Tx,
-    set: &str,
-    id: Uuid,
-    mut patch: Map<String, Json>,
-    if_match: Option<i64>,
-    parent: Option<Uuid>,
-    actor: Actor,
-) -> Result<(Record, bool)> {
-    let e = entity(set)?;
-    if read_only_set(set) {
-        return Err(method_not_allowed("PATCH", set));
-    }
-    let old = match rows::find(tx, e, "id", Json::String(id.to_string()), true).await? {
-        Some(old) => old,
-        None if if_match.is_none() && set != sets::COMPANIES => {
-            patch.insert("id".into(), Json::String(id.to_string()));
-            return Ok((create(tx, set, patch, parent, actor).await?, true));
-        }
-        None => return Err(FinError::NotFound(format!("The {} does not exist.", e.name))),
-    };
-    if let Some(v) = if_match
-        && v != old.version
-    {
-        return Err(FinError::Changed);
-    }
-    let password = take_password(set, &mut patch)?;
-    let new_inventory = if set == sets::ITEMS { patch.remove("inventory") } else { None };
-    let checked = check_body(e, &patch, false, Some(id))?;
-    if let Some(order) = parent
-        && guid(&old.data, "documentId") != Some(order)
-    {
-        return Err(FinError::NotFound(format!("The {} does not exist.", e.name)));
-    }
-    let mut rec = old.data.clone();
-    for (k, v) in &checked {
-        rec.insert(k.clone(), v.clone());
-    }
-    prepare(tx, set, &mut rec, Some(&old)).await?;
-    check_unique(tx, e, &rec, Some(id)).await?;
-    let diff: Map<String, Json> =
-        rec.into_iter().filter(|(k, v)| old.data.get(k) != Some(v)).collect();
-    if let Some(p) = password {
-        users::set_password(tx, id, &p).await?;
-    }
-    let mut updated = rows::update(tx, e, id, &diff, Some(actor.0)).await?;
-    if let Some(target) = new_inventory {
-        updated = adjust_inventory(tx, &updated, &target, actor).await?;
-    }
-    if set == sets::CURRENCY_EXCHANGE_RATES {
-        for code in [old.str("currencyCode"), updated.str("currencyCode")].into_iter().flatten() {
-            refresh_exchange_rate(tx, code, actor).await?;
-        }
-        return Ok((rows::get(tx, e, id).await?.unwrap_or(updated), false));
-    }
-    if set == sets::SALES_ORDER_LINES {
-        refresh_order_totals(tx, guid(&updated.data, "documentId").unwrap_or_default(), actor)
-            .await?;
-        return Ok((rows::get(tx, e, id).await?.unwrap_or(updated), false));
-    }
-    Ok((updated, false))
-}
-
-/// What a delete removes besides the row itself (lines of an order), checked against the rules.
-/// Returns the (set, id) pairs to delete, children first. The store deletes them and writes the
-/// tombstones.
-pub async fn plan_delete(
-    tx: &mut Tx,
-    set: &str,
-    id: Uuid,
-    if_match: Option<i64>,
-    parent: Option<Uuid>,
-) -> Result<Vec<(&'static str, Uuid)>> {
-    let e = entity(set)?;
-    if read_only_set(set) || set == sets::COMPANIES {
-        return Err(method_not_allowed("DELETE", set));
-    }
-    let old = rows::find(tx, e, "id", Json::String(id.to_string()), true)
-        .await?
-        .ok_or_else(|| FinError::NotFound(format!("The {} does not exist.", e.name)))?;
-    if let Some(v) = if_match
-        && v != old.version
-    {
-        return Err(FinError::Changed);
-    }
-    let mut out = Vec::new();
-    match set {
-        sets::CUSTOMERS => {
-            let orders = rows::find_all(
-                tx,
-                entity(sets::SALES_ORDERS)?,
-                "customerId",
-                Json::String(id.to_string()),
-            )
-            .await?;
-            if !orders.is_empty() {
-                return Err(FinError::Rule(format!(
-                    "You cannot delete Customer {} because there is at least one outstanding Sales Order for this customer.",
-                    old.str("number").unwrap_or_default()
-                )));
-            }
-        }
-        sets::ITEMS => {
-            let no = old.str("number").unwrap_or_default().to_owned();
-            let entries = rows::find(
-                tx,
-                entity(sets::ITEM_LEDGER_ENTRIES)?,
-                "itemNumber",
-                Json::String(no.clone()),
-                false,
-            )
-            .await?;
-            if entries.is_some() {
-                return Err(FinError::Rule(format!(
-                    "You cannot delete Item {no} because it has ledger entries."
-                )));
-            }
-        }
-        sets::SALES_ORDERS => {
-            let lines = rows::find_all(
-                tx,
-                entity(sets::SALES_ORDER_LINES)?,
-                "documentId",
-                Json::String(id.to_string()),
-            )
-            .await?;
-            for l in lines {
-                if let Some(lid) = l.id() {
-                    out.push((sets::SALES_ORDER_LINES, lid));
-                }
-            }
-        }
-        sets::SALES_ORDER_LINES => {
-            let order = guid(&old.data, "documentId").unwrap_or_default();
-            if parent.is_some_and(|p| p != order) {
-                return Err(FinError::NotFound(format!("The {} does not exist.", e.name)));
-            }
-            open_order(tx, order).await?;
-        }
-        sets::USERS => {
-            tx.execute_sql(
-                "DELETE FROM fin_user_secret WHERE user_id = $1",
-                vec![Value::from(id.to_string())],
-            )
-            .await?;
-        }
-        _ => {}
-    }
-    let set_static: &'static str = &e.set_name;
-    out.push((set_static, id));
-    Ok(out)
-}
-
-/// After a delete: keeps computed fields of the parent in step (order totals).
-pub async fn after_delete(tx: &mut Tx, set: &str, deleted: &Record, actor: Actor) -> Result<()> {
-    if set == sets::CURRENCY_EXCHANGE_RATES
-        && let Some(code) = deleted.str("currencyCode")
-    {
-        refresh_exchange_rate(tx, code, actor).await?;
-    }
-    if set == sets::SALES_ORDER_LINES
-        && let Some(order) = guid(&deleted.data, "documentId")
-    {
-        refresh_order_totals(tx, order, actor).await?;
-    }
-    Ok(())
-}
-
-/// A snapshot of the order for posting, with its lines, customer and items locked.
-async fn posting_input(tx: &mut Tx, order_id: Uuid) -> Result<posting::PostingInput> {
-    let orders = entity(sets::SALES_ORDERS)?;
-    let order = rows::find(tx, orders, "id", Json::String(order_id.to_string()), true)
-        .await?
-        .ok_or_else(|| FinError::NotFound("The sales order does not exist.".into()))?;
-    let customers = entity(sets::CUSTOMERS)?;
-    let customer_id = guid(&order.data, "customerId").unwrap_or_default();
-    let customer = rows::find(tx, customers, "id", Json::String(customer_id.to_string()), true)
-        .await?
-        .ok_or_else(|| FinError::Rule("The customer of the sales order does not exist.".into()))?;
-    let currency_factor = match order.str("currencyCode") {
-        Some(code) if !code.trim().is_empty() => lookup(tx, sets::CURRENCIES, "code", code)
-            .await?
-            .map(|c| dec(&c.data, "exchangeRate"))
-            .filter(|r| !r.is_zero()),
-        _ => None,
-    };
-    let lines = rows::find_all(
-        tx,
-        entity(sets::SALES_ORDER_LINES)?,
-        "documentId",
-        Json::String(order_id.to_string()),
-    )
-    .await?;
-    let items_set = entity(sets::ITEMS)?;
-    let mut items = BTreeMap::new();
-    let mut resources = BTreeMap::new();
-    let mut snapshots = Vec::new();
-    for l in &lines {
-        let line_type =
-            LineType::parse(l.str("lineType").unwrap_or_default()).unwrap_or(LineType::Comment);
-        let item_id = guid(&l.data, "itemId");
-        let mut qty_per = Decimal::ONE;
-        if let (LineType::Item, Some(item_id)) = (line_type, item_id)
-            && let Some(item) =
-                rows::find(tx, items_set, "id", Json::String(item_id.to_string()), true).await?
-        {
-            {
-                let number = item.str("number").unwrap_or_default().to_owned();
-                let base = item.str("baseUnitOfMeasureCode").unwrap_or_default().to_owned();
-                qty_per = qty_per_unit(
-                    tx,
-                    &number,
-                    l.str("unitOfMeasureCode").unwrap_or_default(),
-                    &base,
-                )
-                .await?;
-                items.insert(
-                    item_id,
-                    posting::ItemSnapshot {
-                        id: item_id,
-                        number,
-                        item_type: item.str("type").unwrap_or("Inventory").to_owned(),
-                        blocked: flag(&item.data, "blocked"),
-                        prevent_negative_inventory: flag(&item.data, "preventNegativeInventory"),
-                        inventory: dec(&item.data, "inventory"),
-                        unit_cost: dec(&item.data, "unitCost"),
-                    },
-                );
-            }
-        }
-        if line_type == LineType::Resource
-            && let Some(no) = l.str("lineObjectNumber")
-            && let Some(res) = lookup(tx, sets::RESOURCES, "number", no).await?
-        {
-            resources.insert(
-                no.to_owned(),
-                posting::ResourceSnapshot {
-                    number: no.to_owned(),
-                    blocked: flag(&res.data, "blocked"),
-                },
-            );
-        }
-        snapshots.push(posting::LineSnapshot {
-            id: l.id().unwrap_or_default(),
-            sequence: l.data.get("sequence").and_then(Json::as_i64).unwrap_or_default(),
-            line_type,
-            item_id,
-            object_number: l.str("lineObjectNumber").map(str::to_owned),
-            description: l.str("description").map(str::to_owned),
-            unit_of_measure_code: l.str("unitOfMeasureCode").map(str::to_owned),
-            qty_per_unit_of_measure: qty_per,
-            quantity: dec(&l.data, "quantity"),
-            unit_price: dec(&l.data, "unitPrice"),
-            discount_amount: dec(&l.data, "discountAmount"),
-            discount_percent: dec(&l.data, "discountPercent"),
-        });
-    }
-    Ok(posting::PostingInput {
-        order: posting::OrderSnapshot {
-            id: order_id,
-            number: order.str("number").unwrap_or_default().to_owned(),
-            external_document_number: order.str("externalDocumentNumber").map(str::to_owned),
-            order_date: date(&order.data, "orderDate"),
-            posting_date: date(&order.data, "postingDate"),
-            currency_code: order.str("currencyCode").map(str::to_owned),
-            salesperson: order.str("salesperson").map(str::to_owned),
-            discount_amount: dec(&order.data, "discountAmount"),
-        },
-        customer: posting::CustomerSnapshot {
-            id: customer_id,
-            number: customer.str("number").unwrap_or_default().to_owned(),
-            name: customer.str("displayName").map(str::to_owned),
-            blocked: Blocked::parse(customer.str("blocked").unwrap_or(" ")).unwrap_or(Blocked::All),
-        },
-        lines: snapshots,
-        items,
-        resources,
-        invoice_number: String::new(),
-        first_item_entry_no: 0,
-        first_customer_entry_no: 0,
-        today: today(),
-        currency_factor,
-    })
-}
-
-/// The rows to write for a plan, in model JSON.
-fn obj(v: Json) -> Map<String, Json> {
-    match v {
-        Json::Object(m) => m,
-        _ => Map::new(),
-    }
-}
-
-fn d(x: Decimal) -> Result<Json> {
-    decimal_json(x).map_err(|e| FinError::internal(e.message))
-}
-
-/// *Ship and invoice* the order: plan (pure), then write everything in `tx`. Returns the posted
-/// invoice and the deleted order's line ids and order id (for the caller to delete through the
-/// store, which writes tombstones). On a rule violation nothing is written.
-pub async fn ship_and_invoice(
-    tx: &mut Tx,
-    order_id: Uuid,
-    actor: Actor,
-) -> Result<(Record, Vec<(&'static str, Uuid)>)> {
-    let mut input = posting_input(tx, order_id).await?;
-    // Check the rules before numbers are taken; then number the plan for real.
-    let trial = posting::plan(&input).map_err(|e| FinError::Rule(e.to_string()))?;
-    input.invoice_number = numbering::next(tx, series::POSTED_SALES_INVOICES).await?;
-    input.first_item_entry_no = numbering::next_entry_no(tx, series::ITEM_LEDGER_ENTRIES).await?;
-    input.first_customer_entry_no =
-        numbering::next_entry_no(tx, series::CUSTOMER_LEDGER_ENTRIES).await?;
-    let plan = posting::plan(&input).map_err(|e| FinError::Rule(e.to_string()))?;
-    debug_assert_eq!(trial.item_entries.len(), plan.item_entries.len());
-    if plan.item_entries.len() > 1 {
-        let last = input.first_item_entry_no + plan.item_entries.len() as i64 - 1;
-        tx.execute_sql(
-            "UPDATE fin_no_series SET last_no_used = $1 WHERE code = $2",
-            vec![
-                Value::from(last.to_string()),
-                Value::from(series::ITEM_LEDGER_ENTRIES.to_owned()),
-            ],
-        )
-        .await?;
-    } else if plan.item_entries.is_empty() {
-        // Give the unused entry number back.
-        let prev = input.first_item_entry_no - 1;
-        tx.execute_sql(
-            "UPDATE fin_no_series SET last_no_used = $1 WHERE code = $2",
-            vec![
-                if prev > 0 { Value::from(prev.to_string()) } else { Value::String(None) },
-                Value::from(series::ITEM_LEDGER_ENTRIES.to_owned()),
-            ],
-        )
-        .await?;
-    }
-
-    let a = Some(actor.0);
-    let inv = &plan.invoice;
-    let invoice_row = obj(serde_json::json!({
-        "id": inv.id.to_string(),
-        "number": inv.number,
-        "externalDocumentNumber": inv.external_document_number,
-        "invoiceDate": inv.invoice_date.to_string(),
-        "postingDate": inv.posting_date.to_string(),
-        "dueDate": inv.due_date.to_string(),
-        "customerId": inv.customer_id.to_string(),
-        "customerNumber": inv.customer_number,
-        "customerName": inv.customer_name,
-        "currencyCode": inv.currency_code,
-        "salesperson": inv.salesperson,
-        "orderId": inv.order_id.to_string(),
-        "orderNumber": inv.order_number,
-        "totalAmountExcludingTax": d(inv.total_amount_excluding_tax)?,
-        "totalTaxAmount": d(inv.total_tax_amount)?,
-        "totalAmountIncludingTax": d(inv.total_amount_including_tax)?,
-        "remainingAmount": d(inv.total_amount_including_tax)?,
-        "status": "Open",
-        "discountAmount": d(inv.discount_amount)?,
-    }));
-    let mut invoice_row = invoice_row;
-    if let Some(order) = rows::get(tx, entity(sets::SALES_ORDERS)?, order_id).await? {
-        for f in [
-            "shipToName",
-            "shipToContact",
-            "shipToAddressLine1",
-            "shipToAddressLine2",
-            "shipToCity",
-            "shipToState",
-            "shipToCountry",
-            "shipToPostCode",
-        ] {
-            invoice_row.insert(f.to_owned(), order.data.get(f).cloned().unwrap_or(Json::Null));
-        }
-    }
-    let invoice = rows::insert(tx, entity(sets::SALES_INVOICES)?, &invoice_row, a).await?;
-    for l in &plan.invoice_lines {
-        let row = obj(serde_json::json!({
-            "id": l.id.to_string(),
-            "documentId": l.document_id.to_string(),
-            "sequence": l.sequence,
-            "lineType": l.line_type.caption(),
-            "itemId": l.item_id.map(|i| i.to_string()),
-            "lineObjectNumber": l.object_number,
-            "description": l.description,
-            "unitOfMeasureCode": l.unit_of_measure_code,
-            "quantity": d(l.quantity)?,
-            "unitPrice": d(l.unit_price)?,
-            "discountAmount": d(l.discount_amount)?,
-            "discountPercent": d(l.discount_percent)?,
-            "amountExcludingTax": d(l.amount_excluding_tax)?,
-            "totalTaxAmount": 0,
-            "amountIncludingTax": d(l.amount_excluding_tax)?,
-            "unitCost": d(l.unit_cost)?,
-        }));
-        rows::insert(tx, entity(sets::SALES_INVOICE_LINES)?, &row, a).await?;
-    }
-    for en in &plan.item_entries {
-        let row = obj(serde_json::json!({
-            "id": en.id.to_string(),
-            "entryNumber": en.entry_number,
-            "itemId": en.item_id.to_string(),
-            "itemNumber": en.item_number,
-            "postingDate": en.posting_date.to_string(),
-            "entryType": "Sale",
-            "sourceType": "Customer",
-            "sourceNumber": en.source_number,
-            "documentType": "Sales Invoice",
-            "documentNumber": en.document_number,
-            "description": en.description,
-            "unitOfMeasureCode": en.unit_of_measure_code,
-            "quantity": d(en.quantity)?,
-            "salesAmountActual": d(en.sales_amount_actual)?,
-            "costAmountActual": d(en.cost_amount_actual)?,
-        }));
-        rows::insert(tx, entity(sets::ITEM_LEDGER_ENTRIES)?, &row, a).await?;
-    }
-    let ce = &plan.customer_entry;
-    let row = obj(serde_json::json!({
-        "id": ce.id.to_string(),
-        "entryNumber": ce.entry_number,
-        "customerId": ce.customer_id.to_string(),
-        "customerNumber": ce.customer_number,
-        "postingDate": ce.posting_date.to_string(),
-        "documentType": "Invoice",
-        "documentNumber": ce.document_number,
-        "description": ce.description,
-        "currencyCode": ce.currency_code,
-        "amount": d(ce.amount)?,
-        "amountLcy": d(ce.amount_lcy)?,
-        "remainingAmount": d(ce.amount)?,
-        "open": true,
-    }));
-    rows::insert(tx, entity(sets::CUSTOMER_LEDGER_ENTRIES)?, &row, a).await?;
-    let items = entity(sets::ITEMS)?;
-    for (item_id, (_, after)) in &plan.inventory_changes {
-        let mut patch = Map::new();
-        patch.insert("inventory".into(), d(*after)?);
-        rows::update(tx, items, *item_id, &patch, a).await?;
-    }
-    let customers = entity(sets::CUSTOMERS)?;
-    let customer = rows::get(tx, customers, ce.customer_id)
-        .await?
-        .ok_or_else(|| FinError::internal("customer vanished"))?;
-    let mut patch = Map::new();
-    patch.insert("balanceDue".into(), d(dec(&customer.data, "balanceDue") + plan.balance_change)?);
-    rows::update(tx, customers, ce.customer_id, &patch, a).await?;
-
-    let mut deletes: Vec<(&'static str, Uuid)> =
-        plan.order_line_ids.iter().map(|l| (sets::SALES_ORDER_LINES, *l)).collect();
-    deletes.push((sets::SALES_ORDERS, plan.order_id));
-    Ok((invoice, deletes))
 }
