@@ -13,6 +13,7 @@
 //! | `POST /integration/v1/couplings/{mapping}` `{"financialsId","salesId"}` | couple by hand |
 //! | `DELETE /integration/v1/couplings/{mapping}/{side}/{id}` | uncouple |
 //! | `POST /integration/v1/couplings/{mapping}/match` | match-based coupling (and sync after match) |
+//! | `POST /integration/v1/couplings/{mapping}/clean` | *Find for Deleted*: remove couplings to deleted records |
 //! | `POST /integration/v1/full-sync` | *Run Full Synchronization*: build the review and start it |
 //! | `GET /integration/v1/full-sync` | review lines with Job Queue Entry / To / From Int. Table job statuses |
 //! | `POST /integration/v1/sync-now` `{"mapping"?}` | synchronize modified records now |
@@ -123,6 +124,7 @@ pub fn router(state: SyncState) -> Router {
         .route("/integration/v1/mappings/{name}", get(mapping).put(put_mapping))
         .route("/integration/v1/couplings/{mapping}", get(couplings).post(couple))
         .route("/integration/v1/couplings/{mapping}/match", post(match_couple))
+        .route("/integration/v1/couplings/{mapping}/clean", post(clean_couplings))
         .route("/integration/v1/couplings/{mapping}/{side}/{id}", delete(uncouple))
         .route("/integration/v1/full-sync", post(full_sync).get(full_sync_status))
         .route("/integration/v1/sync-now", post(sync_now))
@@ -342,6 +344,15 @@ async fn match_couple(
     let engine = st.engine()?;
     let reports = engine.run_mapping(&mapping, Mode::Full).await?;
     Ok(Json(serde_json::to_value(reports).expect("reports serialize")))
+}
+
+async fn clean_couplings(
+    State(st): State<SyncState>,
+    Path(mapping): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let engine = st.engine()?;
+    let removed = engine.clean_deleted_couplings(&mapping).await?;
+    Ok(Json(json!({"removed": removed})))
 }
 
 async fn full_sync(State(st): State<SyncState>) -> ApiResult<Json<Value>> {

@@ -118,6 +118,39 @@ impl Engine {
         Ok(out)
     }
 
+    /// *Find for Deleted*: removes the couplings of `mapping` whose Financials or Sales record no
+    /// longer exists (reading both sides by key, in chunks). Returns how many were removed.
+    pub async fn clean_deleted_couplings(&self, name: &str) -> Result<u64, SyncError> {
+        let mapping = self.store.mapping(name).await?;
+        let pairs = self.store.coupling_pairs(name).await?;
+        let mut removed = 0;
+        for chunk in pairs.chunks(500) {
+            let fin_ids: Vec<Uuid> = chunk.iter().map(|p| p.0).collect();
+            let sales_ids: Vec<Uuid> = chunk.iter().map(|p| p.1).collect();
+            let fin: HashSet<Uuid> = self
+                .financials
+                .get(&mapping.financials.table_ref(), &fin_ids)
+                .await?
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            let sales: HashSet<Uuid> = self
+                .sales
+                .get(&mapping.sales.table_ref(), &sales_ids)
+                .await?
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            for (f, s) in chunk {
+                if !fin.contains(f) || !sales.contains(s) {
+                    self.store.uncouple(name, Side::Financials, *f).await?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Builds the lookup tables the fields of `pass` need.
     async fn lookups(
         &self,

@@ -244,9 +244,14 @@ async fn deleting_a_coupled_customer_follows_the_mapping_policy() {
     let mut m = w.engine.store.mapping("CUSTOMER").await.unwrap();
     m.deletion_conflict = kontor_sync::mapping::DeletionPolicy::Propagate;
     w.engine.store.save_mapping(&m, Utc::now()).await.unwrap();
+    // A coupling whose Sales record vanished is found and cleaned.
+    let gone = kontor_sync::ids::target_id(id(0xc0), "CUSTOMER", id(101));
+    w.sales.remove("accounts", gone);
+    assert_eq!(w.engine.clean_deleted_couplings("CUSTOMER").await.unwrap(), 1);
+    assert_eq!(w.engine.store.coupling_count("CUSTOMER").await.unwrap(), 2);
     w.fin.remove("customers", id(100));
     let reports = w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
     assert_eq!(reports[0].counters.deleted, 1, "{reports:?}");
-    assert_eq!(w.sales.rows("accounts").len(), 2);
-    assert_eq!(w.engine.store.coupling_count("CUSTOMER").await.unwrap(), 2);
+    assert_eq!(w.sales.rows("accounts").len(), 1);
+    assert_eq!(w.engine.store.coupling_count("CUSTOMER").await.unwrap(), 1);
 }
