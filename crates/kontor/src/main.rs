@@ -10,6 +10,7 @@
 
 mod bench;
 mod demo;
+mod integration_cli;
 mod serve;
 mod stack;
 mod up;
@@ -48,6 +49,10 @@ enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+    /// The integration's command line (`setup`, `sync`, `couple`, `uncouple`): a client of
+    /// Financials' `/integration/v1` routes.
+    #[command(flatten)]
+    Integration(integration_cli::Command),
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +107,10 @@ fn main() -> anyhow::Result<()> {
                 report.print_table();
             }
             Ok(())
+        }
+        Command::Integration(cmd) => {
+            init_tracing("warn");
+            rt.block_on(integration_cli::run(cmd))
         }
     }
 }

@@ -1,0 +1,977 @@
+//! The integration's command line: an HTTP client of the JSON API that Financials serves under
+//! `/integration/v1` (see `kontor-sync-server`), behind Financials' HTTP Basic authentication.
+//!
+//! | command | route |
+//! |---|---|
+//! | `kontor setup --financials URL --sales URL --sales-user NAME …` | `POST /integration/v1/setup` |
+//! | `kontor sync full [--wait]` | `POST /integration/v1/full-sync`, then `GET` it every 500 ms |
+//! | `kontor sync status` | `GET /integration/v1/full-sync` and `GET /integration/v1/jobs` |
+//! | `kontor sync now [MAPPING]` | `POST /integration/v1/sync-now` |
+//! | `kontor couple MAPPING --financials-id ID --sales-id ID` | `POST /integration/v1/couplings/{mapping}` |
+//! | `kontor couple MAPPING --match` | `POST /integration/v1/couplings/{mapping}/match` |
+//! | `kontor uncouple MAPPING --side financials\|sales ID` | `DELETE /integration/v1/couplings/{mapping}/{side}/{id}` |
+//!
+//! Every command takes `--financials URL` (default `http://localhost:8080`), `--user` (default
+//! `ADMIN`) and finds the password in the environment variable named by `--password-env` (default
+//! `KONTOR_PASSWORD`), else in `kontor up`'s `<--data>/credentials.json`, else asks on the
+//! terminal. Secrets never come from flags (they would land in the shell history) and are never
+//! printed. A server error (`{"error":{"code","message"}}`) is shown as its message; the command
+//! then exits with code 1.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Where Financials is and who we are there.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Conn {
+    /// The Financials root URL (it serves the integration's JSON API).
+    #[arg(long, default_value = "http://localhost:8080")]
+    pub financials: String,
+    /// The Financials user (HTTP Basic).
+    #[arg(long, default_value = "ADMIN")]
+    pub user: String,
+    /// The environment variable holding the user's password or web service access key.
+    #[arg(long, default_value = "KONTOR_PASSWORD")]
+    pub password_env: String,
+    /// `kontor up`'s data folder: its `credentials.json` supplies the password when the
+    /// environment variable is not set.
+    #[arg(long, default_value = "kontor-data")]
+    pub data: PathBuf,
+}
+
+/// The integration's commands (flattened into the `kontor` command line).
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Connection setup: connect Financials to Sales and enable the default mappings.
+    Setup(SetupArgs),
+    /// Synchronization: full, now, status.
+    Sync {
+        #[command(subcommand)]
+        what: SyncCommand,
+    },
+    /// Couple a Financials record to a Sales record by hand, or by matching (--match).
+    Couple(CoupleArgs),
+    /// Remove the coupling of one record.
+    Uncouple(UncoupleArgs),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SyncCommand {
+    /// Run Full Synchronization: build the review and start it.
+    Full {
+        #[command(flatten)]
+        conn: Conn,
+        /// Follow the review lines until each has ended (a progress line per mapping); exits
+        /// with code 1 when a line ends in Error.
+        #[arg(long)]
+        wait: bool,
+        /// Give up waiting after this many seconds.
+        #[arg(long, requires = "wait")]
+        timeout: Option<u64>,
+    },
+    /// The full synchronization review and the latest Integration Synch. Jobs.
+    Status {
+        #[command(flatten)]
+        conn: Conn,
+        /// How many synch jobs to show.
+        #[arg(long, default_value_t = 20)]
+        jobs: u32,
+        /// Print the raw JSON (`{"review":[…],"jobs":[…]}`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Synchronize modified records now (all mappings, or one).
+    Now {
+        #[command(flatten)]
+        conn: Conn,
+        /// The integration table mapping (e.g. CUSTOMER); all when left out.
+        mapping: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// The company in Financials; the only one when left out.
+    #[arg(long)]
+    pub company: Option<Uuid>,
+    /// The integration user on Financials (default: the one in `credentials.json`). Its web
+    /// service access key comes from the variable named by --financials-key-env.
+    #[arg(long)]
+    pub financials_user: Option<String>,
+    #[arg(long, default_value = "KONTOR_FINANCIALS_KEY")]
+    pub financials_key_env: String,
+    /// The Sales root URL.
+    #[arg(long)]
+    pub sales: String,
+    /// The integration user in Sales (domain name, e-mail or application id).
+    #[arg(long)]
+    pub sales_user: Option<String>,
+    /// The application (client) id the integration signs in to Sales with; its secret comes from
+    /// KONTOR_SALES_CLIENT_SECRET. Without it, the integration user's password comes from
+    /// KONTOR_SALES_PASSWORD.
+    #[arg(long)]
+    pub sales_client_id: Option<String>,
+    /// Import the integration solution into Sales (needs the Sales administrator, once).
+    #[arg(long)]
+    pub import_solution: bool,
+    /// The Sales administrator for the import; the password comes from
+    /// KONTOR_SALES_ADMIN_PASSWORD or a prompt, is used for this call only and stored nowhere.
+    #[arg(long)]
+    pub sales_admin: Option<String>,
+    /// Mappings to enable (comma-separated); the defaults' own choice when left out.
+    #[arg(long, value_delimiter = ',')]
+    pub enable: Option<Vec<String>>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CoupleArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// The integration table mapping (e.g. CUSTOMER).
+    pub mapping: String,
+    #[arg(long, requires = "sales_id", conflicts_with = "by_match")]
+    pub financials_id: Option<Uuid>,
+    #[arg(long, requires = "financials_id", conflicts_with = "by_match")]
+    pub sales_id: Option<Uuid>,
+    /// Match-based coupling: couple uncoupled records whose match fields agree (and synchronize).
+    #[arg(long = "match")]
+    pub by_match: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UncoupleArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// The integration table mapping (e.g. CUSTOMER).
+    pub mapping: String,
+    /// Which side the id belongs to.
+    #[arg(long, value_parser = ["financials", "sales"])]
+    pub side: String,
+    /// The record's id.
+    pub id: Uuid,
+}
+
+pub async fn run(cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Setup(args) => setup(args).await,
+        Command::Sync { what: SyncCommand::Full { conn, wait, timeout } } => {
+            full_sync(&Client::new(&conn)?, wait, timeout.map(Duration::from_secs)).await
+        }
+        Command::Sync { what: SyncCommand::Status { conn, jobs, json } } => {
+            status(&Client::new(&conn)?, jobs, json).await
+        }
+        Command::Sync { what: SyncCommand::Now { conn, mapping } } => {
+            sync_now(&Client::new(&conn)?, mapping.as_deref()).await
+        }
+        Command::Couple(args) => couple(args).await,
+        Command::Uncouple(args) => {
+            let client = Client::new(&args.conn)?;
+            client
+                .send(
+                    reqwest::Method::DELETE,
+                    &format!(
+                        "/integration/v1/couplings/{}/{}/{}",
+                        seg(&args.mapping),
+                        args.side,
+                        args.id
+                    ),
+                    None,
+                )
+                .await?;
+            println!("Uncoupled {} record {} under {}.", args.side, args.id, args.mapping);
+            Ok(())
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials and the HTTP client.
+
+/// The parts of `kontor up`'s `credentials.json` the command line reads.
+#[derive(Default, Deserialize)]
+struct UpCredentials {
+    #[serde(default)]
+    financials_admin_password: String,
+    #[serde(default)]
+    integration: Option<UpIntegration>,
+}
+
+#[derive(Default, Deserialize)]
+struct UpIntegration {
+    financials_user: String,
+    financials_key: String,
+    sales_client_id: String,
+    sales_client_secret: String,
+}
+
+fn up_credentials(data: &Path) -> Option<UpCredentials> {
+    let bytes = std::fs::read(data.join("credentials.json")).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn env_secret(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Reads a secret from the terminal without echo, or one line from standard input when that is
+/// not a terminal. Never from a flag.
+fn prompt_secret(prompt: &str) -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    if tty {
+        eprint!("{prompt}: ");
+        std::io::stderr().flush()?;
+    }
+    let echo_off = tty && stty(&["-echo"]);
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if echo_off {
+        stty(&["echo"]);
+        eprintln!();
+    }
+    read.context("read the secret from standard input")?;
+    let secret = line.trim_end_matches(['\r', '\n']).to_owned();
+    if secret.is_empty() {
+        bail!("{prompt}: nothing was entered.");
+    }
+    Ok(secret)
+}
+
+fn stty(args: &[&str]) -> bool {
+    std::process::Command::new("stty")
+        .args(args)
+        .stdin(std::process::Stdio::inherit())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn financials_password(conn: &Conn) -> anyhow::Result<String> {
+    if let Some(p) = env_secret(&conn.password_env) {
+        return Ok(p);
+    }
+    if let Some(c) = up_credentials(&conn.data).filter(|c| !c.financials_admin_password.is_empty())
+    {
+        return Ok(c.financials_admin_password);
+    }
+    if std::io::stdin().is_terminal() {
+        return prompt_secret(&format!("Password of {} on {}", conn.user, conn.financials));
+    }
+    bail!(
+        "No password for {}: set {} or point --data at kontor up's data folder ({} has no credentials.json).",
+        conn.user,
+        conn.password_env,
+        conn.data.display()
+    )
+}
+
+/// A path segment, percent-encoded.
+fn seg(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    user: String,
+    password: String,
+}
+
+impl Client {
+    fn new(conn: &Conn) -> anyhow::Result<Client> {
+        let password = financials_password(conn)?;
+        Ok(Client {
+            http: reqwest::Client::builder().timeout(Duration::from_secs(600)).build()?,
+            base: conn.financials.trim_end_matches('/').to_owned(),
+            user: conn.user.clone(),
+            password,
+        })
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// One request; a non-success answer becomes an error carrying the server's message.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method, &url).basic_auth(&self.user, Some(&self.password));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(|e| anyhow!("Could not reach {}: {e}", self.base))?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let json: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        if status.is_success() {
+            return Ok(json);
+        }
+        Err(anyhow!(server_message(status, &json)))
+    }
+}
+
+/// The message of an error answer (`{"error":{"code","message"}}`), else the status.
+fn server_message(status: reqwest::StatusCode, body: &Value) -> String {
+    match body["error"]["message"].as_str() {
+        Some(m) if !m.is_empty() => m.to_owned(),
+        _ => match body.as_str() {
+            Some(t) if !t.trim().is_empty() && t.len() < 500 => format!("{status}: {}", t.trim()),
+            _ => format!("The server answered {status}."),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup.
+
+async fn setup(args: SetupArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.conn)?;
+    let up = up_credentials(&args.conn.data).unwrap_or_default();
+    let up_int = up.integration.unwrap_or_default();
+
+    let company_id = match args.company {
+        Some(id) => id,
+        None => {
+            let list = client.get("/api/v2.0/companies").await?;
+            let companies = list["value"].as_array().cloned().unwrap_or_default();
+            match companies.as_slice() {
+                [one] => one["id"]
+                    .as_str()
+                    .and_then(|s| Uuid::parse_str(s).ok())
+                    .context("Financials answered a company without an id.")?,
+                [] => bail!("Financials has no company."),
+                many => bail!(
+                    "Financials has {} companies; choose one with --company: {}",
+                    many.len(),
+                    many.iter()
+                        .map(|c| format!(
+                            "{} ({})",
+                            c["id"].as_str().unwrap_or("?"),
+                            c["name"].as_str().unwrap_or("")
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    };
+
+    let (financials_user, financials_key) = match args.financials_user {
+        Some(u) => {
+            let key = match env_secret(&args.financials_key_env) {
+                Some(k) => k,
+                None if up_int.financials_user.eq_ignore_ascii_case(&u) => {
+                    up_int.financials_key.clone()
+                }
+                None => {
+                    bail!("Set {} to the web service access key of {u}.", args.financials_key_env)
+                }
+            };
+            (u, key)
+        }
+        None if !up_int.financials_user.is_empty() => {
+            (up_int.financials_user.clone(), up_int.financials_key.clone())
+        }
+        None => bail!(
+            "Give the integration user on Financials with --financials-user (its key in {}).",
+            args.financials_key_env
+        ),
+    };
+
+    let client_id = args.sales_client_id.clone().or_else(|| {
+        (args.sales_user.is_none() && !up_int.sales_client_id.is_empty())
+            .then(|| up_int.sales_client_id.clone())
+    });
+    let (sales_client_id, sales_client_secret, sales_password) = match &client_id {
+        Some(id) => {
+            let secret = match env_secret("KONTOR_SALES_CLIENT_SECRET") {
+                Some(s) => s,
+                None if *id == up_int.sales_client_id => up_int.sales_client_secret.clone(),
+                None => bail!("Set KONTOR_SALES_CLIENT_SECRET to the secret of application {id}."),
+            };
+            (Some(id.clone()), Some(secret), None)
+        }
+        None => match env_secret("KONTOR_SALES_PASSWORD") {
+            Some(p) => (None, None, Some(p)),
+            None => bail!(
+                "Give --sales-client-id (secret in KONTOR_SALES_CLIENT_SECRET) or set KONTOR_SALES_PASSWORD to the integration user's password."
+            ),
+        },
+    };
+    let sales_user = args
+        .sales_user
+        .clone()
+        .or_else(|| client_id.clone())
+        .context("Give the integration user in Sales with --sales-user.")?;
+
+    let (admin_user, admin_password) = if args.import_solution {
+        let user = args
+            .sales_admin
+            .clone()
+            .context("--import-solution needs the Sales administrator (--sales-admin NAME).")?;
+        let password = match env_secret("KONTOR_SALES_ADMIN_PASSWORD") {
+            Some(p) => p,
+            None => prompt_secret(&format!("Password of the Sales administrator {user}"))?,
+        };
+        (Some(user), Some(password))
+    } else {
+        (None, None)
+    };
+
+    let body = json!({
+        "financialsUrl": client.base,
+        "companyId": company_id,
+        "financialsUser": financials_user,
+        "financialsWebServiceKey": financials_key,
+        "salesUrl": args.sales.trim_end_matches('/'),
+        "salesUser": sales_user,
+        "salesClientId": sales_client_id,
+        "salesClientSecret": sales_client_secret,
+        "salesPassword": sales_password,
+        "importSolution": args.import_solution,
+        "adminUser": admin_user,
+        "adminPassword": admin_password,
+        "enable": args.enable,
+    });
+    let report = client.post("/integration/v1/setup", body).await?;
+    print!("{}", setup_summary(&report));
+    Ok(())
+}
+
+fn setup_summary(report: &Value) -> String {
+    let list = |v: &Value| {
+        v.as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
+    };
+    let yes_no = |v: &Value| if v.as_bool() == Some(true) { "yes" } else { "no" };
+    let mut out = String::new();
+    out.push_str("Connection set up.\n");
+    out.push_str(&format!(
+        "  connection        {}\n",
+        report["connection_id"].as_str().unwrap_or("")
+    ));
+    out.push_str(&format!(
+        "  Sales user        {}\n",
+        report["sales_user_id"].as_str().unwrap_or("")
+    ));
+    out.push_str(&format!("  solution imported {}\n", yes_no(&report["solution_imported"])));
+    out.push_str(&format!("  role assigned     {}\n", yes_no(&report["role_assigned"])));
+    out.push_str(&format!("  enabled mappings  {}\n", list(&report["enabled_mappings"])));
+    let kept = list(&report["kept_customized"]);
+    if !kept.is_empty() {
+        out.push_str(&format!("  kept customised   {kept}\n"));
+    }
+    for note in report["notes"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        out.push_str(&format!("  note: {note}\n"));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Full synchronization and status.
+
+/// A review line as `GET /integration/v1/full-sync` answers it.
+#[derive(Debug, Clone, Deserialize)]
+struct ReviewLine {
+    name: String,
+    #[serde(default)]
+    dependency_filter: String,
+    #[serde(default)]
+    direction: String,
+    #[serde(default)]
+    recommendation: String,
+    #[serde(default)]
+    job_queue_entry_status: String,
+    #[serde(default)]
+    to_int_table_job_status: String,
+    #[serde(default)]
+    from_int_table_job_status: String,
+    #[serde(default)]
+    to_int_table_job_id: Option<Uuid>,
+    #[serde(default)]
+    from_int_table_job_id: Option<Uuid>,
+}
+
+impl ReviewLine {
+    fn ended(&self) -> bool {
+        matches!(self.job_queue_entry_status.as_str(), "Finished" | "Error")
+    }
+    fn in_error(&self) -> bool {
+        self.job_queue_entry_status == "Error"
+            || self.to_int_table_job_status == "Error"
+            || self.from_int_table_job_status == "Error"
+    }
+    fn job_ids(&self) -> impl Iterator<Item = Uuid> {
+        self.to_int_table_job_id.into_iter().chain(self.from_int_table_job_id)
+    }
+}
+
+fn review_lines(v: &Value) -> anyhow::Result<Vec<ReviewLine>> {
+    serde_json::from_value(v["value"].clone()).context("read the review lines")
+}
+
+/// Lines that will never start: not started, and a dependency (transitively) ended in Error or
+/// will never start itself.
+fn blocked(lines: &[ReviewLine]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    loop {
+        let before = out.len();
+        for l in lines {
+            if out.contains(&l.name) || !l.job_queue_entry_status.trim().is_empty() {
+                continue;
+            }
+            let stuck = l.dependency_filter.split('|').map(str::trim).any(|d| {
+                lines.iter().any(|o| {
+                    o.name == d && (o.job_queue_entry_status == "Error" || out.contains(&o.name))
+                })
+            });
+            if stuck {
+                out.push(l.name.clone());
+            }
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
+fn status_text(s: &str) -> &str {
+    if s.trim().is_empty() { "-" } else { s }
+}
+
+fn review_table(lines: &[ReviewLine]) -> String {
+    let rows: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| {
+            vec![
+                l.name.clone(),
+                l.direction.clone(),
+                l.recommendation.clone(),
+                status_text(&l.job_queue_entry_status).to_owned(),
+                status_text(&l.to_int_table_job_status).to_owned(),
+                status_text(&l.from_int_table_job_status).to_owned(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "Mapping",
+            "Direction",
+            "Recommendation",
+            "Job Queue Entry",
+            "To Int. Table",
+            "From Int. Table",
+        ],
+        &rows,
+    )
+}
+
+/// A plain text table: a header, a rule, the rows, columns padded to their widest cell.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        s.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    out.push_str(&line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    ));
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+fn counters_text(c: &Value) -> String {
+    let n = |k: &str| c[k].as_u64().unwrap_or(0);
+    format!(
+        "ins {} mod {} del {} unch {} skip {} fail {} coup {}",
+        n("inserted"),
+        n("modified"),
+        n("deleted"),
+        n("unchanged"),
+        n("skipped"),
+        n("failed"),
+        n("coupled")
+    )
+}
+
+fn jobs_table(jobs: &[Value]) -> String {
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|j| {
+            let when = |k: &str| {
+                j[k].as_str()
+                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                    .map(|t| {
+                        t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string()
+                    })
+                    .unwrap_or_else(|| "-".into())
+            };
+            vec![
+                when("started_at"),
+                if j["finished_at"].is_null() { "running".into() } else { when("finished_at") },
+                j["mapping"].as_str().unwrap_or("").to_owned(),
+                j["direction"].as_str().unwrap_or("").to_owned(),
+                j["job_type"].as_str().unwrap_or("").to_owned(),
+                counters_text(&j["counters"]),
+                j["message"].as_str().unwrap_or("").to_owned(),
+            ]
+        })
+        .collect();
+    table(&["Started", "Finished", "Mapping", "Direction", "Type", "Counters", "Message"], &rows)
+}
+
+/// The errors of the given synch jobs, one line each.
+async fn job_errors(client: &Client, ids: impl IntoIterator<Item = Uuid>) -> Vec<String> {
+    let mut out = Vec::new();
+    for id in ids {
+        match client.get(&format!("/integration/v1/jobs/{id}")).await {
+            Ok(v) => {
+                let mapping = v["job"]["mapping"].as_str().unwrap_or("");
+                let direction = v["job"]["direction"].as_str().unwrap_or("");
+                let message = v["job"]["message"].as_str().unwrap_or("");
+                if !message.is_empty() && v["job"]["counters"]["failed"].as_u64().unwrap_or(0) > 0 {
+                    out.push(format!("{mapping} {direction}: {message}"));
+                }
+                for e in v["errors"].as_array().into_iter().flatten() {
+                    out.push(format!(
+                        "{mapping} {direction}: {} → {}: {}",
+                        e["source"].as_str().unwrap_or(""),
+                        e["destination"].as_str().unwrap_or(""),
+                        e["message"].as_str().unwrap_or("")
+                    ));
+                }
+            }
+            Err(e) => out.push(format!("job {id}: {e}")),
+        }
+    }
+    out
+}
+
+async fn full_sync(client: &Client, wait: bool, timeout: Option<Duration>) -> anyhow::Result<()> {
+    let started = client.post("/integration/v1/full-sync", json!({})).await?;
+    let mut lines = review_lines(&started)?;
+    if !wait {
+        print!("{}", review_table(&lines));
+        println!(
+            "Full synchronization started; follow it with `kontor sync status` or `kontor sync full --wait`."
+        );
+        return Ok(());
+    }
+    let began = Instant::now();
+    let bars = MultiProgress::new();
+    let style = ProgressStyle::with_template("{spinner} {prefix:<20} {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let mut shown: Vec<(String, ProgressBar)> = Vec::new();
+    loop {
+        let blocked_now = blocked(&lines);
+        let mut open = 0;
+        for l in &lines {
+            let bar = match shown.iter().find(|(n, _)| n == &l.name) {
+                Some((_, b)) => b.clone(),
+                None => {
+                    let b = bars.add(ProgressBar::new_spinner().with_style(style.clone()));
+                    b.set_prefix(l.name.clone());
+                    shown.push((l.name.clone(), b.clone()));
+                    b
+                }
+            };
+            if bar.is_finished() {
+                continue;
+            }
+            let waiting =
+                if blocked_now.contains(&l.name) { "  (held up by an error)" } else { "" };
+            bar.set_message(format!(
+                "{:<20} entry: {:<11} to Sales: {:<11} from Sales: {}{waiting}",
+                l.recommendation,
+                status_text(&l.job_queue_entry_status),
+                status_text(&l.to_int_table_job_status),
+                status_text(&l.from_int_table_job_status),
+            ));
+            if l.ended() || !waiting.is_empty() {
+                bar.finish();
+            } else {
+                bar.tick();
+                open += 1;
+            }
+        }
+        if open == 0 {
+            break;
+        }
+        if let Some(t) = timeout
+            && began.elapsed() >= t
+        {
+            bars.clear().ok();
+            print!("{}", review_table(&lines));
+            bail!("The full synchronization had not ended after {} s.", t.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        lines = review_lines(&client.get("/integration/v1/full-sync").await?)?;
+    }
+    bars.clear().ok();
+    print!("{}", review_table(&lines));
+    let failed: Vec<&ReviewLine> = lines.iter().filter(|l| l.in_error()).collect();
+    if failed.is_empty() {
+        println!(
+            "Full synchronization finished: {} lines in {:.1} s.",
+            lines.len(),
+            began.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    for e in job_errors(client, failed.iter().flat_map(|l| l.job_ids())).await {
+        eprintln!("  {e}");
+    }
+    let blocked_now = blocked(&lines);
+    let names: Vec<&str> = failed.iter().map(|l| l.name.as_str()).collect();
+    if blocked_now.is_empty() {
+        bail!("Lines of the full synchronization ended in Error: {}.", names.join(", "))
+    }
+    bail!(
+        "Lines of the full synchronization ended in Error: {}; not started because of them: {}.",
+        names.join(", "),
+        blocked_now.join(", ")
+    )
+}
+
+async fn status(client: &Client, jobs: u32, raw: bool) -> anyhow::Result<()> {
+    let review = client.get("/integration/v1/full-sync").await?;
+    let list = client.get(&format!("/integration/v1/jobs?limit={}", jobs.max(1))).await?;
+    if raw {
+        println!("{}", json!({"review": review["value"], "jobs": list["value"]}));
+        return Ok(());
+    }
+    let lines = review_lines(&review)?;
+    println!("Full synchronization review");
+    if lines.is_empty() {
+        println!("  (no review yet: run `kontor sync full`)");
+    } else {
+        print!("{}", review_table(&lines));
+    }
+    println!();
+    println!("Latest Integration Synch. Jobs");
+    let jobs = list["value"].as_array().cloned().unwrap_or_default();
+    if jobs.is_empty() {
+        println!("  (none)");
+    } else {
+        print!("{}", jobs_table(&jobs));
+    }
+    Ok(())
+}
+
+async fn sync_now(client: &Client, mapping: Option<&str>) -> anyhow::Result<()> {
+    let body = match mapping {
+        Some(m) => json!({ "mapping": m }),
+        None => json!({}),
+    };
+    let v = client.post("/integration/v1/sync-now", body).await?;
+    let reports = v["value"].as_array().cloned().unwrap_or_default();
+    print_reports(client, &reports).await
+}
+
+/// Prints pass reports (`PassReport`s); an error when a pass failed records.
+async fn print_reports(client: &Client, reports: &[Value]) -> anyhow::Result<()> {
+    if reports.is_empty() {
+        println!("Nothing to synchronize.");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            vec![
+                r["mapping"].as_str().unwrap_or("").to_owned(),
+                match r["pass"].as_str().unwrap_or("") {
+                    "ToSales" => "To Sales".to_owned(),
+                    "ToFinancials" => "To Financials".to_owned(),
+                    other => other.to_owned(),
+                },
+                counters_text(&r["counters"]),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["Mapping", "Pass", "Counters"], &rows));
+    let failed: Vec<Uuid> = reports
+        .iter()
+        .filter(|r| r["counters"]["failed"].as_u64().unwrap_or(0) > 0)
+        .filter_map(|r| r["job_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()))
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    for e in job_errors(client, failed.iter().copied()).await {
+        eprintln!("  {e}");
+    }
+    bail!("{} passes failed records.", failed.len())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Couplings.
+
+async fn couple(args: CoupleArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.conn)?;
+    let m = seg(&args.mapping);
+    if args.by_match {
+        let v = client.post(&format!("/integration/v1/couplings/{m}/match"), json!({})).await?;
+        let reports = v.as_array().cloned().unwrap_or_default();
+        return print_reports(&client, &reports).await;
+    }
+    let (Some(f), Some(s)) = (args.financials_id, args.sales_id) else {
+        bail!("Give --financials-id and --sales-id, or --match.");
+    };
+    client
+        .post(&format!("/integration/v1/couplings/{m}"), json!({"financialsId": f, "salesId": s}))
+        .await?;
+    println!("Coupled Financials {f} with Sales {s} under {}.", args.mapping);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(name: &str, deps: &str, entry: &str) -> ReviewLine {
+        ReviewLine {
+            name: name.into(),
+            dependency_filter: deps.into(),
+            direction: "Bidirectional".into(),
+            recommendation: "Full Synchronization".into(),
+            job_queue_entry_status: entry.into(),
+            to_int_table_job_status: " ".into(),
+            from_int_table_job_status: " ".into(),
+            to_int_table_job_id: None,
+            from_int_table_job_id: None,
+        }
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn couple_takes_both_ids_or_match_but_not_both() {
+        use clap::Parser as _;
+        let id = "0191e2a0-0000-7000-8000-000000000000";
+        assert!(Cli::try_parse_from(["k", "couple", "CUSTOMER", "--match"]).is_ok());
+        assert!(
+            Cli::try_parse_from([
+                "k",
+                "couple",
+                "CUSTOMER",
+                "--financials-id",
+                id,
+                "--sales-id",
+                id
+            ])
+            .is_ok()
+        );
+        assert!(Cli::try_parse_from(["k", "couple", "CUSTOMER", "--financials-id", id]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "k",
+                "couple",
+                "CUSTOMER",
+                "--match",
+                "--financials-id",
+                id,
+                "--sales-id",
+                id
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn lines_behind_a_failed_dependency_are_held_up_transitively() {
+        let lines = vec![
+            line("CURRENCY", "", "Error"),
+            line("CUSTOMER", "SALESPEOPLE|CURRENCY", " "),
+            line("CONTACT", "CUSTOMER", " "),
+            line("ITEM-PRODUCT", "", " "),
+            line("SALESPEOPLE", "", "Finished"),
+        ];
+        assert_eq!(blocked(&lines), vec!["CUSTOMER".to_owned(), "CONTACT".to_owned()]);
+    }
+
+    #[test]
+    fn a_server_error_is_shown_as_its_message() {
+        let body = json!({"error": {"code": "NotFound", "message": "integration table mapping X"}});
+        assert_eq!(
+            server_message(reqwest::StatusCode::NOT_FOUND, &body),
+            "integration table mapping X"
+        );
+        assert_eq!(
+            server_message(reqwest::StatusCode::BAD_GATEWAY, &Value::Null),
+            "The server answered 502 Bad Gateway."
+        );
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(seg("ITEM-PRODUCT"), "ITEM-PRODUCT");
+        assert_eq!(seg("A B/C"), "A%20B%2FC");
+    }
+
+    #[test]
+    fn the_review_table_pads_columns_and_shows_blank_statuses_as_dashes() {
+        let text = review_table(&[line("CUSTOMER", "", "Finished"), line("CONTACT", "", " ")]);
+        insta::assert_snapshot!(text);
+    }
+}
