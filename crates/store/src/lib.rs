@@ -5,7 +5,10 @@
 //! - Statements are sea-query builders (rendered per backend, values always bound) or plain SQL
 //!   with `$1…$n` placeholders and a `Vec<sea_query::Value>` of binds.
 //! - [`Db::migrate`] applies the store's own migrations (versions 1-999: `store_counter`,
-//!   `store_tombstone`), then the caller's.
+//!   `store_tombstone`), then the caller's; other crates' migrations use their own version ranges.
+//! - [`Repo`] is the generic OData entity repository: list (`$filter $select $orderby $top $skip
+//!   $count $expand`, server-driven paging), get, insert/update/delete with row versions, bulk
+//!   insert/upsert, and the change feed (live rows and tombstones in version order).
 //!
 //! # Storage decisions (identical on both backends)
 //!

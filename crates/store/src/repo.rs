@@ -23,14 +23,13 @@ use kontor_odata::ODataError;
 use kontor_odata::model::{EntityType, Model, NavigationKind, Property, ROW_VERSION_COLUMN};
 use kontor_odata::query::QueryOptions;
 use sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, OnConflict, Order, Query, SelectStatement, SimpleExpr,
-    Value,
+    Alias, Asterisk, Expr, ExprTrait, Func, Order, Query, SelectStatement, SimpleExpr, Value,
 };
 use serde_json::Value as Json;
 use uuid::Uuid;
 
 use crate::codec;
-use crate::db::Tx;
+use crate::db::{Backend, Tx};
 use crate::error::{Result, StoreError};
 use crate::row::Row;
 
@@ -130,8 +129,6 @@ fn bad_token() -> StoreError {
 
 /// Validated values of one row: each given property with its encoded value.
 type Values<'e> = Vec<(&'e Property, Value)>;
-/// One row of a multi-row insert: its columns and values.
-type InsertRow = (Vec<Alias>, Vec<Expr>);
 
 /// A decoded `$skiptoken`.
 #[derive(Debug, PartialEq)]
@@ -745,39 +742,65 @@ impl Repo {
         let first = last - prepared.len() as i64 + 1;
         let now = self.now();
 
-        // Rows with the same columns go in the same statements, in input order.
-        let mut groups: Vec<(Vec<String>, Vec<InsertRow>)> = Vec::new();
-        for (idx, (key, values)) in prepared.iter().enumerate() {
-            let names: Vec<String> = values.iter().map(|(p, _)| p.column.clone()).collect();
-            let (columns, row) = insert_row(entity, *key, values.clone(), first + idx as i64, now);
-            match groups.iter_mut().find(|(n, _)| *n == names) {
-                Some((_, rows)) => rows.push((columns, row)),
-                None => groups.push((names, vec![(columns, row)])),
+        // Rows with the same columns go in the same statements (plain SQL with `$n` placeholders:
+        // no per-value expression trees for 100,000-row writes), in input order.
+        let stamps: Vec<&str> = [&entity.created_property, &entity.modified_property]
+            .into_iter()
+            .flatten()
+            .filter_map(|s| entity.property(s).map(|p| p.column.as_str()))
+            .collect();
+        let mut order: Vec<Vec<&str>> = Vec::new();
+        let mut groups: HashMap<Vec<&str>, Vec<usize>> = HashMap::new();
+        for (idx, (_, values)) in prepared.iter().enumerate() {
+            let names: Vec<&str> = values.iter().map(|(p, _)| p.column.as_str()).collect();
+            let members = groups.entry(names.clone()).or_default();
+            if members.is_empty() {
+                order.push(names);
             }
+            members.push(idx);
         }
-        for (names, group) in groups {
-            let ncols = group[0].0.len();
-            let per_statement = (MAX_PARAMS / ncols).clamp(1, MAX_ROWS_PER_INSERT);
-            for chunk in group.chunks(per_statement) {
-                let mut q = Query::insert();
-                q.into_table(tbl(entity)).columns(chunk[0].0.clone());
-                for (_, row) in chunk {
-                    q.values_panic(row.clone());
+        let mut prepared: Vec<Option<(Uuid, Values<'_>)>> =
+            prepared.into_iter().map(Some).collect();
+        for names in order {
+            let mut columns = vec![entity.key_property().column.as_str()];
+            columns.extend(names.iter().copied());
+            columns.extend(stamps.iter().copied());
+            columns.push(ROW_VERSION_COLUMN);
+            let conflict = upsert.then(|| {
+                let mut update: Vec<&str> = names.clone();
+                if let Some(m) =
+                    entity.modified_property.as_deref().and_then(|m| entity.property(m))
+                {
+                    update.push(m.column.as_str());
                 }
-                if upsert {
-                    let mut update: Vec<Alias> =
-                        names.iter().map(|n| Alias::new(n.as_str())).collect();
-                    if let Some(m) = &entity.modified_property {
-                        update.push(Alias::new(self.property(entity, m)?.column.as_str()));
-                    }
-                    update.push(Alias::new(ROW_VERSION_COLUMN));
-                    q.on_conflict(
-                        OnConflict::column(Alias::new(entity.key_property().column.as_str()))
-                            .update_columns(update)
-                            .to_owned(),
-                    );
+                update.push(ROW_VERSION_COLUMN);
+                let set: Vec<String> =
+                    update.iter().map(|c| format!("{0} = excluded.{0}", quote(c))).collect();
+                format!(
+                    " ON CONFLICT ({}) DO UPDATE SET {}",
+                    quote(&entity.key_property().column),
+                    set.join(", ")
+                )
+            });
+            let per_statement = (MAX_PARAMS / columns.len()).clamp(1, MAX_ROWS_PER_INSERT);
+            for chunk in groups[&names].chunks(per_statement) {
+                let sql = multi_row_insert(
+                    tx.backend(),
+                    &entity.table,
+                    &columns,
+                    chunk.len(),
+                    conflict.as_deref(),
+                );
+                let mut binds = Vec::with_capacity(chunk.len() * columns.len());
+                for &idx in chunk {
+                    let Some((key, values)) = prepared[idx].take() else { continue };
+                    binds.push(Value::String(Some(key.hyphenated().to_string())));
+                    binds.extend(values.into_iter().map(|(_, v)| v));
+                    binds.extend(stamps.iter().map(|_| Value::BigInt(Some(now))));
+                    binds.push(Value::BigInt(Some(first + idx as i64)));
                 }
-                tx.execute(&q).await?;
+                // Identifiers come from the model (quoted); every value is bound.
+                tx.execute_sql(sqlx::AssertSqlSafe(sql), binds).await?;
             }
         }
         self.clear_tombstones(tx, entity, &keys).await?;
@@ -924,6 +947,51 @@ impl Repo {
     pub async fn current_version(&self, tx: &mut Tx) -> Result<i64> {
         tx.current_version().await
     }
+}
+
+/// A quoted SQL identifier (`"name"`, inner quotes doubled).
+fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// `INSERT INTO "t" ("a", "b") VALUES ($1, $2), ($3, $4)[ ON CONFLICT …]`; on SQLite with `?`
+/// placeholders, because SQLite looks numbered parameter names up by a linear scan (quadratic
+/// for thousands of parameters).
+fn multi_row_insert(
+    backend: Backend,
+    table: &str,
+    columns: &[&str],
+    rows: usize,
+    conflict: Option<&str>,
+) -> String {
+    let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+    let mut sql = format!("INSERT INTO {} ({}) VALUES ", quote(table), cols.join(", "));
+    sql.reserve(rows * columns.len() * 7);
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..columns.len() {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    n += 1;
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+            }
+        }
+        sql.push(')');
+    }
+    if let Some(conflict) = conflict {
+        sql.push_str(conflict);
+    }
+    sql
 }
 
 /// `SELECT <table>.<col>…, <table>.row_version FROM <table>`.
