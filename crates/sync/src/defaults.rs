@@ -364,7 +364,7 @@ pub fn default_mappings() -> MappingSet {
         {
             let mut m = mapping(
                 "SALESORDER-ORDER",
-                side("salesOrders", "id", "Sales order", "number", Some("status eq 'Open'")),
+                side("salesOrders", "id", "Sales order", "number", Some("status eq 'Released'")),
                 side("salesorders", "salesorderid", "Sales order", "ordernumber", None),
                 "sales orders",
                 To,
