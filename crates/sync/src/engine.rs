@@ -421,7 +421,7 @@ impl Engine {
             skipped: &skipped,
             lookups,
         });
-        self.apply(ctx, &couplings, ops).await
+        self.apply(ctx, &couplings, &ids, ops).await
     }
 
     /// Writes a planned page (one batch per side) and records its outcome.
@@ -429,6 +429,7 @@ impl Engine {
         &self,
         ctx: &PageContext<'_>,
         couplings: &[plan::Coupling],
+        page_ids: &[Uuid],
         ops: Vec<Operation>,
     ) -> Result<Counters, SyncError> {
         let mapping = ctx.mapping;
@@ -537,6 +538,9 @@ impl Engine {
                 }
             }
         }
+        // Rows that needed nothing (outside the filter, not coupled, gone) clear any old failure.
+        let planned: HashSet<Uuid> = ops.iter().map(|o| o.source_id).collect();
+        record.succeeded.extend(page_ids.iter().filter(|id| !planned.contains(id)));
         self.store.record_page(&mapping.name, src, ctx.job_id, &record, now).await?;
         self.store.add_to_job(ctx.job_id, &counters, &errors).await?;
         Ok(counters)
