@@ -160,7 +160,17 @@ pub struct UncoupleArgs {
     pub id: Uuid,
 }
 
+/// Runs one command. A failure is printed as its message (no backtrace) and ends the process
+/// with exit code 1.
 pub async fn run(cmd: Command) -> anyhow::Result<()> {
+    if let Err(e) = dispatch(cmd).await {
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn dispatch(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Setup(args) => setup(args).await,
         Command::Sync { what: SyncCommand::Full { conn, wait, timeout } } => {

@@ -1,0 +1,285 @@
+//! The `kontor` binary end to end: `kontor up` on free ports in a temporary data folder, then the
+//! integration's command line (`kontor sync …`) against it.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const KONTOR: &str = env!("CARGO_BIN_EXE_kontor");
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+struct Up {
+    data: tempfile::TempDir,
+    financials_port: u16,
+    sales_port: u16,
+}
+
+impl Up {
+    fn new() -> Up {
+        Up {
+            data: tempfile::tempdir().expect("a temporary data folder"),
+            financials_port: free_port(),
+            sales_port: free_port(),
+        }
+    }
+
+    fn data(&self) -> &Path {
+        self.data.path()
+    }
+
+    fn financials(&self) -> String {
+        format!("http://127.0.0.1:{}", self.financials_port)
+    }
+
+    fn sales(&self) -> String {
+        format!("http://127.0.0.1:{}", self.sales_port)
+    }
+
+    fn up_command(&self) -> Command {
+        let mut c = Command::new(KONTOR);
+        c.arg("up")
+            .arg("--data")
+            .arg(self.data())
+            .arg("--financials-port")
+            .arg(self.financials_port.to_string())
+            .arg("--sales-port")
+            .arg(self.sales_port.to_string())
+            .env_remove("KONTOR_ADMIN_PASSWORD")
+            .env_remove("KONTOR_PASSWORD")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// `kontor up --exit-after-sync`: demo data and a full synchronization, then it stops.
+    fn up_and_exit(&self) -> Output {
+        let out = self.up_command().arg("--exit-after-sync").output().expect("run kontor up");
+        assert!(
+            out.status.success(),
+            "kontor up failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// `kontor up` in the background until the returned guard is dropped; waits until the
+    /// integration's JSON API answers.
+    fn start(&self) -> Running {
+        let log =
+            |name: &str| std::fs::File::create(self.data().join(name)).expect("create a log file");
+        let child = self
+            .up_command()
+            .stdout(log("up.stdout"))
+            .stderr(log("up.stderr"))
+            .spawn()
+            .expect("start kontor up");
+        let running = Running { child, logs: self.data().to_path_buf() };
+        let rt = runtime();
+        let client = reqwest::Client::new();
+        let password = self.credential("financials_admin_password");
+        let url = format!("{}/integration/v1/full-sync", self.financials());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = rt.block_on(async {
+                client
+                    .get(&url)
+                    .basic_auth("ADMIN", Some(&password))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .ok()
+            });
+            if status == Some(200) {
+                return running;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kontor up did not answer on {url} within 30 s (last: {status:?}); logs in {}",
+                running.logs.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn credential(&self, name: &str) -> String {
+        let bytes = std::fs::read(self.data().join("credentials.json")).expect("credentials.json");
+        let v: Value = serde_json::from_slice(&bytes).expect("credentials.json is JSON");
+        v[name].as_str().unwrap_or_else(|| panic!("credentials.json has no {name}")).to_owned()
+    }
+
+    /// `kontor <args> --financials … --data …`.
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(KONTOR)
+            .args(args)
+            .arg("--financials")
+            .arg(self.financials())
+            .arg("--data")
+            .arg(self.data())
+            .env_remove("KONTOR_PASSWORD")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kontor")
+    }
+}
+
+struct Running {
+    child: Child,
+    logs: PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn assert_ok(args: &[&str], out: &Output) -> String {
+    let (stdout, stderr) = text(out);
+    assert!(out.status.success(), "kontor {args:?} failed ({}):\n{stdout}\n{stderr}", out.status);
+    stdout
+}
+
+/// Logs in to Sales with the password grant and counts the accounts.
+async fn sales_account_count(sales: &str, password: &str) -> (u16, i64) {
+    let client = reqwest::Client::new();
+    let token: Value = client
+        .post(format!("{sales}/oauth2/v2.0/token"))
+        .form(&[("grant_type", "password"), ("username", "admin"), ("password", password)])
+        .send()
+        .await
+        .expect("reach the Sales token endpoint")
+        .json()
+        .await
+        .expect("a token answer");
+    let token = token["access_token"].as_str().expect("an access token").to_owned();
+    let who = client
+        .get(format!("{sales}/api/data/v9.2/WhoAmI"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("WhoAmI");
+    let accounts: Value = client
+        .get(format!("{sales}/api/data/v9.2/accounts?$count=true&$select=accountid&$top=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("accounts")
+        .json()
+        .await
+        .expect("accounts JSON");
+    let count = accounts["@odata.count"].as_i64().expect("an @odata.count");
+    (who.status().as_u16(), count)
+}
+
+#[test]
+fn kontor_up_leaves_credentials_that_log_in_to_both_apis_and_a_second_start_duplicates_no_customers()
+ {
+    let up = Up::new();
+    let first = up.up_and_exit();
+    let (stdout, _) = text(&first);
+    assert!(stdout.contains("Kontor is up."), "{stdout}");
+    assert!(
+        stdout.contains("credentials.json"),
+        "the welcome says where the password is: {stdout}"
+    );
+
+    let second = up.up_and_exit();
+    let (_, stderr) = text(&second);
+    assert!(!stderr.contains("First start"), "a second start reuses the data: {stderr}");
+
+    let _running = up.start();
+    let rt = runtime();
+    let fin_password = up.credential("financials_admin_password");
+    let companies = rt.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}/api/v2.0/companies", up.financials()))
+            .basic_auth("ADMIN", Some(&fin_password))
+            .send()
+            .await
+            .expect("Financials answers")
+            .status()
+            .as_u16()
+    });
+    assert_eq!(companies, 200, "ADMIN logs in to Financials with the stored password");
+    let (who, accounts) =
+        rt.block_on(sales_account_count(&up.sales(), &up.credential("sales_admin_password")));
+    assert_eq!(who, 200, "admin logs in to Sales with the stored password");
+    assert_eq!(accounts, 200, "two starts leave the demo's 200 customers once in Sales");
+}
+
+#[test]
+fn sync_status_full_and_now_drive_a_running_kontor_up() {
+    let up = Up::new();
+    up.up_and_exit();
+    let _running = up.start();
+
+    let args = ["sync", "status"];
+    let status = assert_ok(&args, &up.cli(&args));
+    for mapping in ["CUSTOMER", "CONTACT", "ITEM-PRODUCT", "CURRENCY", "SALESPEOPLE"] {
+        assert!(status.contains(mapping), "sync status names {mapping}:\n{status}");
+    }
+    assert!(status.contains("Latest Integration Synch. Jobs"), "{status}");
+
+    let args = ["sync", "full", "--wait", "--timeout", "40"];
+    let full = assert_ok(&args, &up.cli(&args));
+    assert!(full.contains("CUSTOMER") && full.contains("Full synchronization finished"), "{full}");
+
+    let args = ["sync", "status", "--json"];
+    let json: Value =
+        serde_json::from_str(&assert_ok(&args, &up.cli(&args))).expect("sync status --json");
+    let review = json["review"].as_array().expect("review lines");
+    assert!(!review.is_empty());
+    for line in review {
+        for status in
+            ["job_queue_entry_status", "to_int_table_job_status", "from_int_table_job_status"]
+        {
+            assert_ne!(line[status], "Error", "no review line ends in Error: {line}");
+        }
+        assert_eq!(line["job_queue_entry_status"], "Finished", "{line}");
+    }
+
+    let args = ["sync", "now", "CUSTOMER"];
+    let now = assert_ok(&args, &up.cli(&args));
+    assert!(now.contains("CUSTOMER") && now.contains("To Sales"), "{now}");
+
+    let args = ["sync", "now", "NO-SUCH-MAPPING"];
+    let out = up.cli(&args);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "an unknown mapping fails: {stderr}");
+    assert!(stderr.contains("NO-SUCH-MAPPING"), "the server's message is shown: {stderr}");
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+
+    let out = Command::new(KONTOR)
+        .args(["sync", "status", "--financials", &up.financials()])
+        .arg("--data")
+        .arg(up.data())
+        .env("KONTOR_PASSWORD", "not-the-password")
+        .output()
+        .expect("run kontor");
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("rejected the client credentials"), "{stderr}");
+    assert!(!stderr.contains("not-the-password"), "the password is never printed: {stderr}");
+}
