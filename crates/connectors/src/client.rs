@@ -226,6 +226,13 @@ impl ODataConnector {
             };
             let status = res.status();
             let headers = res.headers().clone();
+            if let Some(dop) = headers
+                .get("x-ms-dop-hint")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok())
+            {
+                self.governor.hint(dop);
+            }
             if status == StatusCode::TOO_MANY_REQUESTS {
                 let wait = retry_after(&headers)
                     .unwrap_or(Duration::from_secs(1))

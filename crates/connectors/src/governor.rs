@@ -9,6 +9,8 @@ use tokio::time::Instant;
 
 #[derive(Debug)]
 struct State {
+    /// Ceiling of the limit: the configured maximum, lowered by the server's `x-ms-dop-hint`.
+    ceiling: usize,
     limit: f64,
     in_flight: usize,
     paused_until: Option<Instant>,
@@ -31,6 +33,7 @@ impl Governor {
         Governor {
             max: max.max(1),
             state: Mutex::new(State {
+                ceiling: max.max(1),
                 limit: initial.clamp(1, max.max(1)) as f64,
                 in_flight: 0,
                 paused_until: None,
@@ -76,9 +79,16 @@ impl Governor {
             }
             None => {
                 // Additive increase: +1 per `limit` successes.
-                st.limit = (st.limit + 1.0 / st.limit.max(1.0)).min(self.max as f64);
+                st.limit = (st.limit + 1.0 / st.limit.max(1.0)).min(st.ceiling as f64);
             }
         }
+    }
+
+    /// The server's recommended degree of parallelism (`x-ms-dop-hint`) caps the limit.
+    pub fn hint(&self, dop: usize) {
+        let mut st = self.state.lock().unwrap();
+        st.ceiling = dop.clamp(1, self.max);
+        st.limit = st.limit.min(st.ceiling as f64);
     }
 
     /// Current concurrency limit.
@@ -114,5 +124,7 @@ mod tests {
         }
         assert!(g.limit() > 4, "{}", g.limit());
         assert_eq!(g.throttles(), 1);
+        g.hint(2);
+        assert_eq!(g.limit(), 2);
     }
 }
