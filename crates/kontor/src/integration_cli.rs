@@ -708,6 +708,23 @@ async fn job_errors(client: &Client, ids: impl IntoIterator<Item = Uuid>) -> Vec
     out
 }
 
+/// A pass's status for the progress line; a running pass shows the records it has handled.
+async fn pass_progress(client: &Client, status: &str, job: Option<Uuid>) -> String {
+    let (Some(id), "In Process") = (job, status) else { return status_text(status).to_owned() };
+    match client.get(&format!("/integration/v1/jobs/{id}")).await {
+        Ok(v) => {
+            let c = &v["job"]["counters"];
+            let handled: u64 =
+                ["inserted", "modified", "deleted", "unchanged", "skipped", "failed"]
+                    .iter()
+                    .map(|k| c[*k].as_u64().unwrap_or(0))
+                    .sum();
+            format!("In Process ({handled} rec.)")
+        }
+        Err(_) => status.to_owned(),
+    }
+}
+
 async fn full_sync(client: &Client, wait: bool, timeout: Option<Duration>) -> anyhow::Result<()> {
     let started = client.post("/integration/v1/full-sync", json!({})).await?;
     let mut lines = review_lines(&started)?;
@@ -741,12 +758,13 @@ async fn full_sync(client: &Client, wait: bool, timeout: Option<Duration>) -> an
             }
             let waiting =
                 if blocked_now.contains(&l.name) { "  (held up by an error)" } else { "" };
+            let to = pass_progress(client, &l.to_int_table_job_status, l.to_int_table_job_id).await;
+            let from =
+                pass_progress(client, &l.from_int_table_job_status, l.from_int_table_job_id).await;
             bar.set_message(format!(
-                "{:<20} entry: {:<11} to Sales: {:<11} from Sales: {}{waiting}",
+                "{:<20} entry: {:<11} to Sales: {to:<24} from Sales: {from}{waiting}",
                 l.recommendation,
                 status_text(&l.job_queue_entry_status),
-                status_text(&l.to_int_table_job_status),
-                status_text(&l.from_int_table_job_status),
             ));
             if l.ended() || !waiting.is_empty() {
                 bar.finish();

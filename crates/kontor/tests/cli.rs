@@ -230,7 +230,7 @@ fn kontor_up_leaves_credentials_that_log_in_to_both_apis_and_a_second_start_dupl
 }
 
 #[test]
-fn sync_status_full_and_now_drive_a_running_kontor_up() {
+fn sync_couple_and_setup_commands_drive_a_running_kontor_up() {
     let up = Up::new();
     up.up_and_exit();
     let _running = up.start();
@@ -282,4 +282,60 @@ fn sync_status_full_and_now_drive_a_running_kontor_up() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("rejected the client credentials"), "{stderr}");
     assert!(!stderr.contains("not-the-password"), "the password is never printed: {stderr}");
+
+    // Couplings: uncouple one customer, couple it again by hand, then match-based coupling.
+    let coupling: Value = runtime().block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}/integration/v1/couplings/CUSTOMER?limit=1", up.financials()))
+            .basic_auth("ADMIN", Some(up.credential("financials_admin_password")))
+            .send()
+            .await
+            .expect("couplings")
+            .json()
+            .await
+            .expect("couplings JSON")
+    });
+    let fin_id = coupling["value"][0]["financials_id"].as_str().expect("a coupling").to_owned();
+    let sales_id = coupling["value"][0]["sales_id"].as_str().expect("a coupling").to_owned();
+    let args = ["uncouple", "CUSTOMER", "--side", "financials", fin_id.as_str()];
+    assert!(assert_ok(&args, &up.cli(&args)).contains("Uncoupled"));
+    let out = up.cli(&args);
+    assert_eq!(out.status.code(), Some(1), "uncoupling twice finds nothing");
+    let args =
+        ["couple", "CUSTOMER", "--financials-id", fin_id.as_str(), "--sales-id", sales_id.as_str()];
+    assert!(assert_ok(&args, &up.cli(&args)).contains("Coupled"));
+    let args = ["couple", "CUSTOMER", "--match"];
+    assert!(assert_ok(&args, &up.cli(&args)).contains("CUSTOMER"));
+
+    // Setup again with the administrator for the solution import: the password comes from
+    // standard input (not a flag) and is never printed.
+    let admin_password = up.credential("sales_admin_password");
+    let mut setup = Command::new(KONTOR)
+        .args(["setup", "--financials", &up.financials(), "--sales", &up.sales()])
+        .args(["--import-solution", "--sales-admin", "admin", "--data"])
+        .arg(up.data())
+        .env_remove("KONTOR_PASSWORD")
+        .env_remove("KONTOR_SALES_ADMIN_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kontor setup");
+    {
+        use std::io::Write as _;
+        let mut stdin = setup.stdin.take().expect("stdin");
+        writeln!(stdin, "{admin_password}").expect("write the password");
+    }
+    let out = setup.wait_with_output().expect("kontor setup");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "kontor setup failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Connection set up.") && stdout.contains("solution imported yes"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("CUSTOMER"), "setup names the enabled mappings: {stdout}");
+    assert!(
+        !stdout.contains(&admin_password) && !stderr.contains(&admin_password),
+        "the administrator's password is never printed"
+    );
 }
