@@ -108,6 +108,11 @@ pub async fn run(
             _ => return Err(ApiError::segment(message)),
         }
     }
+    if !created.is_empty() {
+        let storage =
+            kontor_sales::storage_model().entity_set(set).ok_or_else(|| ApiError::segment(set))?;
+        kontor_sales::tables::insert_many(tx, storage, &created).await?;
+    }
     let context =
         |name: &str| format!("{}/$metadata#Microsoft.Dynamics.CRM.{name}Response", ctx.base);
     Ok(match message {

@@ -33,6 +33,37 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Parses `requests=6000,window=300,execution=1200,concurrent=52` (seconds; any subset, the
+    /// rest default), e.g. from `KONTOR_SALES_LIMITS`.
+    pub fn parse(text: &str) -> Result<Limits, String> {
+        let mut l = Limits::default();
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (k, v) =
+                item.split_once('=').ok_or_else(|| format!("'{item}' is not name=value"))?;
+            let n: u64 = v.trim().parse().map_err(|_| format!("'{v}' is not a number"))?;
+            match k.trim() {
+                "requests" => {
+                    l.max_requests =
+                        u32::try_from(n).map_err(|_| "requests too large".to_owned())?
+                }
+                "window" => l.window = Duration::from_secs(n),
+                "execution" => l.max_execution_time = Duration::from_secs(n),
+                "concurrent" => {
+                    l.max_concurrent =
+                        u32::try_from(n).map_err(|_| "concurrent too large".to_owned())?
+                }
+                other => {
+                    return Err(format!(
+                        "unknown limit '{other}' (requests, window, execution, concurrent)"
+                    ));
+                }
+            }
+        }
+        Ok(l)
+    }
+}
+
 #[derive(Default)]
 struct UserWindow {
     requests: VecDeque<Instant>,
@@ -171,6 +202,13 @@ mod tests {
             "limits are per user"
         );
         assert!(l.admit_at(u, t0 + Duration::from_secs(11)).is_ok());
+    }
+
+    #[test]
+    fn limits_parse_from_a_short_text() {
+        let l = Limits::parse("requests=10, window=5").unwrap();
+        assert_eq!((l.max_requests, l.window, l.max_concurrent), (10, Duration::from_secs(5), 52));
+        assert!(Limits::parse("speed=1").is_err());
     }
 
     #[test]
