@@ -230,7 +230,7 @@ fn kontor_up_leaves_credentials_that_log_in_to_both_apis_and_a_second_start_dupl
 }
 
 #[test]
-fn sync_couple_and_setup_commands_drive_a_running_kontor_up() {
+fn the_integration_commands_drive_a_running_kontor_up_and_fail_on_a_line_in_error() {
     let up = Up::new();
     up.up_and_exit();
     let _running = up.start();
@@ -338,4 +338,59 @@ fn sync_couple_and_setup_commands_drive_a_running_kontor_up() {
         !stdout.contains(&admin_password) && !stderr.contains(&admin_password),
         "the administrator's password is never printed"
     );
+
+    // A line that ends in Error: CURRENCY writes a property Sales doesn't know, and a currency
+    // changes. `sync full --wait` exits with 1 and prints the job's errors.
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    let password = up.credential("financials_admin_password");
+    let get = |url: String| {
+        let req = client.get(url).basic_auth("ADMIN", Some(&password));
+        async move {
+            let r = req.send().await.expect("Financials answers");
+            assert!(r.status().is_success(), "GET answered {}", r.status());
+            r.json::<Value>().await.expect("JSON")
+        }
+    };
+    rt.block_on(async {
+        let mut mapping =
+            get(format!("{}/integration/v1/mappings/CURRENCY", up.financials())).await;
+        for f in mapping["fields"].as_array_mut().expect("fields") {
+            if f["sales"] == "currencysymbol" {
+                f["sales"] = Value::from("nosuchfield");
+            }
+        }
+        let put = client
+            .put(format!("{}/integration/v1/mappings/CURRENCY", up.financials()))
+            .basic_auth("ADMIN", Some(&password))
+            .json(&mapping)
+            .send()
+            .await
+            .expect("PUT mapping");
+        assert!(put.status().is_success(), "PUT mapping answered {}", put.status());
+        let api = format!("{}/api/v2.0", up.financials());
+        let companies = get(format!("{api}/companies")).await;
+        let company = companies["value"][0]["id"].as_str().expect("a company").to_owned();
+        let currencies = get(format!("{api}/companies({company})/currencies?$top=1")).await;
+        let currency = currencies["value"][0]["id"].as_str().expect("a currency").to_owned();
+        let patch = client
+            .patch(format!("{api}/companies({company})/currencies({currency})"))
+            .basic_auth("ADMIN", Some(&password))
+            .header("If-Match", "*")
+            .json(&serde_json::json!({"symbol": "Q"}))
+            .send()
+            .await
+            .expect("PATCH currency");
+        assert!(patch.status().is_success(), "PATCH answered {}", patch.status());
+    });
+    let args = ["sync", "full", "--wait", "--timeout", "40"];
+    let out = up.cli(&args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a line in Error fails the command:\n{stdout}\n{stderr}"
+    );
+    assert!(stderr.contains("ended in Error: CURRENCY"), "{stderr}");
+    assert!(stderr.contains("nosuchfield"), "the job's errors are shown: {stderr}");
 }
