@@ -16,7 +16,6 @@ use kontor_sync::engine::Engine;
 use kontor_sync::setup::{AdminCredentials, SetupRequest};
 use kontor_sync::store::SyncStore;
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 use crate::serve::{self, Shutdown};
 use crate::stack;
@@ -115,8 +114,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     queue.migrate().await?;
 
     // Servers.
-    let (shutdown, _) = watch::channel(false);
-    let shutdown = Shutdown(shutdown);
+    // Workers stop first (their jobs in flight are released), then the servers they talk to.
+    let shutdown = Shutdown::new();
+    let workers_stop = Shutdown::new();
     let fin_url = format!("http://localhost:{}", args.financials_port);
     let crm_url = format!("http://localhost:{}", args.sales_port);
     let sync_state =
@@ -214,14 +214,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     for n in 0..args.workers.max(1) {
         let worker =
             Worker::new(queue.clone(), kontor_sync::jobs::handlers(engine.clone(), queue.clone()))
-                .with_id(format!("up-{}-{n}", std::process::id()));
-        let stop = shutdown.wait();
+                .with_id(format!("up-{}-{n}", std::process::id()))
+        .with_shutdown_grace(Duration::from_secs(5));
+        let stop = workers_stop.wait();
         worker_tasks.push(tokio::spawn(async move { worker.run(stop).await }));
     }
     let watcher = tokio::spawn(stack::wake_on_changes(
         vec![fin_db.clone(), crm_db.clone()],
         queue.clone(),
-        shutdown.wait(),
+        workers_stop.wait(),
     ));
 
     if !creds.full_sync_started {
@@ -248,11 +249,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         tokio::signal::ctrl_c().await?;
         eprintln!("Stopping: releasing jobs in flight …");
     }
-    shutdown.fire();
+    workers_stop.fire();
     for t in worker_tasks {
         let _ = t.await;
     }
     let _ = watcher.await;
+    shutdown.fire();
     let _ = fin_task.await;
     let _ = crm_task.await;
     fin_db.close().await;
