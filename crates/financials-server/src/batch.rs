@@ -53,24 +53,6 @@ fn to_api(
     })
 }
 
-/// Runs one operation in its own transaction (committed when it succeeds).
-async fn run_alone(
-    state: &AppState,
-    principal: &Principal,
-    req: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
-    if req.is_read() {
-        let mut tx = state.db.begin_read().await?;
-        let resp = api::execute(state, principal, req, &mut tx).await?;
-        tx.commit().await?;
-        return Ok(resp);
-    }
-    let mut tx = service::begin_write(&state.db).await?;
-    let resp = api::execute(state, principal, req, &mut tx).await?;
-    state.commit_write(tx).await?;
-    Ok(resp)
-}
-
 fn to_part(content_id: Option<String>, r: Result<ApiResponse, ApiError>) -> ob::Response {
     match r {
         Ok(resp) => {
@@ -106,6 +88,18 @@ pub async fn multipart(
             ),
         ));
     }
+    let all_reads = batch.parts.iter().all(|p| match p {
+        BatchPart::Request(r) => r.method.eq_ignore_ascii_case("GET"),
+        BatchPart::ChangeSet(_) => false,
+    });
+    // One transaction for the whole batch; every operation (and every change set) runs in its
+    // own savepoint, so a failure undoes only that operation (or change set), and the batch
+    // costs one commit instead of one per operation.
+    let mut tx = if all_reads {
+        state.db.begin_read().await?
+    } else {
+        service::begin_write(&state.db).await?
+    };
     let mut out = BatchResponse::default();
     let mut ids: HashMap<String, String> = HashMap::new();
     for part in batch.parts {
@@ -119,16 +113,22 @@ pub async fn multipart(
                     r.body.clone(),
                     service_root,
                 ) {
-                    Ok(req) => run_alone(state, principal, &req).await,
+                    Ok(req) => {
+                        savepoint(&mut tx).await?;
+                        let result = api::execute(state, principal, &req, &mut tx).await;
+                        release(&mut tx, result.is_ok()).await?;
+                        result
+                    }
                     Err(e) => Err(e),
                 };
                 remember(&mut ids, r.content_id.as_deref(), &result);
                 out.parts.push(ResponsePart::Response(to_part(r.content_id, result)));
             }
             BatchPart::ChangeSet(requests) => {
-                let mut tx = service::begin_write(&state.db).await?;
+                savepoint(&mut tx).await?;
                 let mut responses = Vec::new();
                 let mut failed = None;
+                let mut created = Vec::new();
                 for r in requests {
                     let url = ob::resolve_references(&r.url, |id| ids.get(id).cloned());
                     let body_text = String::from_utf8_lossy(&r.body).into_owned();
@@ -141,6 +141,7 @@ pub async fn multipart(
                     match result {
                         Ok(resp) => {
                             remember(&mut ids, r.content_id.as_deref(), &Ok(resp.clone()));
+                            created.extend(r.content_id.clone());
                             responses.push(to_part(r.content_id, Ok(resp)));
                         }
                         Err(e) => {
@@ -149,20 +150,40 @@ pub async fn multipart(
                         }
                     }
                 }
+                release(&mut tx, failed.is_none()).await?;
                 match failed {
                     Some(err) => {
-                        drop(tx); // rolls back the whole change set
+                        for id in created {
+                            ids.remove(&id);
+                        }
                         out.parts.push(ResponsePart::Response(err));
                     }
-                    None => {
-                        state.commit_write(tx).await?;
-                        out.parts.push(ResponsePart::ChangeSet(responses));
-                    }
+                    None => out.parts.push(ResponsePart::ChangeSet(responses)),
                 }
             }
         }
     }
+    if all_reads {
+        tx.commit().await?;
+    } else {
+        state.commit_write(tx).await?;
+    }
     Ok(ob::write_response(&out))
+}
+
+/// Opens the savepoint one batch operation (or change set) runs in.
+async fn savepoint(tx: &mut kontor_store::Tx) -> Result<(), ApiError> {
+    tx.execute_sql("SAVEPOINT kontor_batch_op", vec![]).await?;
+    Ok(())
+}
+
+/// Closes it: kept when the operation succeeded, undone when it failed.
+async fn release(tx: &mut kontor_store::Tx, keep: bool) -> Result<(), ApiError> {
+    if !keep {
+        tx.execute_sql("ROLLBACK TO SAVEPOINT kontor_batch_op", vec![]).await?;
+    }
+    tx.execute_sql("RELEASE SAVEPOINT kontor_batch_op", vec![]).await?;
+    Ok(())
 }
 
 /// Records where a created entity lives, for later `$<content-id>` references.
@@ -250,13 +271,20 @@ pub async fn json_batch(
         }
         state.commit_write(tx).await?;
     } else {
+        let mut tx = service::begin_write(&state.db).await?;
         for (id, req) in ops {
             let r = match req {
-                Ok(req) => run_alone(state, principal, &req).await,
+                Ok(req) => {
+                    savepoint(&mut tx).await?;
+                    let r = api::execute(state, principal, &req, &mut tx).await;
+                    release(&mut tx, r.is_ok()).await?;
+                    r
+                }
                 Err(e) => Err(e),
             };
             responses.push(render(&id, r));
         }
+        state.commit_write(tx).await?;
     }
     let _ = StatusCode::OK;
     Ok(json!({"responses": responses}))

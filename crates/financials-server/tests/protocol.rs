@@ -352,6 +352,27 @@ async fn batch_change_sets_are_atomic_and_reference_earlier_results() {
         assert_eq!(r.body["responses"][0]["status"], json!(201));
         assert_eq!(r.body["responses"][1]["body"]["value"][0]["code"], "J1", "{}", r.text);
 
+        // without Isolation, each operation stands alone: a failure undoes only itself
+        let cid = api.server.company_id;
+        let r = api
+            .send(
+                Method::POST,
+                "/api/v2.0/$batch",
+                Some(json!({"requests": [
+                    {"method": "POST", "id": "a", "url": format!("companies({cid})/salespeople"), "body": {"code": "K1"}},
+                    {"method": "POST", "id": "b", "url": format!("companies({cid})/salespeople"), "body": {"code": "K2", "blocked": "maybe"}},
+                    {"method": "POST", "id": "c", "url": format!("companies({cid})/salespeople"), "body": {"code": "K3"}},
+                    {"method": "POST", "id": "d", "url": format!("companies({cid})/salesOrders(00000000-0000-0000-0000-000000000000)/Microsoft.NAV.shipAndInvoice")}
+                ]})),
+                &[],
+            )
+            .await;
+        let statuses: Vec<Value> = r.body["responses"].as_array().unwrap().iter().map(|x| x["status"].clone()).collect();
+        assert_eq!(statuses, vec![json!(201), json!(400), json!(201), json!(404)], "{}", r.text);
+        let codes = api.get("salespeople?$filter=startswith(code,'K')&$orderby=code").await;
+        let codes: Vec<Value> = codes.values().iter().map(|x| x["code"].clone()).collect();
+        assert_eq!(codes, vec![json!("K1"), json!("K3")]);
+
         // too many operations
         let many: Vec<Value> = (0..1001).map(|i| json!({"method": "GET", "id": i.to_string(), "url": "companies"})).collect();
         let r = api.send(Method::POST, "/api/v2.0/$batch", Some(json!({"requests": many})), &[]).await;
