@@ -45,6 +45,23 @@ async fn every_route_needs_credentials_and_permission_sets_limit_what_users_do()
             StatusCode::FORBIDDEN
         );
 
+        // the last SUPER cannot be demoted, disabled or deleted
+        let admin = api.get("users?$filter=userName eq 'ADMIN'").await.values()[0].clone();
+        let admin_url = format!("users({})", admin["id"].as_str().unwrap());
+        let r = api
+            .patch(
+                &admin_url,
+                admin["@odata.etag"].as_str().unwrap(),
+                json!({"permissionSets": "D365 READ"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+        assert!(r.error_message().contains("last enabled user with SUPER"), "{}", r.text);
+        assert_eq!(api.delete(&admin_url, "*").await.status, StatusCode::BAD_REQUEST);
+        api.user_with("SECOND", "SUPER").await;
+        let r = api.patch(&admin_url, "*", json!({"permissionSets": "SUPER,D365 READ"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
         // a disabled user is refused at once
         let u = api.get("users?$filter=userName eq 'READER'").await.values()[0].clone();
         let r = api

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
-use crate::credentials::{Permissions, Secret};
+use crate::credentials::{PermissionSet, Permissions, Secret};
 use crate::error::{FinError, Result};
 use crate::model::{model, sets};
 use crate::numbering::{self, series};
@@ -375,6 +375,9 @@ pub async fn plan_delete(
             open_order(tx, order).await?;
         }
         sets::USERS => {
+            if is_enabled_super(&old) {
+                ensure_another_super(tx, &old).await?;
+            }
             tx.execute_sql(
                 "DELETE FROM fin_user_secret WHERE user_id = $1",
                 vec![Value::from(id.to_string())],

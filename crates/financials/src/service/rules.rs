@@ -450,6 +450,14 @@ pub(super) async fn prepare(
                 Permissions::parse(&list).map_err(|m| FinError::invalid("permissionSets", m))?;
             rec.insert("permissionSets".into(), Json::String(perms.to_list()));
             default(rec, "hasWebServiceKey", Json::Bool(false));
+            let stays_super = perms.has(PermissionSet::Super)
+                && text(rec, "state").as_deref() == Some(users::ENABLED);
+            if let Some(o) = old
+                && is_enabled_super(o)
+                && !stays_super
+            {
+                ensure_another_super(tx, o).await?;
+            }
         }
         _ => {}
     }
@@ -551,6 +559,27 @@ pub(super) async fn prepare_order(
     must_exist(tx, rec, "currencyCode", sets::CURRENCIES, "code", "Currency").await?;
     must_exist(tx, rec, "salesperson", sets::SALESPEOPLE, "code", "Salesperson/Purchaser").await?;
     Ok(())
+}
+
+/// Whether a stored user is an enabled SUPER.
+pub(super) fn is_enabled_super(user: &Record) -> bool {
+    user.str("state") == Some(users::ENABLED)
+        && Permissions::parse(user.str("permissionSets").unwrap_or_default())
+            .is_ok_and(|p| p.has(PermissionSet::Super))
+}
+
+/// Refuses to take away the last enabled SUPER user (nobody could manage users any more).
+pub(super) async fn ensure_another_super(tx: &mut Tx, user: &Record) -> Result<()> {
+    let all =
+        rows::find_all(tx, entity(sets::USERS)?, "state", Json::String(users::ENABLED.into()))
+            .await?;
+    if all.iter().any(|u| u.id() != user.id() && is_enabled_super(u)) {
+        return Ok(());
+    }
+    Err(FinError::Rule(format!(
+        "You cannot remove the SUPER permission set from {} or disable it: it is the last enabled user with SUPER.",
+        user.str("userName").unwrap_or_default()
+    )))
 }
 
 /// The order of a line, which must be open.
