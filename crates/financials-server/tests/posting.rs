@@ -366,3 +366,27 @@ async fn a_foreign_currency_order_raises_the_balance_in_local_currency_at_the_la
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_invoice_is_due_by_the_customers_payment_terms() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let api = start(&url).await;
+        setup(&api).await;
+        let bad = api.post("paymentTerms", json!({"code": "BAD", "dueDateCalculation": "soon"})).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert_eq!(bad.body["error"]["target"], "dueDateCalculation");
+        let terms = api.create("paymentTerms", json!({"code": "14 DAYS", "dueDateCalculation": "14D"})).await;
+        let c = api.get("customers?$filter=number eq 'C1'").await.values()[0].clone();
+        let r = api
+            .patch(&format!("customers({})", c["id"].as_str().unwrap()), c["@odata.etag"].as_str().unwrap(), json!({"paymentTermsId": terms["id"]}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let o = api.create("salesOrders", json!({"customerNumber": "C1", "postingDate": "2026-02-20", "salesOrderLines": [{"lineObjectNumber": "2000", "quantity": 1}]})).await;
+        let r = ship_and_invoice(&api, o["id"].as_str().unwrap()).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        let inv = api.get(r.headers.get("location").unwrap().to_str().unwrap()).await;
+        assert_eq!(inv.body["postingDate"], "2026-02-20");
+        assert_eq!(inv.body["dueDate"], "2026-03-06");
+    })
+    .await;
+}

@@ -7,6 +7,7 @@
 
 pub mod bootstrap;
 pub mod credentials;
+pub mod date_formula;
 pub mod error;
 pub mod model;
 pub mod numbering;

@@ -144,6 +144,8 @@ pub struct PostingInput {
     /// For an order in a foreign currency: units of that currency per unit of the local
     /// currency (the currency's `exchangeRate`); balances are kept in the local currency.
     pub currency_factor: Option<Decimal>,
+    /// The customer's payment terms' due date formula (`14D`, `CM`…); none: due at posting.
+    pub due_date_formula: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -417,7 +419,11 @@ pub fn plan(input: &PostingInput) -> Result<PostingPlan, PostingError> {
         external_document_number: order.external_document_number.clone(),
         invoice_date: posting_date,
         posting_date,
-        due_date: posting_date,
+        due_date: input
+            .due_date_formula
+            .as_deref()
+            .and_then(|f| crate::date_formula::apply(f, posting_date))
+            .unwrap_or(posting_date),
         customer_id: input.customer.id,
         customer_number: input.customer.number.clone(),
         customer_name: input.customer.name.clone(),
@@ -531,6 +537,7 @@ mod tests {
             first_customer_entry_no: 3,
             today: NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
             currency_factor: None,
+            due_date_formula: None,
         }
     }
 
@@ -608,6 +615,16 @@ mod tests {
         assert_eq!(plan.customer_entry.amount, d("220.73"));
         assert_eq!(plan.customer_entry.amount_lcy, d("441.46"));
         assert_eq!(plan.balance_change, d("441.46"));
+    }
+
+    #[test]
+    fn the_due_date_follows_the_payment_terms() {
+        let mut i = input();
+        i.due_date_formula = Some("CM+14D".into());
+        assert_eq!(
+            plan(&i).unwrap().invoice.due_date,
+            NaiveDate::from_ymd_opt(2026, 12, 14).unwrap()
+        );
     }
 
     #[test]

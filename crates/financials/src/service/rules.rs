@@ -338,6 +338,18 @@ pub(super) async fn prepare(
             rec.insert("code".into(), Json::String(code.to_uppercase()));
             if set == sets::PAYMENT_TERMS {
                 default(rec, "discountPercent", Json::from(0));
+                for f in ["dueDateCalculation", "discountDateCalculation"] {
+                    if let Some(formula) = text(rec, f)
+                        && crate::date_formula::apply(&formula, today()).is_none()
+                    {
+                        return Err(FinError::invalid(
+                            f,
+                            format!(
+                                "'{formula}' is not a date formula (e.g. 14D, 1M, CM, CM+10D)."
+                            ),
+                        ));
+                    }
+                }
             }
             if set == sets::SALESPEOPLE {
                 default(rec, "blocked", Json::Bool(false));

@@ -16,6 +16,12 @@ pub(super) async fn posting_input(tx: &mut Tx, order_id: Uuid) -> Result<posting
     let customer = rows::find(tx, customers, "id", Json::String(customer_id.to_string()), true)
         .await?
         .ok_or_else(|| FinError::Rule("The customer of the sales order does not exist.".into()))?;
+    let due_date_formula = match guid(&customer.data, "paymentTermsId") {
+        Some(terms) => lookup(tx, sets::PAYMENT_TERMS, "id", &terms.to_string())
+            .await?
+            .and_then(|t| t.str("dueDateCalculation").map(str::to_owned)),
+        None => None,
+    };
     let currency_factor = match order.str("currencyCode") {
         Some(code) if !code.trim().is_empty() => lookup(tx, sets::CURRENCIES, "code", code)
             .await?
@@ -119,6 +125,7 @@ pub(super) async fn posting_input(tx: &mut Tx, order_id: Uuid) -> Result<posting
         first_customer_entry_no: 0,
         today: today(),
         currency_factor,
+        due_date_formula,
     })
 }
 
