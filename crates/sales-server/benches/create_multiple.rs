@@ -41,7 +41,10 @@ async fn bench(name: &str, url: &str, rounds: usize) {
         let body = json!({"Targets": targets}).to_string();
         let start = Instant::now();
         let r = http
-            .post(format!("{}/api/data/v9.2/accounts/Microsoft.Dynamics.CRM.CreateMultiple", server.base_url))
+            .post(format!(
+                "{}/api/data/v9.2/accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+                server.base_url
+            ))
             .bearer_auth(&token)
             .header("Content-Type", "application/json")
             .body(body)

@@ -58,13 +58,12 @@ async fn token_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> ApiR
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
+        && let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(basic.trim())
     {
-        if let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(basic.trim()) {
-            let text = String::from_utf8_lossy(&raw).into_owned();
-            if let Some((id, secret)) = text.split_once(':') {
-                f.entry("client_id".into()).or_insert_with(|| id.to_owned());
-                f.entry("client_secret".into()).or_insert_with(|| secret.to_owned());
-            }
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        if let Some((id, secret)) = text.split_once(':') {
+            f.entry("client_id".into()).or_insert_with(|| id.to_owned());
+            f.entry("client_secret".into()).or_insert_with(|| secret.to_owned());
         }
     }
     let db = state.db();

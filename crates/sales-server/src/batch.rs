@@ -223,13 +223,13 @@ fn resolve_body(body: &str, ids: &[(String, String)]) -> String {
             Value::Object(o) => {
                 for (k, val) in o.iter_mut() {
                     if k.ends_with("@odata.bind") || k == "@odata.id" {
-                        if let Value::String(s) = val {
-                            if let Some(rest) = s.strip_prefix('$') {
-                                let n: String =
-                                    rest.chars().take_while(char::is_ascii_alphanumeric).collect();
-                                if let Some((_, url)) = ids.iter().find(|(id, _)| *id == n) {
-                                    *s = format!("{url}{}", &rest[n.len()..]);
-                                }
+                        if let Value::String(s) = val
+                            && let Some(rest) = s.strip_prefix('$')
+                        {
+                            let n: String =
+                                rest.chars().take_while(char::is_ascii_alphanumeric).collect();
+                            if let Some((_, url)) = ids.iter().find(|(id, _)| *id == n) {
+                                *s = format!("{url}{}", &rest[n.len()..]);
                             }
                         }
                     } else {

@@ -241,10 +241,10 @@ impl IntoResponse for ApiError {
         let mut resp = (self.status, axum::Json(self.body())).into_response();
         let h = resp.headers_mut();
         h.insert("OData-Version", HeaderValue::from_static("4.0"));
-        if let Some(s) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-                h.insert("Retry-After", v);
-            }
+        if let Some(s) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&s.to_string())
+        {
+            h.insert("Retry-After", v);
         }
         if self.status == StatusCode::UNAUTHORIZED {
             h.insert(

@@ -89,12 +89,12 @@ pub struct Permit {
 impl Drop for Permit {
     fn drop(&mut self) {
         let elapsed = self.started.elapsed();
-        if let Ok(mut users) = self.limiter.users.lock() {
-            if let Some(w) = users.get_mut(&self.user) {
-                w.in_flight = w.in_flight.saturating_sub(1);
-                w.executions.push_back((Instant::now(), elapsed));
-                w.execution_total += elapsed;
-            }
+        if let Ok(mut users) = self.limiter.users.lock()
+            && let Some(w) = users.get_mut(&self.user)
+        {
+            w.in_flight = w.in_flight.saturating_sub(1);
+            w.executions.push_back((Instant::now(), elapsed));
+            w.execution_total += elapsed;
         }
     }
 }

@@ -725,10 +725,12 @@ async fn retrieve(
         rows::list(tx, storage, &q1, 1).await?.rows.into_iter().next().unwrap_or(row)
     };
     let etag = payload::etag(&row);
-    if let (Cond::Version(v), Some(e)) = (condition(req, "if-none-match")?, &etag) {
-        if format!("W/\"{v}\"") == *e && q.expand.is_empty() && !prefs.annotations.any() {
-            return Ok(Reply::new(StatusCode::NOT_MODIFIED).header("ETag", e.clone()));
-        }
+    if let (Cond::Version(v), Some(e)) = (condition(req, "if-none-match")?, &etag)
+        && format!("W/\"{v}\"") == *e
+        && q.expand.is_empty()
+        && !prefs.annotations.any()
+    {
+        return Ok(Reply::new(StatusCode::NOT_MODIFIED).header("ETag", e.clone()));
     }
     let mut shaped =
         shape_rows(ctx, tx, &prefs, entity, table, std::slice::from_ref(&row), &q).await?;
@@ -900,13 +902,13 @@ pub async fn update_row(
 ) -> ApiResult<Map<String, Value>> {
     ctx.check(Op::Write, table)?;
     let id = row_id(entity, existing).ok_or_else(|| ApiError::internal("row without a key"))?;
-    if let Some(k) = body.key {
-        if k != id {
-            return Err(ApiError::bad_request(
-                code::INVALID_ARGUMENT,
-                format!("The key '{k}' in the payload does not match the record's key '{id}'."),
-            ));
-        }
+    if let Some(k) = body.key
+        && k != id
+    {
+        return Err(ApiError::bad_request(
+            code::INVALID_ARGUMENT,
+            format!("The key '{k}' in the payload does not match the record's key '{id}'."),
+        ));
     }
     resolve_binds(tx, &mut body, &entity.set_name).await?;
     let mut patch = body.attrs;

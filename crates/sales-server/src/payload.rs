@@ -215,24 +215,20 @@ pub fn parse_body(
         if table.is_read_only(name) || (is_update && table.is_create_only(name)) {
             continue;
         }
-        if let Some(opts) = table.options.get(name) {
-            if name != "statecode" && name != "statuscode" {
-                if let Some(n) = v.as_i64() {
-                    if !opts.iter().any(|(o, _)| i64::from(*o) == n) {
-                        return Err(ApiError::bad_request(
-                            code::OPTION_OUT_OF_RANGE,
-                            format!(
-                                "A validation error occurred. The value {n} of '{name}' on record of type '{}' is outside the valid range. Accepted Values: {}",
-                                entity.name,
-                                opts.iter()
-                                    .map(|(o, _)| o.to_string())
-                                    .collect::<Vec<_>>()
-                                    .join(",")
-                            ),
-                        ));
-                    }
-                }
-            }
+        if let Some(opts) = table.options.get(name)
+            && name != "statecode"
+            && name != "statuscode"
+            && let Some(n) = v.as_i64()
+            && !opts.iter().any(|(o, _)| i64::from(*o) == n)
+        {
+            return Err(ApiError::bad_request(
+                code::OPTION_OUT_OF_RANGE,
+                format!(
+                    "A validation error occurred. The value {n} of '{name}' on record of type '{}' is outside the valid range. Accepted Values: {}",
+                    entity.name,
+                    opts.iter().map(|(o, _)| o.to_string()).collect::<Vec<_>>().join(",")
+                ),
+            ));
         }
         out.attrs.insert(name.clone(), v);
     }
@@ -301,12 +297,11 @@ pub fn lookup_targets(
 }
 
 fn lookup_target_set(l: &kontor_sales::model::Lookup, row: &Map<String, Value>) -> String {
-    if let Some(tp) = &l.type_property {
-        if let Some(logical) = row.get(tp).and_then(Value::as_str) {
-            if let Some((_, set, _)) = l.targets.iter().find(|(_, _, lg)| lg == logical) {
-                return set.clone();
-            }
-        }
+    if let Some(tp) = &l.type_property
+        && let Some(logical) = row.get(tp).and_then(Value::as_str)
+        && let Some((_, set, _)) = l.targets.iter().find(|(_, _, lg)| lg == logical)
+    {
+        return set.clone();
     }
     l.targets[0].1.clone()
 }
@@ -315,12 +310,11 @@ fn lookup_target<'a>(
     l: &'a kontor_sales::model::Lookup,
     row: &Map<String, Value>,
 ) -> &'a (String, String, String) {
-    if let Some(tp) = &l.type_property {
-        if let Some(logical) = row.get(tp).and_then(Value::as_str) {
-            if let Some(t) = l.targets.iter().find(|(_, _, lg)| lg == logical) {
-                return t;
-            }
-        }
+    if let Some(tp) = &l.type_property
+        && let Some(logical) = row.get(tp).and_then(Value::as_str)
+        && let Some(t) = l.targets.iter().find(|(_, _, lg)| lg == logical)
+    {
+        return t;
     }
     &l.targets[0]
 }
@@ -365,7 +359,7 @@ pub fn shape(
         let selected = if select.is_empty() {
             visible(&p.name)
         } else {
-            p.name == entity.key || select.iter().any(|s| *s == p.name)
+            p.name == entity.key || select.contains(&p.name)
         };
         if !selected {
             continue;
@@ -374,12 +368,11 @@ pub fn shape(
         if ann.any() && !v.is_null() {
             let formatted = if let Some(l) = table.lookup_by_property(&p.name) {
                 let (nav, set, logical) = lookup_target(l, row);
-                if ann.wants(FORMATTED) {
-                    if let Some(n) =
+                if ann.wants(FORMATTED)
+                    && let Some(n) =
                         v.as_str().and_then(|id| names.get(&(set.clone(), id.to_owned())))
-                    {
-                        out.insert(format!("{}@{FORMATTED}", p.name), Value::String(n.clone()));
-                    }
+                {
+                    out.insert(format!("{}@{FORMATTED}", p.name), Value::String(n.clone()));
                 }
                 if ann.wants(ASSOCIATED_NAV) {
                     out.insert(format!("{}@{ASSOCIATED_NAV}", p.name), Value::String(nav.clone()));
@@ -408,10 +401,10 @@ pub fn shape(
                     _ => None,
                 }
             };
-            if let Some(f) = formatted {
-                if ann.wants(FORMATTED) {
-                    out.insert(format!("{}@{FORMATTED}", p.name), Value::String(f));
-                }
+            if let Some(f) = formatted
+                && ann.wants(FORMATTED)
+            {
+                out.insert(format!("{}@{FORMATTED}", p.name), Value::String(f));
             }
         }
         out.insert(p.name.clone(), v);

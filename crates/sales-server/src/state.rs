@@ -89,12 +89,11 @@ impl AppState {
 
     /// Whether the Kontor integration solution is installed.
     pub async fn solution_installed(&self) -> ApiResult<bool> {
-        if let Ok(cache) = self.0.solution.lock() {
-            if let Some((at, v)) = *cache {
-                if at.elapsed() < SOLUTION_CACHE {
-                    return Ok(v);
-                }
-            }
+        if let Ok(cache) = self.0.solution.lock()
+            && let Some((at, v)) = *cache
+            && at.elapsed() < SOLUTION_CACHE
+        {
+            return Ok(v);
         }
         let v = kontor_sales::directory::installed_solution(self.db(), KONTOR_SOLUTION)
             .await

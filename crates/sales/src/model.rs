@@ -432,7 +432,9 @@ const ACTIVE_INACTIVE_STATUS: &[(i32, &str, i32)] = &[(1, "Active", 0), (2, "Ina
 
 /// Valid `(statecode, statuscode)` pairs per table and the default status of each state.
 pub fn state_model(logical_name: &str) -> Option<StateModel> {
-    let (statuses, defaults): (&[(i32, &str, i32)], &[(i32, i32)]) = match logical_name {
+    type Statuses = &'static [(i32, &'static str, i32)];
+    type Defaults = &'static [(i32, i32)];
+    let (statuses, defaults): (Statuses, Defaults) = match logical_name {
         "account" | "contact" | "transactioncurrency" | "uomschedule" => {
             (ACTIVE_INACTIVE_STATUS, &[(0, 1), (1, 2)])
         }

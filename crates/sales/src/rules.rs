@@ -82,22 +82,22 @@ pub fn prepare_update(
         let full = compose_name(pick("firstname"), pick("lastname"));
         patch.insert("fullname".into(), full);
     }
-    if let Some(sm) = state_model(&table.logical_name) {
-        if patch.contains_key("statecode") || patch.contains_key("statuscode") {
-            let state =
-                int(patch.get("statecode")).or_else(|| int(existing.get("statecode"))).unwrap_or(0);
-            if !patch.contains_key("statuscode") {
-                // A state change alone takes the state's default status.
-                patch.remove("statuscode");
-            }
-            let mut merged = patch.clone();
-            if !patch.contains_key("statecode") {
-                merged.insert("statecode".into(), Value::from(state));
-            }
-            check_state(table, &sm, id, state, &mut merged)?;
-            if let Some(s) = merged.get("statuscode") {
-                patch.insert("statuscode".into(), s.clone());
-            }
+    if let Some(sm) = state_model(&table.logical_name)
+        && (patch.contains_key("statecode") || patch.contains_key("statuscode"))
+    {
+        let state =
+            int(patch.get("statecode")).or_else(|| int(existing.get("statecode"))).unwrap_or(0);
+        if !patch.contains_key("statuscode") {
+            // A state change alone takes the state's default status.
+            patch.remove("statuscode");
+        }
+        let mut merged = patch.clone();
+        if !patch.contains_key("statecode") {
+            merged.insert("statecode".into(), Value::from(state));
+        }
+        check_state(table, &sm, id, state, &mut merged)?;
+        if let Some(s) = merged.get("statuscode") {
+            patch.insert("statuscode".into(), s.clone());
         }
     }
     Ok(())

@@ -82,10 +82,10 @@ pub fn plan(
     if !AVAILABLE_VERSIONS.contains(&requested) {
         return Err(SolutionError::UnavailableVersion(requested, Version::latest()));
     }
-    if let Some(installed) = installed {
-        if installed > requested {
-            return Err(SolutionError::Downgrade { installed, requested });
-        }
+    if let Some(installed) = installed
+        && installed > requested
+    {
+        return Err(SolutionError::Downgrade { installed, requested });
     }
     let mut steps = vec![];
     for role in [INTEGRATION_ADMINISTRATOR, INTEGRATION_USER] {
