@@ -409,6 +409,66 @@ mod tests {
     }
 
     #[test]
+    fn batches_written_by_the_odata_crate_parse_and_our_answers_read_back() {
+        use kontor_odata::batch as ob;
+        let id = Uuid::new_v4();
+        let batch = ob::Batch {
+            parts: vec![
+                ob::BatchPart::Request(ob::Request {
+                    content_id: Some("1".into()),
+                    method: "PATCH".into(),
+                    url: format!("http://h/api/data/v9.2/accounts({id})"),
+                    headers: vec![("Content-Type".into(), "application/json".into())],
+                    body: b"{\"name\":\"A\"}".to_vec(),
+                }),
+                ob::BatchPart::Request(ob::Request {
+                    content_id: Some("2".into()),
+                    method: "DELETE".into(),
+                    url: format!("http://h/api/data/v9.2/accounts({id})"),
+                    headers: vec![],
+                    body: vec![],
+                }),
+            ],
+        };
+        let (ct, body) = ob::write_request(&batch);
+        let parts = parse(&ct, &body).unwrap();
+        assert_eq!(parts.len(), 2);
+        let Part::Request(r) = &parts[0] else { panic!("expected a request") };
+        assert_eq!((r.method.as_str(), r.body.as_str()), ("PATCH", "{\"name\":\"A\"}"));
+        let req = to_request(r, &[]).unwrap();
+        assert_eq!(req.path, format!("accounts({id})"));
+
+        let mut out = String::new();
+        let b = "batchresponse_x";
+        out.push_str(&format!("--{b}\r\n"));
+        write_http(
+            &mut out,
+            Some("1"),
+            &Reply {
+                status: axum::http::StatusCode::NO_CONTENT,
+                headers: vec![],
+                body: None,
+                raw: None,
+            },
+        );
+        out.push_str(&format!("--{b}\r\n"));
+        let err = ApiError::not_found("account", id);
+        write_http(&mut out, Some("2"), &error_reply(&err));
+        out.push_str(&format!("--{b}--\r\n"));
+        let parsed =
+            ob::parse_response(&format!("multipart/mixed; boundary={b}"), out.as_bytes()).unwrap();
+        let statuses: Vec<(Option<String>, u16)> = parsed
+            .parts
+            .into_iter()
+            .map(|p| match p {
+                ob::ResponsePart::Response(r) => (r.content_id, r.status),
+                ob::ResponsePart::ChangeSet(_) => (None, 0),
+            })
+            .collect();
+        assert_eq!(statuses, vec![(Some("1".into()), 204), (Some("2".into()), 404)]);
+    }
+
+    #[test]
     fn malformed_batches_are_refused() {
         assert!(parse("application/json", BODY.as_bytes()).is_err());
         assert!(parse("multipart/mixed; boundary=other", BODY.as_bytes()).is_err());
