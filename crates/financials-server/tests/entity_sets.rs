@@ -496,3 +496,45 @@ async fn the_company_has_an_experience_and_a_base_currency() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn person_contacts_follow_their_company() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let api = start(&url).await;
+        let company =
+            api.create("contacts", json!({"type": "Company", "displayName": "Fabrikam"})).await;
+        let no = company["number"].as_str().unwrap();
+        let person = api
+            .create(
+                "contacts",
+                json!({"type": "Person", "displayName": "Ann", "companyNumber": no}),
+            )
+            .await;
+        assert_eq!(person["companyName"], "Fabrikam");
+        let r = api
+            .post(
+                "contacts",
+                json!({"type": "Person", "displayName": "Bo", "companyNumber": person["number"]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "a person is not a company");
+        let r = api
+            .patch(
+                &format!("contacts({})", company["id"].as_str().unwrap()),
+                company["@odata.etag"].as_str().unwrap(),
+                json!({"displayName": "Fabrikam Ltd"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let p = api.get(&format!("contacts({})", person["id"].as_str().unwrap())).await;
+        assert_eq!(p.body["companyName"], "Fabrikam Ltd");
+        let r = api
+            .post(
+                "contacts",
+                json!({"type": "Person", "displayName": "Cy", "companyNumber": "NOPE"}),
+            )
+            .await;
+        assert_eq!(r.body["error"]["target"], "companyNumber");
+    })
+    .await;
+}

@@ -174,6 +174,33 @@ pub async fn create(
     Ok(created)
 }
 
+/// A company contact's new name (or number) reaches its person contacts.
+async fn refresh_company_name(
+    tx: &mut Tx,
+    old: &Record,
+    company: &Record,
+    actor: Actor,
+) -> Result<()> {
+    let contacts = entity(sets::CONTACTS)?;
+    let Some(old_no) = old.str("number") else { return Ok(()) };
+    let persons =
+        rows::find_all(tx, contacts, "companyNumber", Json::String(old_no.to_owned())).await?;
+    for p in persons {
+        let Some(pid) = p.id().filter(|pid| Some(*pid) != company.id()) else { continue };
+        let mut patch = Map::new();
+        patch.insert(
+            "companyName".into(),
+            company.data.get("displayName").cloned().unwrap_or(Json::Null),
+        );
+        patch.insert(
+            "companyNumber".into(),
+            company.data.get("number").cloned().unwrap_or(Json::Null),
+        );
+        rows::update(tx, contacts, pid, &patch, Some(actor.0)).await?;
+    }
+    Ok(())
+}
+
 /// BC's item `inventory` PATCH: posts a positive or negative adjustment for the difference.
 async fn adjust_inventory(
     tx: &mut Tx,
@@ -284,6 +311,13 @@ pub async fn update(
     if let Some(target) = new_inventory {
         updated = adjust_inventory(tx, &updated, &target, actor).await?;
     }
+    if set == sets::CONTACTS
+        && updated.str("type") == Some("Company")
+        && (old.data.get("displayName") != updated.data.get("displayName")
+            || old.data.get("number") != updated.data.get("number"))
+    {
+        refresh_company_name(tx, &old, &updated, actor).await?;
+    }
     if set == sets::CURRENCY_EXCHANGE_RATES {
         for code in [old.str("currencyCode"), updated.str("currencyCode")].into_iter().flatten() {
             refresh_exchange_rate(tx, code, actor).await?;
@@ -334,6 +368,20 @@ pub async fn plan_delete(
                 return Err(FinError::Rule(format!(
                     "You cannot delete Customer {} because there is at least one outstanding Sales Order for this customer.",
                     old.str("number").unwrap_or_default()
+                )));
+            }
+            let no = old.str("number").unwrap_or_default().to_owned();
+            let entries = rows::find(
+                tx,
+                entity(sets::CUSTOMER_LEDGER_ENTRIES)?,
+                "customerNumber",
+                Json::String(no.clone()),
+                false,
+            )
+            .await?;
+            if entries.is_some() {
+                return Err(FinError::Rule(format!(
+                    "You cannot delete Customer {no} because it has ledger entries."
                 )));
             }
         }
