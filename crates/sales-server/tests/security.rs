@@ -18,6 +18,14 @@ async fn the_token_endpoint_issues_tokens_to_application_users_and_rejects_a_wro
             )
             .await;
         assert_eq!(user["accessmode"], 4, "application users are non-interactive");
+        let again =
+            admin.post("systemusers", json!({"applicationid": app_id, "lastname": "Twin"})).await;
+        assert_eq!(
+            again.status,
+            StatusCode::PRECONDITION_FAILED,
+            "one user per application id: {}",
+            again.text
+        );
         let uid = user["systemuserid"].as_str().unwrap().to_owned();
         let r = admin
             .post(
@@ -258,4 +266,21 @@ async fn solution_import_needs_both_roles_is_idempotent_and_unlocks_the_integrat
         assert!(!r.text.contains("very-secret-key"));
         let _ = iu;
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tokens_expire_after_their_lifetime() {
+    for db in kontor_testkit::backends().await {
+        println!("running on {}", db.name);
+        let config = kontor_sales_server::Config {
+            token_lifetime: std::time::Duration::from_secs(1),
+            ..kontor_sales_server::Config::default()
+        };
+        let server = kontor_sales_server::testing::spawn_with(&db.url, config).await.unwrap();
+        let api = Api::admin(&server).await;
+        assert_eq!(api.get("WhoAmI").await.status, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+        assert_eq!(api.get("WhoAmI").await.status, StatusCode::UNAUTHORIZED);
+        println!("passed on {}", db.name);
+    }
 }
