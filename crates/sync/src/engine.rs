@@ -367,6 +367,38 @@ impl Engine {
         let lookups = ctx.lookups.as_ref().expect("just built");
         let ids: Vec<Uuid> = changes.iter().map(Change::id).collect();
         let couplings = self.store.couplings_for(&mapping.name, src, &ids).await?;
+        // Coupled rows still at their last synced values need nothing: counted unchanged
+        // without reading their destination rows.
+        let quiet: HashSet<Uuid> = {
+            let bases: HashMap<Uuid, &plan::Base> =
+                couplings.iter().filter_map(|c| Some((c.id(src), c.base.as_ref()?))).collect();
+            let mut seen = HashSet::new();
+            let mut quiet = HashSet::new();
+            // Only a row's last change in the page counts.
+            for c in changes.iter().rev() {
+                if !seen.insert(c.id()) {
+                    continue;
+                }
+                if let Change::Upsert(r) = c
+                    && bases
+                        .get(&r.id)
+                        .is_some_and(|b| plan::unchanged_since_base(mapping, pass, &r.fields, b))
+                {
+                    quiet.insert(r.id);
+                }
+            }
+            quiet
+        };
+        let changes: Vec<Change> = if quiet.is_empty() {
+            changes
+        } else {
+            changes.into_iter().filter(|c| !quiet.contains(&c.id())).collect()
+        };
+        let couplings: Vec<plan::Coupling> = if quiet.is_empty() {
+            couplings
+        } else {
+            couplings.into_iter().filter(|c| !quiet.contains(&c.id(src))).collect()
+        };
         let skipped = self.store.skipped(&mapping.name, src, &ids).await?;
         let coupled_src: HashSet<Uuid> = couplings.iter().map(|c| c.id(src)).collect();
 
@@ -421,7 +453,9 @@ impl Engine {
             skipped: &skipped,
             lookups,
         });
-        self.apply(ctx, &couplings, &ids, ops).await
+        let mut counters = self.apply(ctx, &couplings, &ids, ops).await?;
+        counters.unchanged += quiet.len() as u64;
+        Ok(counters)
     }
 
     /// Writes a planned page (one batch per side) and records its outcome.

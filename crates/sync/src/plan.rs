@@ -672,6 +672,34 @@ fn resolve(
     }
 }
 
+/// Whether a coupled source row still holds the values of its last sync in every field `pass`
+/// writes (constants included): then the pass has nothing to write for it, whatever the
+/// destination holds (destination-only changes travel in the opposite pass), so the engine
+/// need not even read the destination row. Echoes of the integration user's writes are the
+/// common case.
+pub fn unchanged_since_base(
+    mapping: &TableMapping,
+    pass: Pass,
+    source: &Record,
+    base: &Base,
+) -> bool {
+    let (src, dst) = (pass.source(), pass.destination());
+    mapping.fields.iter().filter(|f| f.applies_to(pass) && !f.insert_only).all(|f| {
+        match f.field(src) {
+            Some(sf) => base
+                .side(src)
+                .get(sf)
+                .is_some_and(|b| same(b, source.get(sf).unwrap_or(&Value::Null))),
+            None => {
+                let df = f.field(dst).expect("applies_to checked the destination field");
+                base.side(dst)
+                    .get(df)
+                    .is_some_and(|b| same(b, f.constant.as_ref().unwrap_or(&Value::Null)))
+            }
+        }
+    })
+}
+
 fn key_text(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,

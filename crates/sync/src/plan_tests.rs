@@ -356,3 +356,17 @@ fn contacts_split_the_name_and_reference_their_company_account() {
     });
     assert_yaml_snapshot!(ops);
 }
+
+#[test]
+fn a_row_equal_to_its_base_needs_no_destination_read() {
+    let m = default_mappings().get("CUSTOMER").unwrap().clone();
+    let base = synced("111", "a@x.com");
+    let row = customer(1, "111", "a@x.com");
+    assert!(unchanged_since_base(&m, Pass::ToSales, row.as_object().unwrap(), &base));
+    let changed = customer(1, "222", "a@x.com");
+    assert!(!unchanged_since_base(&m, Pass::ToSales, changed.as_object().unwrap(), &base));
+    // A field the base does not know yet (a new field mapping) counts as changed.
+    let mut partial = base.clone();
+    partial.financials.remove("city");
+    assert!(!unchanged_since_base(&m, Pass::ToSales, row.as_object().unwrap(), &partial));
+}
