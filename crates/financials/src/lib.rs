@@ -1,9 +1,18 @@
 //! Kontor Financials: the ERP domain (entity model, rules, number series, posting, users and
-//! credentials) on the generic store. No HTTP here; `kontor-financials-server` is the API.
+//! credentials) on kontor-store's generic `Repo`. No HTTP here; `kontor-financials-server` is the
+//! API.
 //!
-//! - [`model()`]: the API v2.0 entity model; [`MIGRATIONS`]: the `fin_*` schema on both backends.
-//! - [`bootstrap()`]: first start (company, `ADMIN`).
-//! - [`posting`]: ship and invoice as a pure plan; [`credentials`] / [`users`]: auth.
+//! - [`model()`]: the API v2.0 entity model (BC field names), [`model::web_services_model`] the
+//!   OData web services; [`MIGRATIONS`]: the `fin_*` schema on SQLite and PostgreSQL
+//!   (versions 1000-1999).
+//! - [`bootstrap()`]: first start (migrations, the company, `ADMIN` with a given or generated
+//!   password).
+//! - [`service`]: create / update (upsert) / delete for every entity set with the set's rules,
+//!   and *ship and invoice*; [`query`]: reads, paging, `$expand` and the change feed.
+//! - [`posting`]: the pure posting plan (snapshot-tested); [`pricing`], [`date_formula`],
+//!   [`numbering`]: small pure rules.
+//! - [`credentials`] / [`users`]: argon2 passwords, SHA-256 web service keys, permission sets,
+//!   and the [`users::Authenticator`] with its short-lived cache of verified passwords.
 
 pub mod bootstrap;
 pub mod credentials;
