@@ -28,6 +28,12 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{API_PREFIX}/"), any(api))
         .route(&format!("{API_PREFIX}/{{*rest}}"), any(api))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::internal("a request handler panicked").into_response()
+            },
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 

@@ -236,6 +236,24 @@ mod tests {
     }
 
     #[test]
+    fn the_privileges_of_every_kontor_role_are_as_reviewed() {
+        let mut out = String::new();
+        for role in [
+            SYSTEM_ADMINISTRATOR,
+            SOLUTION_CUSTOMIZER,
+            SALESPERSON,
+            INTEGRATION_ADMINISTRATOR,
+            INTEGRATION_USER,
+        ] {
+            out.push_str(&format!("{role}:\n"));
+            for p in role_privileges(role) {
+                out.push_str(&format!("  {p}\n"));
+            }
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
     fn the_integration_user_reads_users_but_does_not_change_them() {
         let g = grants(INTEGRATION_USER);
         assert!(g.check(Op::Read, table("systemuser")).is_ok());
