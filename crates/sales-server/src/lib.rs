@@ -12,6 +12,7 @@
 //! | `GET $metadata`, `GET WhoAmI` | CSDL, caller |
 //! | `POST ImportSolution` `{"SolutionName":"KontorIntegration","Version":"1.0.0.0"}` | needs System Administrator **and** Solution Customizer |
 //! | `GET solutions` | installed solutions |
+//! | `GET EntityDefinitions(LogicalName='x')[/Attributes\|/Keys\|/ManyToOneRelationships]`, `GET sdkmessagefilters` | metadata and bulk-message probing |
 //! | `POST systemusers(<id>)/systemuserroles_association/$ref`, `DELETE …/systemuserroles_association(<roleid>)/$ref`, `GET …/systemuserroles_association` | role assignment (System Administrator) |
 //! | `POST systemusers(<id>)/Microsoft.Dynamics.CRM.kontor_SetClientSecret` `{"ClientSecret"?}` → `{"ClientId","ClientSecret"}` | application user secret (System Administrator) |
 //! | `POST systemusers(<id>)/Microsoft.Dynamics.CRM.kontor_SetPassword` `{"Password"}` | interactive user password |
@@ -25,6 +26,7 @@ mod actions;
 mod auth;
 mod batch;
 mod bulk;
+mod definitions;
 pub mod error;
 mod http;
 mod keys;

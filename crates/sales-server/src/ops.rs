@@ -191,6 +191,10 @@ pub async fn execute(ctx: &Ctx<'_>, tx: &mut Tx, req: &Request) -> ApiResult<Rep
         (1, "WhoAmI" | "WhoAmI()") => return who_am_i(ctx, m),
         (1, "ImportSolution") => return crate::actions::import_solution(ctx, tx, req).await,
         (1, "solutions") => return crate::actions::solutions(ctx, tx, req).await,
+        (1, "sdkmessagefilters") => return crate::definitions::sdk_message_filters(ctx, req),
+        (_, f) if f == "EntityDefinitions" || f.starts_with("EntityDefinitions(") => {
+            return crate::definitions::entity_definitions(ctx, req, &segs);
+        }
         (1, "kontor_SetFinancialsConnection") => {
             return crate::actions::set_connection(ctx, tx, req).await;
         }

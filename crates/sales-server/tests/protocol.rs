@@ -317,3 +317,47 @@ async fn service_protection_limits_answer_429_with_retry_after() {
         println!("passed on {}", db.name);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn entity_definitions_and_bulk_message_probes_describe_the_tables() {
+    on_both_backends!(|server| {
+        let api = Api::admin(&server).await;
+        let r = api.get("EntityDefinitions(LogicalName='account')?$select=EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let j = r.json();
+        assert_eq!(j["EntitySetName"], "accounts");
+        assert_eq!(j["PrimaryIdAttribute"], "accountid");
+        assert_eq!(j["PrimaryNameAttribute"], "name");
+        assert!(j["MetadataId"].is_string());
+        assert!(j.get("ObjectTypeCode").is_none(), "$select applies");
+        let attrs = api.get("EntityDefinitions(LogicalName='contact')/Attributes?$select=LogicalName,AttributeType").await.json();
+        let parent = attrs["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["LogicalName"] == "parentcustomerid")
+            .unwrap()
+            .clone();
+        assert_eq!(parent["AttributeType"], "Customer");
+        let keys = api.get("EntityDefinitions(LogicalName='uom')/Keys").await.json();
+        assert_eq!(keys["value"][0]["KeyAttributes"], json!(["name", "uomscheduleid"]));
+        let rel =
+            api.get("EntityDefinitions(LogicalName='contact')/ManyToOneRelationships").await.json();
+        assert!(rel["value"].as_array().unwrap().iter().any(|r| r["ReferencingEntityNavigationPropertyName"] == "parentcustomerid_account"));
+        assert_eq!(
+            api.get("EntityDefinitions(LogicalName='nosuch')").await.status,
+            StatusCode::NOT_FOUND
+        );
+        let probe = api
+            .get("sdkmessagefilters?$select=sdkmessagefilterid&$expand=sdkmessageid($select=name)&$filter=(sdkmessageid/name eq 'CreateMultiple' or sdkmessageid/name eq 'UpdateMultiple') and primaryobjecttypecode eq 'salesorder'")
+            .await
+            .json();
+        let names: Vec<&str> = probe["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["sdkmessageid"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["CreateMultiple", "UpdateMultiple"]);
+    });
+}
