@@ -25,6 +25,12 @@ use crate::store::StoredReviewLine;
 pub const FULL_SYNC: &str = "sync.full";
 /// Job kind of the recurring incremental synchronization of one mapping.
 pub const INCREMENTAL: &str = "sync.incremental";
+/// Job kind of the daily clean-up of the synch job log (entries older than 7 days without
+/// failures; failed ones are kept, as in Business Central).
+pub const PRUNE: &str = "sync.prune";
+
+/// How long synch jobs without failures are kept.
+pub const KEEP_JOBS_FOR: chrono::Duration = chrono::Duration::days(7);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct MappingParams {
@@ -178,12 +184,22 @@ impl Engine {
         Ok(())
     }
 
-    /// Makes sure every enabled mapping has its recurring incremental entry.
+    /// Makes sure every enabled mapping has its recurring incremental entry (and the synch job
+    /// log its daily clean-up).
     pub async fn schedule_incremental(
         &self,
         queue: &Queue,
         every: Duration,
     ) -> Result<(), SyncError> {
+        queue
+            .ensure_recurring(
+                NewJob::recurring(PRUNE, "synch-jobs", json!({}), Duration::from_secs(24 * 3600))
+                    .description(
+                        "Delete integration synch. jobs older than 7 days without failures",
+                    ),
+            )
+            .await
+            .map_err(|e| SyncError::Store(e.to_string()))?;
         let set = self.store.mappings().await?;
         for m in set.mappings.iter().filter(|m| m.enabled) {
             queue
@@ -287,9 +303,22 @@ impl Handler for IncrementalHandler {
     }
 }
 
+struct PruneHandler {
+    engine: Arc<Engine>,
+}
+
+impl Handler for PruneHandler {
+    async fn run(&self, _job: &Claimed) -> Result<Outcome, JobError> {
+        let before = self.engine.clock.now() - KEEP_JOBS_FOR;
+        let n = self.engine.store.prune_jobs(before).await.map_err(to_job_error)?;
+        Ok(if n == 0 { Outcome::Idle } else { Outcome::Finished })
+    }
+}
+
 /// The handlers a worker registers to run the engine's jobs.
 pub fn handlers(engine: Arc<Engine>, queue: Queue) -> Handlers {
     Handlers::new()
         .register(FULL_SYNC, FullSyncHandler { engine: engine.clone(), queue })
-        .register(INCREMENTAL, IncrementalHandler { engine })
+        .register(INCREMENTAL, IncrementalHandler { engine: engine.clone() })
+        .register(PRUNE, PruneHandler { engine })
 }

@@ -216,4 +216,16 @@ async fn the_full_sync_review_runs_jobs_in_dependency_order_through_the_queue() 
     while worker.run_once(clock.now()).await.unwrap().is_some() {}
     let acc = kontor_sync::ids::target_id(engine.settings.id, "CUSTOMER", Uuid::from_u128(100));
     assert_eq!(sales.row("accounts", acc).unwrap()["telephone1"], json!("777"));
+
+    // A day later (and a week after the full sync) the daily clean-up prunes the job log.
+    let jobs_before = store.jobs(None, 1000).await.unwrap().len();
+    clock.advance(std::time::Duration::from_secs(8 * 24 * 3600));
+    while worker.run_once(clock.now()).await.unwrap().is_some() {}
+    let jobs_after = store.jobs(None, 1000).await.unwrap().len();
+    let entry = queue.get_by_key(jobs::PRUNE, "synch-jobs").await.unwrap();
+    assert!(
+        jobs_after < jobs_before,
+        "{jobs_before} → {jobs_after} {entry:?} {:?}",
+        store.jobs(None, 100).await.unwrap()
+    );
 }
