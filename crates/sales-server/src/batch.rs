@@ -468,6 +468,20 @@ mod tests {
         assert_eq!(statuses, vec![(Some("1".into()), 204), (Some("2".into()), 404)]);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_batch_bodies_never_panic(body in "(--b|\r\n|Content-Type: (application/http|multipart/mixed; boundary=c)|--c|GET |POST |\\$1|HTTP/1.1|[ -~]{0,8}){0,40}") {
+            if let Ok(parts) = parse("multipart/mixed; boundary=b", body.as_bytes()) {
+                for p in parts {
+                    let reqs = match p { Part::Request(r) => vec![r], Part::ChangeSet(rs) => rs };
+                    for r in reqs {
+                        let _ = to_request(&r, &[("1".into(), "http://h/api/data/v9.2/accounts(x)".into())]);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn malformed_batches_are_refused() {
         assert!(parse("application/json", BODY.as_bytes()).is_err());

@@ -152,6 +152,16 @@ mod tests {
         assert_eq!(parse_key("=1"), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_keys_paths_and_references_never_panic(text in "[ -~é]{0,40}") {
+            let _ = parse_key(&text);
+            let _ = split_path(&text);
+            let _ = parse_reference(&text);
+            let _ = split_segment(&text);
+        }
+    }
+
     #[test]
     fn paths_split_outside_quotes_and_references_parse() {
         assert_eq!(
