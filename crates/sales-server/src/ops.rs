@@ -237,11 +237,85 @@ pub async fn execute(ctx: &Ctx<'_>, tx: &mut Tx, req: &Request) -> ApiResult<Rep
             Method::DELETE => delete(ctx, tx, req, entity, table, &key).await,
             _ => Err(ApiError::method_not_allowed(m.as_str(), set)),
         },
-        (Some(key), rest) if set == "systemusers" => {
+        (Some(key), rest)
+            if set == "systemusers"
+                && rest.first().is_some_and(|r| {
+                    r.starts_with("systemuserroles_association") || r.contains("kontor_")
+                }) =>
+        {
             crate::actions::systemuser(ctx, tx, req, &key, rest).await
+        }
+        (Some(key), [prop]) => property(ctx, tx, req, entity, table, &key, prop).await,
+        (Some(key), [nav, "$ref"]) if *m == Method::DELETE => {
+            clear_reference(ctx, tx, entity, table, &key, nav).await
         }
         (Some(_), [seg, ..]) | (None, [seg, ..]) => Err(ApiError::segment(seg)),
     }
+}
+
+/// `GET <set>(<key>)/<property>` → `{"value": …}`; `PUT` with `{"value": …}` updates one property.
+async fn property(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    req: &Request,
+    entity: &EntityType,
+    table: &TableInfo,
+    key: &Key,
+    prop: &str,
+) -> ApiResult<Reply> {
+    let visible = ctx.visible(table);
+    if entity.property(prop).is_none() || !visible(prop) {
+        return Err(ApiError::segment(prop));
+    }
+    let existing =
+        find(tx, entity, table, key).await?.ok_or_else(|| not_found(entity, table, key))?;
+    match req.method {
+        Method::GET => {
+            ctx.check(Op::Read, table)?;
+            let v = existing.get(prop).cloned().unwrap_or(Value::Null);
+            if v.is_null() {
+                return Ok(Reply::new(StatusCode::NO_CONTENT));
+            }
+            Ok(Reply::json(
+                StatusCode::OK,
+                json!({"@odata.context": ctx.context(&format!("{}({})/{prop}", entity.set_name, row_id(entity, &existing).map(|i| i.to_string()).unwrap_or_default())), "value": v}),
+            ))
+        }
+        Method::PUT => {
+            let json = parse_json(&entity.set_name, &req.body)?;
+            let value = json.get("value").cloned().ok_or_else(|| {
+                ApiError::payload(&entity.set_name, "The body must be {\"value\": …}.")
+            })?;
+            let body = payload::parse_body(entity, table, &json!({ prop: value }), true, &visible)?;
+            update_row(ctx, tx, entity, table, &existing, body, None).await?;
+            Ok(Reply::new(StatusCode::NO_CONTENT))
+        }
+        ref other => Err(ApiError::method_not_allowed(other.as_str(), prop)),
+    }
+}
+
+/// `DELETE <set>(<key>)/<lookup navigation>/$ref` clears a lookup.
+async fn clear_reference(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    entity: &EntityType,
+    table: &TableInfo,
+    key: &Key,
+    nav: &str,
+) -> ApiResult<Reply> {
+    let (lookup, _, _) = table.lookup_by_navigation(nav).ok_or_else(|| ApiError::segment(nav))?;
+    if lookup.read_only {
+        return Err(ApiError::segment(nav));
+    }
+    let existing =
+        find(tx, entity, table, key).await?.ok_or_else(|| not_found(entity, table, key))?;
+    let mut body = Body::default();
+    body.attrs.insert(lookup.property(), Value::Null);
+    if let Some(tp) = &lookup.type_property {
+        body.attrs.insert(tp.clone(), Value::Null);
+    }
+    update_row(ctx, tx, entity, table, &existing, body, None).await?;
+    Ok(Reply::new(StatusCode::NO_CONTENT))
 }
 
 fn service_document(ctx: &Ctx<'_>, m: &Method) -> ApiResult<Reply> {

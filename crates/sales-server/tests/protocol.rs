@@ -361,3 +361,43 @@ async fn entity_definitions_and_bulk_message_probes_describe_the_tables() {
         assert_eq!(names, ["CreateMultiple", "UpdateMultiple"]);
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn single_properties_references_and_counts_can_be_addressed() {
+    on_both_backends!(|server| {
+        let api = Api::admin(&server).await;
+        let c = api.create("contacts", json!({"lastname": "Ref"})).await;
+        let cid = c["contactid"].as_str().unwrap().to_owned();
+        let a = api
+            .create(
+                "accounts",
+                json!({"name": "Acme", "primarycontactid@odata.bind": format!("/contacts({cid})")}),
+            )
+            .await;
+        let aid = a["accountid"].as_str().unwrap().to_owned();
+        assert_eq!(a["_primarycontactid_value"], cid.as_str());
+
+        let r = api.get(&format!("accounts({aid})/name")).await;
+        assert_eq!(r.json()["value"], "Acme", "{}", r.text);
+        let r = api
+            .send(
+                reqwest::Method::PUT,
+                &format!("accounts({aid})/name"),
+                Some(&json!({"value": "Acme Ltd"})),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        assert_eq!(api.get(&format!("accounts({aid})/name")).await.json()["value"], "Acme Ltd");
+
+        let r = api.delete(&format!("accounts({aid})/primarycontactid/$ref"), &[]).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        let a = api.get(&format!("accounts({aid})?$select=_primarycontactid_value")).await.json();
+        assert!(a["_primarycontactid_value"].is_null(), "{a}");
+
+        let r = api.get("accounts/$count").await;
+        assert_eq!(r.text, "1");
+        let r = api.get(&format!("accounts({aid})/nosuch")).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    });
+}
