@@ -298,6 +298,39 @@ impl Queue {
         self.finish_write(tx, true).await
     }
 
+    /// Hands back every run held by `workers` without counting their attempts: for a process that
+    /// restarts after a crash with the same worker ids, so its runs start again at once instead of
+    /// after their leases expire. Returns how many entries were released.
+    pub async fn release_runs_of(&self, workers: &[String], now: DateTime<Utc>) -> Result<u64> {
+        let mut released = 0;
+        for worker in workers {
+            let mut tx = self.db.begin().await?;
+            let runs = tx
+                .fetch_all_sql(
+                    "SELECT run_id FROM job_entry WHERE status = 'in_process' AND locked_by = $1",
+                    vec![text(worker.clone())],
+                )
+                .await?;
+            let n = tx
+                .execute_sql(
+                    "UPDATE job_entry SET status = 'ready', run_at = $1, \
+                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+                     locked_by = NULL, locked_until = NULL, run_id = NULL, updated_at = $1 \
+                     WHERE status = 'in_process' AND locked_by = $2",
+                    vec![ts(now), text(worker.clone())],
+                )
+                .await?;
+            for run in &runs {
+                if let Some(run_id) = run.get_opt_string("run_id").and_then(|r| r.parse().ok()) {
+                    close_log(&mut tx, run_id, now, LogStatus::Released, None).await?;
+                }
+            }
+            self.finish_write(tx, n > 0).await?;
+            released += n;
+        }
+        Ok(released)
+    }
+
     /// "Set Status to On Hold": the entry does not run until restarted. Not for an entry In
     /// Process.
     pub async fn set_on_hold(&self, id: JobId) -> Result<JobEntry> {

@@ -415,6 +415,28 @@ async fn a_released_entry_is_ready_at_once_without_counting_the_attempt() {
 }
 
 #[tokio::test]
+async fn a_restarted_worker_takes_back_its_own_runs_at_once_without_counting_them() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        let mine = q.enqueue(NewJob::new("post", json!({}))).await.unwrap();
+        let other = q.enqueue(NewJob::new("post", json!({}))).await.unwrap();
+        let _crashed = q.claim("up-0", t0(), LEASE).await.unwrap().unwrap();
+        let _alive = q.claim("w9", t0(), LEASE).await.unwrap().unwrap();
+
+        let released = q.release_runs_of(&["up-0".to_owned(), "up-1".to_owned()], at(5)).await;
+        assert_eq!(released.unwrap(), 1, "only the restarted worker's run");
+        let entry = q.get(mine).await.unwrap().unwrap();
+        assert_eq!((entry.status, entry.attempts, entry.locked_by), (Status::Ready, 0, None));
+        assert_eq!(q.log_entries(mine, 0).await.unwrap()[0].status, LogStatus::Released);
+        assert_eq!(q.get(other).await.unwrap().unwrap().status, Status::InProcess);
+        let job =
+            q.claim("up-0", at(5), LEASE).await.unwrap().expect("runs again before the lease ends");
+        assert_eq!((job.id(), job.attempt()), (mine, 1));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn an_entry_on_hold_does_not_run_until_restarted() {
     for_each_backend(|url, _| async move {
         let (q, clock) = queue(&url).await;
