@@ -105,6 +105,7 @@ fn main() -> anyhow::Result<()> {
             let json = args.json;
             let report = rt.block_on(bench::run(args))?;
             if json {
+                eprint!("{}", report.table());
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 report.print_table();

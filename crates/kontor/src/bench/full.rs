@@ -14,12 +14,15 @@ use kontor_sync::review::Recommendation;
 use kontor_sync::store::{ConnectionSettings, SyncStore};
 use uuid::Uuid;
 
+use super::profile::{Stats, Timed};
 use super::stack::{self, Databases, Financials, Sales};
 
 /// A connected pair: the engine and its store, after a full synchronization.
 pub struct Pair {
     pub engine: Arc<Engine>,
     pub store: SyncStore,
+    /// With `--profile`: the connector calls' timings.
+    pub stats: Option<Stats>,
 }
 
 /// Untimed: the sync store, the connection and the default mappings, as setup leaves them.
@@ -28,6 +31,7 @@ pub async fn connect(
     sales: &Sales,
     dbs: &Databases,
     name: &str,
+    profile: bool,
 ) -> anyhow::Result<Pair> {
     let db = kontor_store::Db::connect(&dbs.url(name).await?).await?;
     let store = SyncStore::new(db);
@@ -46,9 +50,14 @@ pub async fn connect(
     let now = chrono::Utc::now();
     store.save_connection(&settings, now).await?;
     store.save_mappings(&default_mappings(), false, false, now).await?;
-    let (fin, crm) = stack::connectors(financials, sales)?;
+    let (mut fin, mut crm) = stack::connectors(financials, sales)?;
+    let stats = profile.then(Stats::default);
+    if let Some(stats) = &stats {
+        fin = Arc::new(Timed { inner: fin, stats: stats.clone() });
+        crm = Arc::new(Timed { inner: crm, stats: stats.clone() });
+    }
     let engine = Engine::new(store.clone(), fin, crm, settings, Arc::new(SystemClock));
-    Ok(Pair { engine: Arc::new(engine), store })
+    Ok(Pair { engine: Arc::new(engine), store, stats })
 }
 
 /// Timed: *Run Full Synchronization* and every line to the end. Returns the records written
@@ -75,9 +84,16 @@ pub async fn run(pair: &Pair) -> anyhow::Result<u64> {
             .cloned()
             .collect();
         anyhow::ensure!(!ready.is_empty(), "the mappings {pending:?} wait on each other");
-        let runs = ready.iter().map(|n| engine.run_full_sync_line(n));
-        for (n, r) in ready.iter().zip(futures::future::join_all(runs).await) {
+        let runs = ready.iter().map(|n| async move {
+            let t = std::time::Instant::now();
+            let r = engine.run_full_sync_line(n).await;
+            (r, t.elapsed())
+        });
+        for (n, (r, took)) in ready.iter().zip(futures::future::join_all(runs).await) {
             r.with_context(|| format!("full synchronization of {n}"))?;
+            if pair.stats.is_some() {
+                eprintln!("profile: line {n} took {:.3} s", took.as_secs_f64());
+            }
         }
         pending.retain(|n| !ready.contains(n));
         done.extend(ready);
@@ -86,6 +102,9 @@ pub async fn run(pair: &Pair) -> anyhow::Result<u64> {
     let mut failed = Vec::new();
     for job in pair.store.jobs(None, 1000).await? {
         let c = &job.counters;
+        if pair.stats.is_some() {
+            eprintln!("profile: job {} {}: {:?}", job.mapping, job.direction, c);
+        }
         written += c.inserted + c.modified + c.coupled;
         if c.failed > 0 {
             failed.push(format!("{} {}: {} failed", job.mapping, job.direction, c.failed));

@@ -17,6 +17,7 @@ pub mod availability;
 pub mod full;
 pub mod incremental;
 pub mod per_record;
+pub mod profile;
 pub mod raw_copy;
 pub mod report;
 pub mod rss;
@@ -62,6 +63,9 @@ pub struct BenchArgs {
     pub availability_requests: usize,
     #[arg(long, default_value_t = 8)]
     pub availability_tasks: usize,
+    /// Print where the full synchronization's time goes (connector calls, lines) on stderr.
+    #[arg(long)]
+    pub profile: bool,
     /// Internal: seed this database and print what was seeded (the benchmark's child process).
     #[arg(long, hide = true)]
     pub seed_into: Option<String>,
@@ -77,6 +81,7 @@ impl Default for BenchArgs {
             changes: 1_000,
             availability_requests: 8_000,
             availability_tasks: 8,
+            profile: false,
             seed_into: None,
         }
     }
@@ -135,10 +140,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
     // (a) Kontor's full synchronization.
     say("(a) full synchronization…");
     let sales_a = stack::Sales::start(&dbs.url("sales-full").await?, &seeded).await?;
-    let pair = full::connect(&financials, &sales_a, &dbs, "sync-full").await?;
+    let pair = full::connect(&financials, &sales_a, &dbs, "sync-full", args.profile).await?;
     let (synced, full_elapsed, full_peak) = measured(full::run(&pair)).await?;
     let kontor = Run::new(synced, full_elapsed, full_peak);
     say(format!("(a) {synced} records in {:.2} s", kontor.seconds));
+    if let Some(stats) = &pair.stats {
+        eprint!("profile: connector calls during (a)\n{}", stats.table());
+    }
 
     // Incremental latency on the synced pair.
     say(format!("incremental latency over {} changes…", args.changes));
@@ -149,7 +157,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
 
     // (b) one request per record, on a sample. The reference mappings go first, untimed.
     let sales_b = stack::Sales::start(&dbs.url("sales-per-record").await?, &seeded).await?;
-    let pair_b = full::connect(&financials, &sales_b, &dbs, "sync-per-record").await?;
+    let pair_b = full::connect(&financials, &sales_b, &dbs, "sync-per-record", false).await?;
     full::run_reference(&pair_b).await?;
     let prepared = per_record::prepare(
         pair_b.store.clone(),

@@ -384,6 +384,21 @@ pub fn connectors(
             client_secret: kontor_connectors::Secret(sales.client_secret.clone()),
         },
     );
-    let crm = ODataConnector::dataverse(&sales.base_url, tokens);
+    let mut crm = ODataConnector::dataverse(&sales.base_url, tokens);
+    // Experiments: KONTOR_BENCH_SALES_BATCH / KONTOR_BENCH_SALES_CONCURRENCY override the Sales
+    // connector's `$batch` size and concurrency (defaults: the connector's own).
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+    if env("KONTOR_BENCH_SALES_BATCH").is_some() || env("KONTOR_BENCH_SALES_CONCURRENCY").is_some()
+    {
+        let mut o = crm.options.clone();
+        if let Some(b) = env("KONTOR_BENCH_SALES_BATCH") {
+            o.batch_size = b;
+        }
+        if let Some(c) = env("KONTOR_BENCH_SALES_CONCURRENCY") {
+            o.initial_concurrency = c;
+            o.max_concurrency = c;
+        }
+        crm = crm.with_options(o);
+    }
     Ok((Arc::new(fin), Arc::new(crm)))
 }
