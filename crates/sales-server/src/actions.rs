@@ -35,7 +35,7 @@ pub async fn import_solution(ctx: &Ctx<'_>, tx: &mut Tx, req: &Request) -> ApiRe
     let body = ops::action_body(req, "ImportSolution")?;
     let name = body.get("SolutionName").and_then(Value::as_str).unwrap_or(KONTOR_SOLUTION);
     let version = body.get("Version").and_then(Value::as_str);
-    let installed = directory::installed_solution(ctx.state.db(), name)
+    let installed = directory::installed_solution_in(tx, name)
         .await?
         .and_then(|v| solution::Version::parse(&v));
     let steps = solution::plan(name, version, installed)
@@ -122,10 +122,10 @@ pub async fn set_connection(ctx: &Ctx<'_>, tx: &mut Tx, req: &Request) -> ApiRes
 }
 
 /// `GET kontor_GetFinancialsConnection()` → `{"ODataUrl","UserName","HasAccessKey"}` (never the key).
-pub async fn get_connection(ctx: &Ctx<'_>, _tx: &mut Tx, req: &Request) -> ApiResult<Reply> {
+pub async fn get_connection(ctx: &Ctx<'_>, tx: &mut Tx, req: &Request) -> ApiResult<Reply> {
     need(&req.method, Method::GET, "kontor_GetFinancialsConnection")?;
     connection_allowed(ctx)?;
-    let c = directory::load_connection(ctx.state.db(), &ctx.state.config().sealing_key).await?;
+    let c = directory::load_connection_in(tx, &ctx.state.config().sealing_key).await?;
     let body = match c {
         Some(c) => {
             json!({"ODataUrl": c.odata_url, "UserName": c.user_name, "HasAccessKey": c.access_key.is_some()})
@@ -167,7 +167,7 @@ pub async fn systemuser(
                 .check(security::Op::Read, rt)
                 .map_err(|d| ApiError::privilege(&d, ctx.principal.user_id))?;
             let mut value = vec![];
-            for id in directory::user_role_ids(ctx.state.db(), user_id).await? {
+            for id in directory::user_role_ids(tx, user_id).await? {
                 if let Some(r) = ops::find(tx, re, rt, &Key::Id(id)).await? {
                     let shaped = crate::payload::shape(
                         re,

@@ -401,3 +401,24 @@ async fn single_properties_references_and_counts_can_be_addressed() {
         assert_eq!(r.status, StatusCode::NOT_FOUND);
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_in_memory_sqlite_database_serves_every_request_on_its_single_connection() {
+    let server = common::spawn_for_test("sqlite::memory:").await.unwrap();
+    let api = Api::admin(&server).await;
+    let me = api.who_am_i().await;
+    let r = api.post("ImportSolution", json!({"SolutionName": "KontorIntegration"})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let roles = api.get(&format!("systemusers({me})/systemuserroles_association")).await;
+    assert_eq!(roles.json()["value"].as_array().unwrap().len(), 2, "{}", roles.text);
+    let r = api
+        .post(
+            "kontor_SetFinancialsConnection",
+            json!({"ODataUrl": "http://f", "UserName": "u", "AccessKey": "k"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(api.get("kontor_GetFinancialsConnection()").await.json()["HasAccessKey"], true);
+    let r = api.batch(&batch_with_reference("{\"name\":\"Memory\"}"), "batch_R").await;
+    assert_eq!(r.text.matches("HTTP/1.1 204").count(), 3, "{}", r.text);
+}

@@ -226,8 +226,8 @@ pub async fn remove_role(tx: &mut Tx, user: Uuid, role: Uuid) -> Result<bool, St
 }
 
 /// The role ids of a user.
-pub async fn user_role_ids(db: &Db, user: Uuid) -> Result<Vec<Uuid>, StoreError> {
-    let rows = db
+pub async fn user_role_ids(tx: &mut Tx, user: Uuid) -> Result<Vec<Uuid>, StoreError> {
+    let rows = tx
         .fetch_all_sql(
             "SELECT roleid FROM crm_systemuserroles WHERE systemuserid = $1 ORDER BY roleid",
             vec![s(user)],
@@ -265,6 +265,17 @@ pub async fn role_id(tx: &mut Tx, name: &str) -> Result<Option<Uuid>, StoreError
         tx.fetch_optional_sql("SELECT roleid FROM crm_role WHERE name = $1", vec![s(name)]).await?;
     Ok(match row {
         Some(r) => parse_uuid(r.try_get("roleid")?),
+        None => None,
+    })
+}
+
+/// The installed version of a solution, read in `tx`.
+pub async fn installed_solution_in(tx: &mut Tx, name: &str) -> Result<Option<String>, StoreError> {
+    let row = tx
+        .fetch_optional_sql("SELECT version FROM crm_solution WHERE uniquename = $1", vec![s(name)])
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("version")?),
         None => None,
     })
 }
@@ -353,7 +364,18 @@ pub async fn load_connection(
     db: &Db,
     key: &secrets::SealingKey,
 ) -> Result<Option<FinancialsConnection>, StoreError> {
-    let row = db
+    let mut tx = db.begin_read().await?;
+    let c = load_connection_in(&mut tx, key).await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
+/// [`load_connection`] inside a transaction.
+pub async fn load_connection_in(
+    tx: &mut Tx,
+    key: &secrets::SealingKey,
+) -> Result<Option<FinancialsConnection>, StoreError> {
+    let row = tx
         .fetch_optional_sql(
             "SELECT odata_url, user_name, access_key_encrypted FROM crm_kontor_connection WHERE name = 'financials'",
             vec![],
