@@ -226,6 +226,12 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         let stop = shutdown.wait();
         tasks.push(tokio::spawn(async move { w.run(stop).await }));
     }
+    // Wake-ups: one small delta read per mapping and side each second (works against a real
+    // Dataverse too), so a change reaches the other side well within two seconds.
+    let (watch_engine, watch_queue, stop) = (engine.clone(), queue.clone(), shutdown.wait());
+    let watcher = tokio::spawn(async move {
+        watch_engine.watch(&watch_queue, std::time::Duration::from_secs(1), stop).await
+    });
     eprintln!(
         "{} integration worker(s) running; Ctrl-C stops them and releases their jobs",
         tasks.len()
@@ -233,6 +239,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     for t in tasks {
         t.await??;
     }
+    watcher.await?;
     db.close().await;
     Ok(())
 }

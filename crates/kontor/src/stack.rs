@@ -185,6 +185,11 @@ impl SalesAdmin {
     }
 
     async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        Ok(self.post_unless_exists(path, body).await?.unwrap_or(Value::Null))
+    }
+
+    /// POSTs `body`; `None` when a row with its key exists already (412, `DuplicateRecord`).
+    async fn post_unless_exists(&self, path: &str, body: &Value) -> anyhow::Result<Option<Value>> {
         let r = self
             .client
             .post(format!("{}/{path}", self.api))
@@ -195,8 +200,11 @@ impl SalesAdmin {
             .await?;
         let status = r.status();
         let text = r.text().await?;
+        if status == reqwest::StatusCode::PRECONDITION_FAILED && text.contains("0x80040237") {
+            return Ok(None);
+        }
         anyhow::ensure!(status.is_success(), "Sales answered {status} to POST {path}: {text}");
-        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+        Ok(Some(serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
     /// An application user (client credentials). Returns its client id and secret.
@@ -229,7 +237,7 @@ impl SalesAdmin {
             let name = s["displayName"].as_str().unwrap_or_default();
             let (first, last) = name.split_once(' ').unwrap_or((name, ""));
             let code = s["code"].as_str().unwrap_or_default();
-            self.post(
+            self.post_unless_exists(
                 "systemusers",
                 &json!({
                     "systemuserid": demo_id("sales-user", code), "firstname": first, "lastname": last,

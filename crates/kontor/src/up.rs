@@ -35,6 +35,9 @@ pub struct UpArgs {
     /// Integration workers in this process.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// Customers in the demo company (tests use more to have a longer synchronization).
+    #[arg(long, default_value_t = crate::demo::Spec::DEMO.customers, hide = true)]
+    pub demo_customers: usize,
 }
 
 /// What the first start generated, kept in `<data>/credentials.json` (mode 0600) so later starts
@@ -144,7 +147,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         Some(i) => i,
         None => {
             eprintln!("First start: creating the demo company in Financials …");
-            let data_set = crate::demo::generate(&crate::demo::Spec::DEMO);
+            let spec =
+                crate::demo::Spec { customers: args.demo_customers, ..crate::demo::Spec::DEMO };
+            let data_set = crate::demo::generate(&spec);
             stack::seed_demo(&fin_db, &data_set).await?;
             let fin_user = stack::create_financials_integration_user(&fin_db).await?;
             let sales = stack::SalesAdmin::login(&crm_url, &creds.sales_admin_password).await?;
@@ -209,13 +214,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     ));
     sync_state.set_engine(engine.clone());
 
-    // Workers, and wake-ups on changes on either side.
+    // Workers, and wake-ups on changes on either side. The workers' ids are the same at every
+    // start, so runs a killed process left behind are taken back at once (this process is the
+    // data folder's only user) instead of after their leases expire.
+    let worker_ids: Vec<String> = (0..args.workers.max(1)).map(|n| format!("up-{n}")).collect();
+    let taken_back = queue.release_runs_of(&worker_ids, clock.now()).await?;
+    if taken_back > 0 {
+        eprintln!("Resuming {taken_back} job(s) a previous run left unfinished …");
+    }
     let mut worker_tasks = Vec::new();
-    for n in 0..args.workers.max(1) {
+    for id in &worker_ids {
         let worker =
             Worker::new(queue.clone(), kontor_sync::jobs::handlers(engine.clone(), queue.clone()))
-                .with_id(format!("up-{}-{n}", std::process::id()))
-        .with_shutdown_grace(Duration::from_secs(5));
+                .with_id(id.clone())
+                .with_shutdown_grace(Duration::from_secs(5));
         let stop = workers_stop.wait();
         worker_tasks.push(tokio::spawn(async move { worker.run(stop).await }));
     }

@@ -161,9 +161,8 @@ fn assert_ok(args: &[&str], out: &Output) -> String {
     stdout
 }
 
-/// Logs in to Sales with the password grant and counts the accounts.
-async fn sales_account_count(sales: &str, password: &str) -> (u16, i64) {
-    let client = reqwest::Client::new();
+/// Logs in to Sales as `admin` with the password grant.
+async fn sales_token(client: &reqwest::Client, sales: &str, password: &str) -> String {
     let token: Value = client
         .post(format!("{sales}/oauth2/v2.0/token"))
         .form(&[("grant_type", "password"), ("username", "admin"), ("password", password)])
@@ -173,24 +172,34 @@ async fn sales_account_count(sales: &str, password: &str) -> (u16, i64) {
         .json()
         .await
         .expect("a token answer");
-    let token = token["access_token"].as_str().expect("an access token").to_owned();
+    token["access_token"].as_str().expect("an access token").to_owned()
+}
+
+/// The rows of a Sales entity set (`@odata.count`).
+async fn sales_count(client: &reqwest::Client, sales: &str, token: &str, set: &str) -> i64 {
+    let page: Value = client
+        .get(format!("{sales}/api/data/v9.2/{set}?$count=true&$top=1"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("a Sales collection")
+        .json()
+        .await
+        .expect("a Sales collection in JSON");
+    page["@odata.count"].as_i64().unwrap_or_else(|| panic!("no @odata.count for {set}: {page}"))
+}
+
+/// Logs in to Sales with the password grant, calls WhoAmI and counts the accounts.
+async fn sales_account_count(sales: &str, password: &str) -> (u16, i64) {
+    let client = reqwest::Client::new();
+    let token = sales_token(&client, sales, password).await;
     let who = client
         .get(format!("{sales}/api/data/v9.2/WhoAmI"))
         .bearer_auth(&token)
         .send()
         .await
         .expect("WhoAmI");
-    let accounts: Value = client
-        .get(format!("{sales}/api/data/v9.2/accounts?$count=true&$select=accountid&$top=1"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("accounts")
-        .json()
-        .await
-        .expect("accounts JSON");
-    let count = accounts["@odata.count"].as_i64().expect("an @odata.count");
-    (who.status().as_u16(), count)
+    (who.status().as_u16(), sales_count(&client, sales, &token, "accounts").await)
 }
 
 #[test]
@@ -393,4 +402,92 @@ fn the_integration_commands_drive_a_running_kontor_up_and_fail_on_a_line_in_erro
     );
     assert!(stderr.contains("ended in Error: CURRENCY"), "{stderr}");
     assert!(stderr.contains("nosuchfield"), "the job's errors are shown: {stderr}");
+}
+
+/// A small deterministic generator for the kill points (the seed is printed, so a failure can be
+/// replayed with `KONTOR_CRASH_SEED`).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next_ms(&mut self, from: u64, to: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        from + (self.0 >> 33) % (to - from)
+    }
+}
+
+#[test]
+fn killing_kontor_up_at_random_points_of_the_full_synchronization_ends_like_an_uninterrupted_run() {
+    use std::io::{BufRead, BufReader};
+    const CUSTOMERS: usize = 1500;
+    let seed =
+        std::env::var("KONTOR_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                as u64
+        });
+    println!("kill points from KONTOR_CRASH_SEED={seed}");
+    let mut rng = Lcg(seed);
+    let up = Up::new();
+    let mut kills = 0;
+    for round in 0..3 {
+        let mut child = up
+            .up_command()
+            .arg("--demo-customers")
+            .arg(CUSTOMERS.to_string())
+            .arg("--exit-after-sync")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start kontor up");
+        // Wait until the synchronization runs (the first start seeds the demo company first).
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let syncing = line.contains("Running the full synchronization")
+                    || line.contains("Resuming")
+                    || line.contains("Kontor is up");
+                if syncing {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let marker = if round == 0 { Duration::from_secs(120) } else { Duration::from_secs(30) };
+        let _ = rx.recv_timeout(marker);
+        std::thread::sleep(Duration::from_millis(rng.next_ms(50, 2500)));
+        if child.try_wait().expect("poll kontor up").is_none() {
+            child.kill().expect("kill kontor up"); // SIGKILL: no clean shutdown
+            kills += 1;
+        }
+        let status = child.wait().expect("reap kontor up");
+        println!("round {round}: {status}");
+    }
+    assert!(kills > 0, "at least one start was killed mid-way");
+
+    // Started again, it finishes the synchronization.
+    up.up_and_exit();
+    let _running = up.start();
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    let token =
+        rt.block_on(sales_token(&client, &up.sales(), &up.credential("sales_admin_password")));
+    let count = |set: &str| rt.block_on(sales_count(&client, &up.sales(), &token, set));
+    assert_eq!(count("accounts"), CUSTOMERS as i64, "every customer once, no duplicate");
+    assert_eq!(count("contacts"), CUSTOMERS as i64, "every person contact once");
+    assert_eq!(count("products"), 100, "every item once");
+    assert_eq!(count("productpricelevels"), 200, "every sales price once");
+
+    let review: Value = rt.block_on(async {
+        client
+            .get(format!("{}/integration/v1/full-sync", up.financials()))
+            .basic_auth("ADMIN", Some(up.credential("financials_admin_password")))
+            .send()
+            .await
+            .expect("the review page")
+            .json()
+            .await
+            .expect("the review page in JSON")
+    });
+    for line in review["value"].as_array().expect("review lines") {
+        assert_eq!(line["job_queue_entry_status"], "Finished", "{line}");
+    }
 }
