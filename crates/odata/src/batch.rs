@@ -17,6 +17,11 @@ use crate::error::ODataError;
 /// The most operations (requests, counting each inside change sets) one batch may hold.
 pub const MAX_OPERATIONS: usize = 1000;
 
+/// The [`ODataError::code`] of the error [`parse`] and [`parse_response`] give for a batch with
+/// more than [`MAX_OPERATIONS`] operations (400, like every other batch error), so a server can
+/// answer it apart from a malformed body (Dataverse uses a different error code for it).
+pub const TOO_MANY_OPERATIONS: &str = "TooManyOperations";
+
 /// The most headers an inner request or response may have.
 const MAX_HEADERS: usize = 64;
 
@@ -367,7 +372,7 @@ fn too_many() -> ODataError {
     invalid(format!(
         "The batch has more than {MAX_OPERATIONS} operations; split it into several batches."
     ))
-    .with_code(crate::error::codes::INVALID_BATCH)
+    .with_code(TOO_MANY_OPERATIONS)
 }
 
 /// Parses a `$batch` request body.

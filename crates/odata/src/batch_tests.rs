@@ -169,6 +169,9 @@ fn a_thousand_operations_are_fine_and_one_more_is_an_error() {
         e.message,
         "The batch has more than 1000 operations; split it into several batches."
     );
+    assert_eq!((e.status, e.code.as_str()), (400, TOO_MANY_OPERATIONS));
+    let e = parse(&ct, b"not a batch").unwrap_err();
+    assert_eq!(e.code, crate::error::codes::INVALID_BATCH, "other errors keep their code");
 }
 
 #[test]

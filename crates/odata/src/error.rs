@@ -18,7 +18,7 @@ pub mod codes {
     pub const UNKNOWN_PROPERTY: &str = "UnknownProperty";
     /// A value that does not fit the property's type.
     pub const INVALID_VALUE: &str = "InvalidValue";
-    /// A `$batch` body that cannot be read, or has too many operations.
+    /// A `$batch` body that cannot be read (too many operations: `batch::TOO_MANY_OPERATIONS`).
     pub const INVALID_BATCH: &str = "InvalidBatch";
     pub const NOT_FOUND: &str = "NotFound";
     pub const PRECONDITION_FAILED: &str = "PreconditionFailed";

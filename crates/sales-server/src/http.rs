@@ -142,7 +142,7 @@ async fn api_inner(state: &AppState, req: AxumRequest) -> ApiResult<Response> {
             parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let batch = crate::batch::parse(ct, &body)?;
         let prefs = Prefs::parse(&parts.headers);
-        let (text, content_type) = crate::batch::run(&ctx, batch, prefs.continue_on_error).await?;
+        let (content_type, text) = crate::batch::run(&ctx, batch, prefs.continue_on_error).await?;
         let mut r = (StatusCode::OK, text).into_response();
         if let Ok(v) = HeaderValue::from_str(&content_type) {
             r.headers_mut().insert(header::CONTENT_TYPE, v);
