@@ -153,7 +153,13 @@ pub fn default_mappings() -> MappingSet {
         // Customer <-> account.
         mapping(
             "CUSTOMER",
-            side("customers", "id", "Customer", "number", Some("blocked eq ' ' or blocked eq null")),
+            side(
+                "customers",
+                "id",
+                "Customer",
+                "number",
+                Some("blocked eq ' ' or blocked eq null"),
+            ),
             side(
                 "accounts",
                 "accountid",
