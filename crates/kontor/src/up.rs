@@ -99,16 +99,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // Stores: Financials (with the integration's and the job queue's tables) and Sales.
     let fin_db = Db::connect(&sqlite_url(&data.join("financials.sqlite"))).await?;
     let crm_db = Db::connect(&sqlite_url(&data.join("sales.sqlite"))).await?;
+    // Only generated passwords are kept (to be read by the person who ran `kontor up`); one given
+    // in KONTOR_ADMIN_PASSWORD is written nowhere.
     if let Some(generated) = kontor_financials::bootstrap(&fin_db, admin_env.clone()).await? {
         creds.financials_admin_password = generated;
-    } else if let Some(p) = &admin_env {
-        creds.financials_admin_password.clone_from(p);
     }
     if let Some(generated) = kontor_sales_server::prepare(&crm_db, admin_env.clone()).await? {
         creds.sales_admin_password = generated;
-    } else if let Some(p) = &admin_env {
-        creds.sales_admin_password.clone_from(p);
     }
+    let sales_admin_password =
+        admin_env.clone().unwrap_or_else(|| creds.sales_admin_password.clone());
     creds.save(&data)?;
     let store = SyncStore::new(fin_db.clone());
     store.migrate().await?;
@@ -152,7 +152,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             let data_set = crate::demo::generate(&spec);
             stack::seed_demo(&fin_db, &data_set).await?;
             let fin_user = stack::create_financials_integration_user(&fin_db).await?;
-            let sales = stack::SalesAdmin::login(&crm_url, &creds.sales_admin_password).await?;
+            let sales = stack::SalesAdmin::login(&crm_url, &sales_admin_password).await?;
             let app = sales.create_application_user("Kontor", "Integration").await?;
             sales.create_users_for_salespeople(&data_set).await?;
             let i = stack::Integration {
@@ -167,7 +167,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         }
     };
 
-    // Connection setup (idempotent; keeps customised mappings).
+    // Connection setup, on the first start only (later starts keep the connection and mappings,
+    // customised or not). The Sales administrator is used for the solution import and the role
+    // assignment, and nothing of it is stored.
     let fin_conn = || {
         ODataConnector::financials(
             &fin_url,
@@ -184,26 +186,29 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         company_id: company.id,
         sales_root: crm_url.clone(),
     };
-    let report = kontor_sync::setup::setup(
-        &store,
-        &sides,
-        SetupRequest {
-            financials_url: fin_url.clone(),
-            company_id: company.id,
-            financials_user: integration.financials_user.clone(),
-            sales_url: crm_url.clone(),
-            sales_user: integration.sales_client_id.clone(),
-            import_solution: true,
-            admin: Some(AdminCredentials {
-                user: kontor_sales::bootstrap::ADMIN_USER.to_owned(),
-                password: creds.sales_admin_password.clone(),
-            }),
-            enable: None,
-        },
-        clock.now(),
-    )
-    .await
-    .context("connection setup")?;
+    if store.connection().await?.is_none() {
+        let report = kontor_sync::setup::setup(
+            &store,
+            &sides,
+            SetupRequest {
+                financials_url: fin_url.clone(),
+                company_id: company.id,
+                financials_user: integration.financials_user.clone(),
+                sales_url: crm_url.clone(),
+                sales_user: integration.sales_client_id.clone(),
+                import_solution: true,
+                admin: Some(AdminCredentials {
+                    user: kontor_sales::bootstrap::ADMIN_USER.to_owned(),
+                    password: sales_admin_password.clone(),
+                }),
+                enable: None,
+            },
+            clock.now(),
+        )
+        .await
+        .context("connection setup")?;
+        eprintln!("Setup done ({} mappings enabled).", report.enabled_mappings.len());
+    }
     let settings = store.connection().await?.context("setup stored no connection")?;
     let engine = Arc::new(Engine::new(
         store.clone(),
@@ -238,10 +243,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     ));
 
     if !creds.full_sync_started {
-        eprintln!(
-            "Setup done ({} mappings enabled). Running the full synchronization …",
-            report.enabled_mappings.len()
-        );
+        eprintln!("Running the full synchronization …");
         engine.prepare_full_sync().await?;
         engine.advance_full_sync(&queue).await?;
         creds.full_sync_started = true;

@@ -491,3 +491,35 @@ fn killing_kontor_up_at_random_points_of_the_full_synchronization_ends_like_an_u
         assert_eq!(line["job_queue_entry_status"], "Finished", "{line}");
     }
 }
+
+#[test]
+fn the_administrator_password_given_to_kontor_up_is_written_to_no_file_and_no_log_line() {
+    let secret = format!("Admin-{}-Secret", std::process::id());
+    let up = Up::new();
+    let first = up
+        .up_command()
+        .arg("--exit-after-sync")
+        .env("KONTOR_ADMIN_PASSWORD", &secret)
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("run kontor up");
+    let (stdout, stderr) = text(&first);
+    assert!(first.status.success(), "kontor up failed:\n{stdout}\n{stderr}");
+    assert!(stderr.contains("Running the full synchronization"), "{stderr}");
+    assert!(!stdout.contains(&secret) && !stderr.contains(&secret), "the password was logged");
+
+    // A later start without the password works from the stored connection.
+    let second = up.up_and_exit();
+    let (stdout, stderr) = text(&second);
+    assert!(!stdout.contains(&secret) && !stderr.contains(&secret), "the password was logged");
+
+    let mut files = 0;
+    for entry in std::fs::read_dir(up.data()).expect("the data folder") {
+        let path = entry.expect("a data file").path();
+        let bytes = std::fs::read(&path).expect("read a data file");
+        let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+        assert!(!found, "the administrator password is in {}", path.display());
+        files += 1;
+    }
+    assert!(files >= 3, "the stores and the credentials file were looked at");
+}
