@@ -73,6 +73,33 @@ pub const DEFAULT_MAPPING_NAMES: &[&str] = &[
 
 /// The default mapping set. Document mappings (sales orders, posted invoices) are defined but
 /// disabled: enable them explicitly.
+/// The parties of a sales document (order or posted invoice) as Sales sees them: the customer's
+/// account, the currency and the owner, each through its mapping's couplings.
+fn document_parties() -> Vec<F> {
+    vec![
+        F::new("customerId", "_customerid_value", To).lookup(
+            "CUSTOMER",
+            "id",
+            "customerid_account",
+            "accounts",
+        ),
+        F::new("currencyCode", "_transactioncurrencyid_value", To)
+            .lookup("CURRENCY", "code", "transactioncurrencyid", "transactioncurrencies")
+            .insert_only(),
+        F::new("salesperson", "_ownerid_value", To).lookup(
+            "SALESPEOPLE",
+            "code",
+            "ownerid",
+            "systemusers",
+        ),
+    ]
+}
+
+/// Plain fields written to Sales: (Financials field, Sales column) pairs.
+fn ship_to(pairs: &[(&str, &str)]) -> Vec<F> {
+    pairs.iter().map(|(fin, crm)| F::new(fin, crm, To)).collect()
+}
+
 pub fn default_mappings() -> MappingSet {
     let mut set = vec![
         // Salesperson/Purchaser <- systemuser (Person ownership model).
@@ -376,39 +403,27 @@ pub fn default_mappings() -> MappingSet {
                 To,
                 "CUSTOMER|ITEM-PRODUCT|RESOURCE-PRODUCT",
                 RecommendationRule::Default,
-                vec![
-                    F::new("number", "ordernumber", To).insert_only(),
-                    F::new("externalDocumentNumber", "name", To),
-                    F::new("customerId", "_customerid_value", To).lookup(
-                        "CUSTOMER",
-                        "id",
-                        "customerid_account",
-                        "accounts",
-                    ),
-                    F::new("currencyCode", "_transactioncurrencyid_value", To)
-                        .lookup(
-                            "CURRENCY",
-                            "code",
-                            "transactioncurrencyid",
-                            "transactioncurrencies",
-                        )
-                        .insert_only(),
-                    F::new("salesperson", "_ownerid_value", To).lookup(
-                        "SALESPEOPLE",
-                        "code",
-                        "ownerid",
-                        "systemusers",
-                    ),
-                    F::new("requestedDeliveryDate", "requestdeliveryby", To),
-                    F::new("discountAmount", "discountamount", To),
-                    F::new("shipToName", "shipto_name", To),
-                    F::new("shipToAddressLine1", "shipto_line1", To),
-                    F::new("shipToAddressLine2", "shipto_line2", To),
-                    F::new("shipToCity", "shipto_city", To),
-                    F::new("shipToPostCode", "shipto_postalcode", To),
-                    F::new("shipToCountry", "shipto_country", To),
-                    F::new("shipToState", "shipto_stateorprovince", To),
-                ],
+                [
+                    vec![
+                        F::new("number", "ordernumber", To).insert_only(),
+                        F::new("externalDocumentNumber", "name", To),
+                    ],
+                    document_parties(),
+                    vec![
+                        F::new("requestedDeliveryDate", "requestdeliveryby", To),
+                        F::new("discountAmount", "discountamount", To),
+                    ],
+                    ship_to(&[
+                        ("shipToName", "shipto_name"),
+                        ("shipToAddressLine1", "shipto_line1"),
+                        ("shipToAddressLine2", "shipto_line2"),
+                        ("shipToCity", "shipto_city"),
+                        ("shipToPostCode", "shipto_postalcode"),
+                        ("shipToCountry", "shipto_country"),
+                        ("shipToState", "shipto_stateorprovince"),
+                    ]),
+                ]
+                .concat(),
             );
             m.enabled = false;
             m
@@ -429,39 +444,27 @@ pub fn default_mappings() -> MappingSet {
                 To,
                 "ITEM-PRODUCT|RESOURCE-PRODUCT|OPPORTUNITY",
                 RecommendationRule::Default,
-                vec![
-                    F::new("number", "invoicenumber", To).insert_only(),
-                    F::new("number", "name", To),
-                    F::new("customerId", "_customerid_value", To).lookup(
-                        "CUSTOMER",
-                        "id",
-                        "customerid_account",
-                        "accounts",
-                    ),
-                    F::new("currencyCode", "_transactioncurrencyid_value", To)
-                        .lookup(
-                            "CURRENCY",
-                            "code",
-                            "transactioncurrencyid",
-                            "transactioncurrencies",
-                        )
-                        .insert_only(),
-                    F::new("salesperson", "_ownerid_value", To).lookup(
-                        "SALESPEOPLE",
-                        "code",
-                        "ownerid",
-                        "systemusers",
-                    ),
-                    F::new("dueDate", "duedate", To),
-                    F::new("discountAmount", "discountamount", To),
-                    F::new("totalAmountExcludingTax", "totalamountlessfreight", To),
-                    F::new("totalAmountIncludingTax", "totalamount", To),
-                    F::new("shipToName", "shipto_name", To),
-                    F::new("shipToAddressLine1", "shipto_line1", To),
-                    F::new("shipToCity", "shipto_city", To),
-                    F::new("shipToPostCode", "shipto_postalcode", To),
-                    F::new("shipToCountry", "shipto_country", To),
-                ],
+                [
+                    vec![
+                        F::new("number", "invoicenumber", To).insert_only(),
+                        F::new("number", "name", To),
+                    ],
+                    document_parties(),
+                    vec![
+                        F::new("dueDate", "duedate", To),
+                        F::new("discountAmount", "discountamount", To),
+                        F::new("totalAmountExcludingTax", "totalamountlessfreight", To),
+                        F::new("totalAmountIncludingTax", "totalamount", To),
+                    ],
+                    ship_to(&[
+                        ("shipToName", "shipto_name"),
+                        ("shipToAddressLine1", "shipto_line1"),
+                        ("shipToCity", "shipto_city"),
+                        ("shipToPostCode", "shipto_postalcode"),
+                        ("shipToCountry", "shipto_country"),
+                    ]),
+                ]
+                .concat(),
             );
             m.enabled = false;
             m
