@@ -114,9 +114,9 @@ pub async fn multipart(
                     service_root,
                 ) {
                     Ok(req) => {
-                        savepoint(&mut tx).await?;
+                        tx.savepoint().await?;
                         let result = api::execute(state, principal, &req, &mut tx).await;
-                        release(&mut tx, result.is_ok()).await?;
+                        tx.end_savepoint(result.is_ok()).await?;
                         result
                     }
                     Err(e) => Err(e),
@@ -125,7 +125,7 @@ pub async fn multipart(
                 out.parts.push(ResponsePart::Response(to_part(r.content_id, result)));
             }
             BatchPart::ChangeSet(requests) => {
-                savepoint(&mut tx).await?;
+                tx.savepoint().await?;
                 let mut responses = Vec::new();
                 let mut failed = None;
                 let mut created = Vec::new();
@@ -150,7 +150,7 @@ pub async fn multipart(
                         }
                     }
                 }
-                release(&mut tx, failed.is_none()).await?;
+                tx.end_savepoint(failed.is_none()).await?;
                 match failed {
                     Some(err) => {
                         for id in created {
@@ -169,21 +169,6 @@ pub async fn multipart(
         state.commit_write(tx).await?;
     }
     Ok(ob::write_response(&out))
-}
-
-/// Opens the savepoint one batch operation (or change set) runs in.
-async fn savepoint(tx: &mut kontor_store::Tx) -> Result<(), ApiError> {
-    tx.execute_sql("SAVEPOINT kontor_batch_op", vec![]).await?;
-    Ok(())
-}
-
-/// Closes it: kept when the operation succeeded, undone when it failed.
-async fn release(tx: &mut kontor_store::Tx, keep: bool) -> Result<(), ApiError> {
-    if !keep {
-        tx.execute_sql("ROLLBACK TO SAVEPOINT kontor_batch_op", vec![]).await?;
-    }
-    tx.execute_sql("RELEASE SAVEPOINT kontor_batch_op", vec![]).await?;
-    Ok(())
 }
 
 /// Records where a created entity lives, for later `$<content-id>` references.
@@ -275,9 +260,9 @@ pub async fn json_batch(
         for (id, req) in ops {
             let r = match req {
                 Ok(req) => {
-                    savepoint(&mut tx).await?;
+                    tx.savepoint().await?;
                     let r = api::execute(state, principal, &req, &mut tx).await;
-                    release(&mut tx, r.is_ok()).await?;
+                    tx.end_savepoint(r.is_ok()).await?;
                     r
                 }
                 Err(e) => Err(e),

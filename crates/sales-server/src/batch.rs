@@ -139,68 +139,75 @@ pub async fn run(
     parts: Vec<BatchPart>,
     continue_on_error: bool,
 ) -> ApiResult<(String, Vec<u8>)> {
+    // One transaction for the whole batch; every request (and every change set) runs in its own
+    // savepoint, so a failure undoes only that request (or change set), as if each had its own
+    // transaction, while the batch costs one commit instead of one per request.
+    let all_reads = parts.iter().all(|p| match p {
+        BatchPart::Request(r) => r.method.eq_ignore_ascii_case("GET"),
+        BatchPart::ChangeSet(_) => false,
+    });
+    let db = ctx.state.db();
+    let mut tx: Tx = if all_reads { db.begin_read().await? } else { db.begin().await? };
     let mut out = BatchResponse::default();
     for part in parts {
         match part {
             BatchPart::Request(r) => {
-                let reply = single(ctx, &r).await.unwrap_or_else(|e| error_reply(&e));
+                tx.savepoint().await?;
+                let result = single(ctx, &mut tx, &r).await;
+                tx.end_savepoint(result.is_ok()).await?;
+                let reply = result.unwrap_or_else(|e| error_reply(&e));
                 let failed = reply.status.is_client_error() || reply.status.is_server_error();
                 out.parts.push(ResponsePart::Response(to_part(r.content_id, &reply)));
                 if failed && !continue_on_error {
                     break;
                 }
             }
-            BatchPart::ChangeSet(reqs) => match change_set(ctx, &reqs).await? {
-                Ok(replies) => out.parts.push(ResponsePart::ChangeSet(
-                    reqs.into_iter()
-                        .zip(&replies)
-                        .map(|(r, reply)| to_part(r.content_id, reply))
-                        .collect(),
-                )),
-                Err((content_id, err)) => {
-                    out.parts.push(ResponsePart::Response(to_part(content_id, &error_reply(&err))));
-                    if !continue_on_error {
-                        break;
+            BatchPart::ChangeSet(reqs) => {
+                tx.savepoint().await?;
+                let result = change_set(ctx, &mut tx, &reqs).await;
+                tx.end_savepoint(result.is_ok()).await?;
+                match result {
+                    Ok(replies) => out.parts.push(ResponsePart::ChangeSet(
+                        reqs.into_iter()
+                            .zip(&replies)
+                            .map(|(r, reply)| to_part(r.content_id, reply))
+                            .collect(),
+                    )),
+                    Err((content_id, err)) => {
+                        out.parts
+                            .push(ResponsePart::Response(to_part(content_id, &error_reply(&err))));
+                        if !continue_on_error {
+                            break;
+                        }
                     }
                 }
-            },
+            }
         }
     }
+    tx.commit().await?;
     Ok(ob::write_response(&out))
 }
 
-async fn single(ctx: &Ctx<'_>, r: &ob::Request) -> ApiResult<Reply> {
+async fn single(ctx: &Ctx<'_>, tx: &mut Tx, r: &ob::Request) -> ApiResult<Reply> {
     let req = to_request(r, &[])?;
     if req.path.starts_with("$batch") {
         return Err(bad("A batch cannot contain another batch."));
     }
-    let db = ctx.state.db();
-    let mut tx: Tx =
-        if req.method == Method::GET { db.begin_read().await? } else { db.begin().await? };
-    match ops::execute(ctx, &mut tx, &req).await {
-        Ok(reply) => {
-            tx.commit().await?;
-            Ok(reply)
-        }
-        Err(e) => {
-            tx.rollback().await?;
-            Err(e)
-        }
-    }
+    ops::execute(ctx, tx, &req).await
 }
 
-/// Runs a change set in one transaction: its replies, or (everything rolled back) the failing
-/// request's Content-ID and error.
+/// Runs a change set inside the batch's transaction (its savepoint undoes it as a whole): its
+/// replies, or the failing request's Content-ID and error.
 async fn change_set(
     ctx: &Ctx<'_>,
+    tx: &mut Tx,
     reqs: &[ob::Request],
-) -> ApiResult<Result<Vec<Reply>, (Option<String>, ApiError)>> {
-    let mut tx = ctx.state.db().begin().await?;
+) -> Result<Vec<Reply>, (Option<String>, ApiError)> {
     let mut ids: Vec<(String, String)> = vec![];
     let mut replies = vec![];
     for r in reqs {
         let result = match to_request(r, &ids) {
-            Ok(req) => ops::execute(ctx, &mut tx, &req).await,
+            Ok(req) => ops::execute(ctx, tx, &req).await,
             Err(e) => Err(e),
         };
         match result {
@@ -210,14 +217,10 @@ async fn change_set(
                 }
                 replies.push(reply);
             }
-            Err(e) => {
-                tx.rollback().await?;
-                return Ok(Err((r.content_id.clone(), e)));
-            }
+            Err(e) => return Err((r.content_id.clone(), e)),
         }
     }
-    tx.commit().await?;
-    Ok(Ok(replies))
+    Ok(replies)
 }
 
 #[cfg(test)]

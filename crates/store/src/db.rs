@@ -374,6 +374,23 @@ impl Tx {
         Ok(())
     }
 
+    /// Opens a savepoint: the work up to [`Tx::end_savepoint`] can be undone alone (one
+    /// operation of a `$batch`), and on PostgreSQL a failed statement inside it does not abort
+    /// the whole transaction.
+    pub async fn savepoint(&mut self) -> Result<()> {
+        self.execute_sql("SAVEPOINT kontor_savepoint", vec![]).await?;
+        Ok(())
+    }
+
+    /// Closes the savepoint [`Tx::savepoint`] opened: its work is kept when `keep`, else undone.
+    pub async fn end_savepoint(&mut self, keep: bool) -> Result<()> {
+        if !keep {
+            self.execute_sql("ROLLBACK TO SAVEPOINT kontor_savepoint", vec![]).await?;
+        }
+        self.execute_sql("RELEASE SAVEPOINT kontor_savepoint", vec![]).await?;
+        Ok(())
+    }
+
     /// The SQLite connection, for backend-specific code.
     pub fn as_sqlite(&mut self) -> Option<&mut SqliteConnection> {
         match self {
