@@ -427,20 +427,21 @@ impl SyncStore {
         let mut tx = self.db.begin().await?;
         let t = micros(now);
         for chunk in page.set.chunks(100) {
-            // A stale coupling of either record under this mapping makes way for the new one.
-            let mut sql = String::from("DELETE FROM sync_coupling WHERE mapping = $1 AND (");
-            let mut binds = vec![s(mapping)];
-            for (k, (f, sa, _)) in chunk.iter().enumerate() {
-                if k > 0 {
-                    sql.push_str(" OR ");
-                }
-                let a = binds.len() + 1;
-                sql.push_str(&format!("(financials_id = ${a} AND sales_id <> ${}) OR (sales_id = ${} AND financials_id <> ${})", a + 1, a + 1, a));
-                binds.push(u(*f));
-                binds.push(u(*sa));
+            // A stale coupling of either record under this mapping makes way for the new one:
+            // keyed deletes, each an index lookup (an OR of all pairs made SQLite walk every
+            // coupling of the mapping per statement, quadratic over a full synchronization).
+            for (f, sa, _) in chunk {
+                tx.execute_sql(
+                    "DELETE FROM sync_coupling WHERE mapping = $1 AND financials_id = $2 AND sales_id <> $3",
+                    vec![s(mapping), u(*f), u(*sa)],
+                )
+                .await?;
+                tx.execute_sql(
+                    "DELETE FROM sync_coupling WHERE mapping = $1 AND sales_id = $2 AND financials_id <> $3",
+                    vec![s(mapping), u(*sa), u(*f)],
+                )
+                .await?;
             }
-            sql.push(')');
-            tx.execute_sql(AssertSqlSafe(sql), binds).await?;
 
             let mut sql = String::from(
                 "INSERT INTO sync_coupling (mapping, financials_id, sales_id, base, base_hash, synced_at, last_job_id, created_at) VALUES ",
