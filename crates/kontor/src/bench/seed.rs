@@ -9,10 +9,8 @@
 
 use anyhow::Context as _;
 use kontor_financials::credentials::{PermissionSet, Permissions, Secret};
-use kontor_financials::service::{self, Actor};
 use kontor_financials::users;
 use kontor_store::Db;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::demo::Dataset;
@@ -34,8 +32,6 @@ pub struct Seeded {
     pub integration_password: String,
 }
 
-const PER_TX: usize = 1_000;
-
 /// Migrates and bootstraps `db`, creates the integration user, then creates every record of
 /// `data` in dependency order.
 pub async fn seed(db: &Db, data: &Dataset) -> anyhow::Result<Seeded> {
@@ -51,7 +47,6 @@ pub async fn seed(db: &Db, data: &Dataset) -> anyhow::Result<Seeded> {
         .await
         .context("find ADMIN")?;
     let admin_id = admin.get_uuid("id");
-    let actor = Actor(admin_id);
 
     let password = format!("integration-{}", Uuid::new_v4().simple());
     let mut tx = db.begin().await?;
@@ -69,33 +64,8 @@ pub async fn seed(db: &Db, data: &Dataset) -> anyhow::Result<Seeded> {
         users::change_web_service_key(&mut tx, integration_user_id, None, Some(admin_id)).await?;
     tx.commit().await?;
 
-    // Inventory is read-only on the API (posting writes it): items start at 0 on hand.
-    for (set, payloads) in data.sets() {
-        if set == "contacts" {
-            seed_company_contacts(db, data, actor).await?;
-        }
-        let entity = service::entity(set)?;
-        // The demo payloads carry some values Financials derives itself (`companyName`).
-        let read_only: Vec<&str> = entity
-            .properties
-            .iter()
-            .filter(|p| p.read_only && p.name != "id")
-            .map(|p| p.name.as_str())
-            .collect();
-        for chunk in payloads.chunks(PER_TX) {
-            let mut tx = db.begin().await?;
-            for p in chunk {
-                let Value::Object(mut body) = p.clone() else {
-                    anyhow::bail!("a {set} payload is not an object");
-                };
-                body.retain(|k, _| !read_only.contains(&k.as_str()));
-                service::create(&mut tx, set, body, None, actor)
-                    .await
-                    .with_context(|| format!("seed {set}: {p}"))?;
-            }
-            tx.commit().await?;
-        }
-    }
+    // The same seeding as `kontor up`'s demo company (company contacts, inventory adjustments).
+    crate::stack::seed_demo(db, data).await?;
     Ok(Seeded {
         company_id: company.id,
         company_name: company.name,
@@ -104,31 +74,6 @@ pub async fn seed(db: &Db, data: &Dataset) -> anyhow::Result<Seeded> {
         integration_key: key.expose().to_owned(),
         integration_password: password,
     })
-}
-
-/// Financials wants a person's `companyNumber` to name a contact of type Company, while the
-/// demo data (and the CONTACT mapping's lookup to CUSTOMER by number) uses the customer's
-/// number: each customer gets a company contact with its number and name. The CONTACT mapping
-/// synchronizes persons only, so these are not synchronized.
-async fn seed_company_contacts(db: &Db, data: &Dataset, actor: Actor) -> anyhow::Result<()> {
-    for chunk in data.customers.chunks(PER_TX) {
-        let mut tx = db.begin().await?;
-        for c in chunk {
-            let number = c["number"].as_str().unwrap_or_default();
-            let Value::Object(body) = serde_json::json!({
-                "id": crate::demo::demo_id("company-contact", number), "number": number,
-                "type": "Company", "displayName": c["displayName"], "city": c["city"],
-                "country": c["country"], "postalCode": c["postalCode"],
-            }) else {
-                unreachable!("a JSON object literal")
-            };
-            service::create(&mut tx, "contacts", body, None, actor)
-                .await
-                .with_context(|| format!("seed the company contact {number}"))?;
-        }
-        tx.commit().await?;
-    }
-    Ok(())
 }
 
 /// Seeds the database at `url` with `records` customers (and the rest) in a child process of this
