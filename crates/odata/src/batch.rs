@@ -512,21 +512,42 @@ fn write_http_part(
 pub fn write_request_with(
     batch: &Batch,
     boundary: &str,
+    changeset_boundary: impl FnMut() -> String,
+) -> (String, Vec<u8>) {
+    let parts = batch.parts.iter().map(|p| match p {
+        BatchPart::Request(r) => Framed::One(r),
+        BatchPart::ChangeSet(rs) => Framed::Set(rs),
+    });
+    write_framed(parts, boundary, changeset_boundary, write_request_part)
+}
+
+/// One part of a multipart batch body: a single message or a change set of them.
+enum Framed<'a, T> {
+    One(&'a T),
+    Set(&'a [T]),
+}
+
+/// The `multipart/mixed` framing shared by batch requests and responses: parts separated by
+/// `boundary`, change sets nested with a boundary of their own, each message written by `write`.
+fn write_framed<'a, T: 'a>(
+    parts: impl Iterator<Item = Framed<'a, T>>,
+    boundary: &str,
     mut changeset_boundary: impl FnMut() -> String,
+    write: fn(&mut Vec<u8>, &T),
 ) -> (String, Vec<u8>) {
     let mut out = Vec::new();
-    for part in &batch.parts {
+    for part in parts {
         out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
         match part {
-            BatchPart::Request(r) => write_request_part(&mut out, r),
-            BatchPart::ChangeSet(requests) => {
+            Framed::One(m) => write(&mut out, m),
+            Framed::Set(messages) => {
                 let cs = changeset_boundary();
                 out.extend_from_slice(
                     format!("Content-Type: multipart/mixed; boundary={cs}\r\n\r\n").as_bytes(),
                 );
-                for r in requests {
+                for m in messages {
                     out.extend_from_slice(format!("--{cs}\r\n").as_bytes());
-                    write_request_part(&mut out, r);
+                    write(&mut out, m);
                 }
                 out.extend_from_slice(format!("--{cs}--\r\n").as_bytes());
             }
@@ -583,28 +604,13 @@ pub fn occurs(haystack: &[u8], needle: &[u8]) -> bool {
 pub fn write_response_with(
     response: &BatchResponse,
     boundary: &str,
-    mut changeset_boundary: impl FnMut() -> String,
+    changeset_boundary: impl FnMut() -> String,
 ) -> (String, Vec<u8>) {
-    let mut out = Vec::new();
-    for part in &response.parts {
-        out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match part {
-            ResponsePart::Response(r) => write_response_part(&mut out, r),
-            ResponsePart::ChangeSet(responses) => {
-                let cs = changeset_boundary();
-                out.extend_from_slice(
-                    format!("Content-Type: multipart/mixed; boundary={cs}\r\n\r\n").as_bytes(),
-                );
-                for r in responses {
-                    out.extend_from_slice(format!("--{cs}\r\n").as_bytes());
-                    write_response_part(&mut out, r);
-                }
-                out.extend_from_slice(format!("--{cs}--\r\n").as_bytes());
-            }
-        }
-    }
-    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/mixed; boundary={boundary}"), out)
+    let parts = response.parts.iter().map(|p| match p {
+        ResponsePart::Response(r) => Framed::One(r),
+        ResponsePart::ChangeSet(rs) => Framed::Set(rs),
+    });
+    write_framed(parts, boundary, changeset_boundary, write_response_part)
 }
 
 fn write_response_part(out: &mut Vec<u8>, r: &Response) {
