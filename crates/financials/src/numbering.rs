@@ -46,8 +46,13 @@ pub fn increment(no: &str) -> Option<String> {
     Some(out)
 }
 
-/// The next number of `series`, recorded as used in `tx`.
-pub async fn next(tx: &mut Tx, series: &str) -> Result<String, FinError> {
+/// Reads `series`, computes its next number from (last number used, starting number) with
+/// `step`, and records it as used in `tx`.
+async fn advance(
+    tx: &mut Tx,
+    series: &str,
+    step: impl FnOnce(Option<String>, String) -> Result<String, FinError>,
+) -> Result<String, FinError> {
     let row = tx
         .fetch_optional_sql(
             "SELECT starting_no, last_no_used FROM fin_no_series WHERE code = $1",
@@ -55,18 +60,10 @@ pub async fn next(tx: &mut Tx, series: &str) -> Result<String, FinError> {
         )
         .await?
         .ok_or_else(|| FinError::internal(format!("number series {series} is missing")))?;
-    let last: Option<String> = row.try_get::<Option<String>>("last_no_used")?;
-    let next = match last {
-        None => row.try_get::<String>("starting_no")?,
-        Some(last) => increment(&last).ok_or_else(|| {
-            FinError::invalid(
-                "number",
-                format!(
-                    "The number series {series} has no number after {last}. Extend the series."
-                ),
-            )
-        })?,
-    };
+    let next = step(
+        row.try_get::<Option<String>>("last_no_used")?,
+        row.try_get::<String>("starting_no")?,
+    )?;
     tx.execute_sql(
         "UPDATE fin_no_series SET last_no_used = $1 WHERE code = $2",
         vec![Value::from(next.clone()), Value::from(series.to_owned())],
@@ -75,31 +72,37 @@ pub async fn next(tx: &mut Tx, series: &str) -> Result<String, FinError> {
     Ok(next)
 }
 
+/// The next number of `series`, recorded as used in `tx`.
+pub async fn next(tx: &mut Tx, series: &str) -> Result<String, FinError> {
+    advance(tx, series, |last, starting| match last {
+        None => Ok(starting),
+        Some(last) => increment(&last).ok_or_else(|| {
+            FinError::invalid(
+                "number",
+                format!(
+                    "The number series {series} has no number after {last}. Extend the series."
+                ),
+            )
+        }),
+    })
+    .await
+}
+
 /// The next ledger entry number: an integer series with no width (entry 9 is followed by 10).
 pub async fn next_entry_no(tx: &mut Tx, series: &str) -> Result<i64, FinError> {
-    let row = tx
-        .fetch_optional_sql(
-            "SELECT starting_no, last_no_used FROM fin_no_series WHERE code = $1",
-            vec![Value::from(series.to_owned())],
-        )
-        .await?
-        .ok_or_else(|| FinError::internal(format!("number series {series} is missing")))?;
-    let numeric = |s: String| {
+    let numeric = |s: &str| {
         s.parse::<i64>()
             .map_err(|_| FinError::internal(format!("number series {series} is not numeric")))
     };
-    let next = match row.try_get::<Option<String>>("last_no_used")? {
-        None => numeric(row.try_get::<String>("starting_no")?)?,
-        Some(last) => numeric(last)?
+    let next = advance(tx, series, |last, starting| match last {
+        None => Ok(starting),
+        Some(last) => numeric(&last)?
             .checked_add(1)
-            .ok_or_else(|| FinError::internal(format!("number series {series} is exhausted")))?,
-    };
-    tx.execute_sql(
-        "UPDATE fin_no_series SET last_no_used = $1 WHERE code = $2",
-        vec![Value::from(next.to_string()), Value::from(series.to_owned())],
-    )
+            .map(|n| n.to_string())
+            .ok_or_else(|| FinError::internal(format!("number series {series} is exhausted"))),
+    })
     .await?;
-    Ok(next)
+    numeric(&next)
 }
 
 #[cfg(test)]
