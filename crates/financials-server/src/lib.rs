@@ -19,7 +19,8 @@
 //! | `/ODataV4/$metadata`, `/ODataV4/Company('{name}')/ProductItemAvailability` | GET |
 //!
 //! Entity sets: customers, contacts, currencies, currencyExchangeRates, unitsOfMeasure,
-//! paymentTerms, items, itemUnitsOfMeasure, resources, salespeople, customerPriceGroups,
+//! paymentTerms, shipmentMethods, shippingAgents, items, itemUnitsOfMeasure, resources,
+//! salespeople, customerPriceGroups,
 //! salesPrices, salesOrders, salesOrderLines, salesInvoices, salesInvoiceLines (read-only),
 //! itemLedgerEntries, customerLedgerEntries (read-only), users.
 //!

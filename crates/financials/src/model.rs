@@ -21,6 +21,8 @@ pub mod sets {
     pub const CURRENCY_EXCHANGE_RATES: &str = "currencyExchangeRates";
     pub const UNITS_OF_MEASURE: &str = "unitsOfMeasure";
     pub const PAYMENT_TERMS: &str = "paymentTerms";
+    pub const SHIPMENT_METHODS: &str = "shipmentMethods";
+    pub const SHIPPING_AGENTS: &str = "shippingAgents";
     pub const ITEMS: &str = "items";
     pub const ITEM_UNITS_OF_MEASURE: &str = "itemUnitsOfMeasure";
     pub const RESOURCES: &str = "resources";
@@ -195,9 +197,12 @@ fn build_model() -> Model {
             guid("paymentTermsId"),
             s("customerPriceGroup", 10),
             s("blocked", 10).required(),
+            guid("shipmentMethodId"),
+            s("shippingAgentCode", 10),
         ])
         .alt(&["number"])
         .nav_one("paymentTerm", PAYMENT_TERMS, "paymentTermsId")
+        .nav_one("shipmentMethod", SHIPMENT_METHODS, "shipmentMethodId")
         .nav_many("salesOrders", SALES_ORDERS, "customerId")
         .build();
 
@@ -264,6 +269,16 @@ fn build_model() -> Model {
             s("discountDateCalculation", 32),
             p("discountPercent", EdmType::Decimal { scale: 5 }).required(),
         ])
+        .alt(&["code"])
+        .build();
+
+    let shipment_method = entity("shipmentMethod", SHIPMENT_METHODS, "fin_shipment_method")
+        .props([s("code", 10).required(), s("displayName", 100)])
+        .alt(&["code"])
+        .build();
+
+    let shipping_agent = entity("shippingAgent", SHIPPING_AGENTS, "fin_shipping_agent")
+        .props([s("code", 10).required(), s("displayName", 50), s("internetAddress", 250)])
         .alt(&["code"])
         .build();
 
@@ -490,6 +505,8 @@ fn build_model() -> Model {
             exchange_rate,
             uom,
             payment_terms,
+            shipment_method,
+            shipping_agent,
             item,
             item_uom,
             resource,

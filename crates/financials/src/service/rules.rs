@@ -260,6 +260,23 @@ pub(super) async fn prepare(
                     "The Payment Terms does not exist.",
                 ));
             }
+            if let Some(id) = guid(rec, "shipmentMethodId")
+                && lookup(tx, sets::SHIPMENT_METHODS, "id", &id.to_string()).await?.is_none()
+            {
+                return Err(FinError::missing_reference(
+                    "shipmentMethodId",
+                    "The Shipment Method does not exist.",
+                ));
+            }
+            must_exist(
+                tx,
+                rec,
+                "shippingAgentCode",
+                sets::SHIPPING_AGENTS,
+                "code",
+                "Shipping Agent",
+            )
+            .await?;
         }
         sets::CONTACTS => {
             assign_number(tx, rec, "number", series::CONTACTS).await?;
@@ -332,6 +349,8 @@ pub(super) async fn prepare(
         }
         sets::UNITS_OF_MEASURE
         | sets::PAYMENT_TERMS
+        | sets::SHIPMENT_METHODS
+        | sets::SHIPPING_AGENTS
         | sets::SALESPEOPLE
         | sets::CUSTOMER_PRICE_GROUPS => {
             let code = required(rec, "code")?;
