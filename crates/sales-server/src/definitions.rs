@@ -187,6 +187,50 @@ pub fn entity_definitions(ctx: &Ctx<'_>, req: &Request, segs: &[String]) -> ApiR
                 json!({"@odata.context": format!("{base}/$metadata#EntityDefinitions('{logical}')/Attributes"), "value": value}),
             ))
         }
+        Some(seg) if seg.starts_with("Attributes(") => {
+            // `Attributes(LogicalName='x')[/Microsoft.Dynamics.CRM.<Type>AttributeMetadata]`:
+            // one attribute, with its `OptionSet` when it has one.
+            let (_, key) = split_segment(seg).ok_or_else(|| ApiError::segment(seg))?;
+            let name = match key.and_then(parse_key) {
+                Some(Key::Alternate(pairs)) if pairs.len() == 1 && pairs[0].0 == "LogicalName" => {
+                    pairs[0].1.as_str().unwrap_or_default().to_owned()
+                }
+                _ => return Err(ApiError::segment(seg)),
+            };
+            let attr = attributes(ctx, e, t)
+                .into_iter()
+                .find(|a| a.get("LogicalName").and_then(Value::as_str) == Some(name.as_str()))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        crate::error::code::OBJECT_DOES_NOT_EXIST,
+                        format!("Could not find attribute '{name}' on entity '{logical}'."),
+                    )
+                })?;
+            if let Some(cast) = segs.get(2) {
+                let wanted = cast.strip_prefix("Microsoft.Dynamics.CRM.").unwrap_or(cast);
+                let actual = attr.get("@odata.type").and_then(Value::as_str).unwrap_or_default();
+                if actual.strip_prefix("#Microsoft.Dynamics.CRM.") != Some(wanted) {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        crate::error::code::OBJECT_DOES_NOT_EXIST,
+                        format!("Attribute '{name}' of entity '{logical}' is not a {wanted}."),
+                    ));
+                }
+            }
+            let mut v = attr;
+            v.insert(
+                "@odata.context".into(),
+                json!(format!(
+                    "{base}/$metadata#EntityDefinitions('{logical}')/Attributes/$entity"
+                )),
+            );
+            let mut sel = sel.clone();
+            if !sel.is_empty() {
+                sel.push("OptionSet".into());
+            }
+            Ok(json_reply(keep(v, &sel)))
+        }
         Some("Keys") => {
             let value: Vec<Value> = e
                 .alternate_keys
