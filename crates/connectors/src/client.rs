@@ -14,8 +14,8 @@ use kontor_odata::batch::{
     self as odata_batch, Batch, BatchPart, Request as BatchRequest, ResponsePart,
 };
 use kontor_sync::connector::{
-    Bind, Change, ChangePage, Connector, ConnectorError, Cursor, Record, Row, Side, TableRef,
-    WriteBatch, WriteOp, WriteOutcome,
+    Bind, Change, ChangePage, Connector, ConnectorError, Cursor, OptionValue, Record, Row, Side,
+    TableRef, WriteBatch, WriteOp, WriteOutcome,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -594,6 +594,60 @@ impl Connector for ODataConnector {
                 format!("{}{}?$count=true&$top=1&$select={}", self.base, table.set, table.key);
             let v = self.get_json(&url, None).await?;
             Ok(v["@odata.count"].as_u64().unwrap_or(0))
+        })
+    }
+
+    /// Dataverse metadata: the entity's logical name from `EntityDefinitions`, then the
+    /// picklist attribute with its `OptionSet`.
+    fn options<'a>(
+        &'a self,
+        set: &'a str,
+        column: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<OptionValue>, ConnectorError>> {
+        Box::pin(async move {
+            let rejected = |message: String| ConnectorError::Rejected { side: self.side, message };
+            if self.side != Side::Sales {
+                return Err(rejected(format!("{set}.{column}: Financials has no option sets")));
+            }
+            let defs = self
+                .get_json(
+                    &format!(
+                        "{}EntityDefinitions?$select=LogicalName,EntitySetName&$filter=EntitySetName eq '{}'",
+                        self.base,
+                        urlencode(set)
+                    ),
+                    None,
+                )
+                .await?;
+            let logical = defs["value"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|d| d["EntitySetName"] == set)
+                .and_then(|d| d["LogicalName"].as_str())
+                .ok_or_else(|| rejected(format!("Sales has no entity set '{set}'")))?
+                .to_owned();
+            let attr = self
+                .get_json(
+                    &format!(
+                        "{}EntityDefinitions(LogicalName='{}')/Attributes(LogicalName='{}')/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet($select=Options)",
+                        self.base,
+                        urlencode(&logical),
+                        urlencode(column)
+                    ),
+                    None,
+                )
+                .await?;
+            let options = attr["OptionSet"]["Options"].as_array().ok_or_else(|| {
+                rejected(format!("{logical}.{column} is not an option set column"))
+            })?;
+            Ok(options
+                .iter()
+                .filter_map(|o| {
+                    let label = o["Label"]["UserLocalizedLabel"]["Label"].as_str().unwrap_or("");
+                    Some(OptionValue { value: o["Value"].as_i64()?, label: label.to_owned() })
+                })
+                .collect())
         })
     }
 }

@@ -166,6 +166,13 @@ pub enum WriteOutcome {
     },
 }
 
+/// One value of a Sales option set (`paymenttermscode`: 1 = "Net 30").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptionValue {
+    pub value: i64,
+    pub label: String,
+}
+
 /// What went wrong talking to a side. Errors know whether trying again can help.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ConnectorError {
@@ -218,4 +225,19 @@ pub trait Connector: Send + Sync {
 
     /// How many rows the table holds (for the full synchronization review).
     fn count<'a>(&'a self, table: &'a TableRef) -> BoxFuture<'a, Result<u64, ConnectorError>>;
+
+    /// The values of the option set column `column` of entity set `set` (option mappings).
+    /// Only Sales has option sets: by default the request is rejected.
+    fn options<'a>(
+        &'a self,
+        set: &'a str,
+        column: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<OptionValue>, ConnectorError>> {
+        Box::pin(async move {
+            Err(ConnectorError::Rejected {
+                side: self.side(),
+                message: format!("{set}.{column}: {} has no option sets", self.side()),
+            })
+        })
+    }
 }

@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::connector::Side;
 use crate::mapping::{
-    DeletionPolicy, Direction, FieldMapping as F, MappingSet, RecommendationRule, TableMapping,
-    TableSide, Transformation, UpdateConflictPolicy,
+    DeletionPolicy, Direction, FieldMapping as F, MappingKind, MappingSet, RecommendationRule,
+    TableMapping, TableSide, Transformation, UpdateConflictPolicy,
 };
 
 use Direction::{Bidirectional as Both, FromIntegrationTable as From, ToIntegrationTable as To};
@@ -52,8 +52,36 @@ fn mapping(
         create_if_no_match: false,
         recommendation,
         enabled: true,
+        kind: MappingKind::Table,
         fields,
     }
+}
+
+/// An option mapping: Financials codes ↔ the values of a Sales option set column (Business
+/// Central's CDS Payment Terms / Shipment Method / Shipping Agent Code enums), coupled by
+/// matching the code with the option label.
+fn option_mapping(
+    name: &str,
+    financials: TableSide,
+    column: &str,
+    caption: &str,
+    plural: &str,
+) -> TableMapping {
+    let mut m = mapping(
+        name,
+        financials,
+        side("accounts", column, caption, "label", None),
+        plural,
+        To,
+        "",
+        RecommendationRule::OptionMapping,
+        vec![
+            F::new("code", "label", To).transform(Transformation::Code { max: 10 }).match_field(),
+            F::new("displayName", "label", To),
+        ],
+    );
+    m.kind = MappingKind::OptionSet;
+    m
 }
 
 /// Names of the default mappings, in dependency order.
@@ -61,6 +89,9 @@ pub const DEFAULT_MAPPING_NAMES: &[&str] = &[
     "SALESPEOPLE",
     "CURRENCY",
     "UNIT OF MEASURE",
+    "PAYMENT TERMS",
+    "SHIPMENT METHOD",
+    "SHIPPING AGENT",
     "CUSTOMER",
     "CONTACT",
     "ITEM-PRODUCT",
@@ -68,6 +99,7 @@ pub const DEFAULT_MAPPING_NAMES: &[&str] = &[
     "CUSTPRCGRP-PRICE",
     "SALESPRC-PRODPRICE",
     "SALESORDER-ORDER",
+    "SOLINE-ORDERDETAIL",
     "POSTEDSALESINV-INV",
 ];
 
@@ -177,6 +209,30 @@ pub fn default_mappings() -> MappingSet {
             m.create_if_no_match = true;
             m
         },
+        // Payment Terms -> account.paymenttermscode (option mapping).
+        option_mapping(
+            "PAYMENT TERMS",
+            side("paymentTerms", "id", "Payment terms", "code", None),
+            "paymenttermscode",
+            "Sales payment terms option",
+            "payment terms",
+        ),
+        // Shipment Method -> account.address1_freighttermscode (option mapping).
+        option_mapping(
+            "SHIPMENT METHOD",
+            side("shipmentMethods", "id", "Shipment method", "code", None),
+            "address1_freighttermscode",
+            "Sales freight terms option",
+            "shipment methods",
+        ),
+        // Shipping Agent -> account.address1_shippingmethodcode (option mapping).
+        option_mapping(
+            "SHIPPING AGENT",
+            side("shippingAgents", "id", "Shipping agent", "code", None),
+            "address1_shippingmethodcode",
+            "Sales shipping method option",
+            "shipping agents",
+        ),
         // Customer <-> account.
         mapping(
             "CUSTOMER",
@@ -220,6 +276,12 @@ pub fn default_mappings() -> MappingSet {
                 F::new("website", "websiteurl", Both),
                 F::new("phoneNumber", "telephone1", Both),
                 F::new("creditLimit", "creditlimit", To),
+                F::new("paymentTermsId", "paymenttermscode", Both)
+                    .option_lookup("PAYMENT TERMS", "id"),
+                F::new("shipmentMethodId", "address1_freighttermscode", Both)
+                    .option_lookup("SHIPMENT METHOD", "id"),
+                F::new("shippingAgentCode", "address1_shippingmethodcode", Both)
+                    .option_lookup("SHIPPING AGENT", "code"),
                 F::constant(Side::Sales, "customertypecode", json!(3)),
             ],
         ),
@@ -425,6 +487,55 @@ pub fn default_mappings() -> MappingSet {
                 ]
                 .concat(),
             );
+            m.enabled = false;
+            m
+        },
+        // Sales Line -> salesorderdetail: the item and resource lines of sales orders, each
+        // under its order's coupled Sales order (same direction as SALESORDER-ORDER; disabled
+        // with it by default).
+        {
+            let mut m = mapping(
+                "SOLINE-ORDERDETAIL",
+                side(
+                    "salesOrderLines",
+                    "id",
+                    "Sales order line",
+                    "description",
+                    Some("lineType eq 'Item' or lineType eq 'Resource'"),
+                ),
+                side(
+                    "salesorderdetails",
+                    "salesorderdetailid",
+                    "Sales order product",
+                    "salesorderdetailname",
+                    None,
+                ),
+                "sales order lines",
+                To,
+                "SALESORDER-ORDER",
+                RecommendationRule::Default,
+                vec![
+                    F::new("documentId", "_salesorderid_value", To)
+                        .lookup("SALESORDER-ORDER", "id", "salesorderid", "salesorders")
+                        .insert_only(),
+                    F::new("itemId", "_productid_value", To)
+                        .lookup("ITEM-PRODUCT", "id", "productid", "products")
+                        .when("lineType", &[json!("Item")]),
+                    F::new("lineObjectNumber", "_productid_value", To)
+                        .lookup("RESOURCE-PRODUCT", "number", "productid", "products")
+                        .when("lineType", &[json!("Resource")]),
+                    F::new("sequence", "kontor_financialslinenumber", To),
+                    F::new("quantity", "quantity", To),
+                    F::new("shippedQuantity", "quantityshipped", To),
+                    F::new("unitPrice", "priceperunit", To),
+                    F::new("amountExcludingTax", "baseamount", To),
+                    F::new("amountIncludingTax", "extendedamount", To),
+                    F::constant(Side::Sales, "producttypecode", json!(1)).insert_only(),
+                    F::constant(Side::Sales, "ispriceoverridden", json!(true)),
+                ],
+            );
+            m.synch_only_coupled = false;
+            m.deletion_conflict = DeletionPolicy::RemoveCoupling;
             m.enabled = false;
             m
         },

@@ -246,7 +246,11 @@ impl Engine {
             .store
             .start_job(&mapping.name, pass.as_str(), "Synchronization", self.clock.now())
             .await?;
-        let res = self.run_pass_inner(set, mapping, pass, mode, job_id).await;
+        let res = if mapping.is_option_set() {
+            crate::options::run(self, mapping, pass, mode, job_id).await
+        } else {
+            self.run_pass_inner(set, mapping, pass, mode, job_id).await
+        };
         if let Ok(c) = &res
             && mode == Mode::Incremental
             && *c == Counters::default()

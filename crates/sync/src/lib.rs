@@ -6,6 +6,7 @@
 //!   default set, export/import as JSON.
 //! - [`plan`]: the pure planning function (three-way field merge, conflicts, deletions, lookups
 //!   through couplings, echo suppression) — plan, then apply.
+//! - [`options`]: option mappings (Financials codes ↔ Sales option set values).
 //! - [`review`]: full synchronization review lines, recommendations, dependency order.
 //! - [`store`]: the engine's tables (couplings, synch jobs and errors, watermarks, review lines).
 //! - [`engine`]: applies plans page by page; full and incremental sync; job handlers.
@@ -22,6 +23,7 @@ pub mod ids;
 pub mod jobs;
 pub mod mapping;
 pub mod memory;
+pub mod options;
 pub mod plan;
 pub mod review;
 pub mod setup;

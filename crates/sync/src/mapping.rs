@@ -169,19 +169,38 @@ pub enum WhenUncoupled {
 }
 
 /// A reference to another mapped table, translated through that mapping's couplings:
-/// a Financials code or id ↔ a Sales lookup GUID.
+/// a Financials code or id ↔ a Sales lookup GUID, or, through an option mapping, a Financials
+/// code or id ↔ a Sales option value (then `navigation` is empty: the value is written as is).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lookup {
     /// The mapping whose couplings translate the reference (`SALESPEOPLE`).
     pub mapping: String,
     /// The Financials field of the referenced table the value matches (`code`, `number`, `id`).
     pub financials_key: String,
-    /// Navigation property to bind on Sales writes (`ownerid`, `parentcustomerid_account`).
+    /// Navigation property to bind on Sales writes (`ownerid`, `parentcustomerid_account`);
+    /// empty for a lookup through an option mapping.
     pub navigation: String,
     /// Entity set the Sales reference points to (`systemusers`).
     pub target_set: String,
     #[serde(default)]
     pub when_uncoupled: WhenUncoupled,
+}
+
+/// A condition on the Financials record a field mapping applies to (a sales line's product is
+/// an item or a resource depending on its type): the field mapping is used only for records
+/// whose `financials` field equals one of `equals`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldCondition {
+    pub financials: String,
+    pub equals: Vec<Value>,
+}
+
+impl FieldCondition {
+    /// Whether a Financials record meets the condition.
+    pub fn holds(&self, record: &serde_json::Map<String, Value>) -> bool {
+        let v = record.get(&self.financials).unwrap_or(&Value::Null);
+        self.equals.iter().any(|e| crate::value::same(e, v))
+    }
 }
 
 /// One field mapping. Either side may be absent, then `constant` is written to the other side.
@@ -206,6 +225,9 @@ pub struct FieldMapping {
     /// Used by match-based coupling.
     #[serde(default, skip_serializing_if = "is_false")]
     pub match_field: bool,
+    /// Used only for Financials records meeting this condition (one-way to Sales only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<FieldCondition>,
 }
 
 fn yes() -> bool {
@@ -228,6 +250,7 @@ impl FieldMapping {
             enabled: true,
             insert_only: false,
             match_field: false,
+            when: None,
         }
     }
     /// A constant written to `side`'s `field`.
@@ -246,6 +269,7 @@ impl FieldMapping {
             enabled: true,
             insert_only: false,
             match_field: false,
+            when: None,
         }
     }
     pub fn transform(mut self, t: Transformation) -> Self {
@@ -267,6 +291,31 @@ impl FieldMapping {
             when_uncoupled: WhenUncoupled::Fail,
         });
         self
+    }
+    /// A lookup through an option mapping's couplings: the Sales value is an option value.
+    pub fn option_lookup(mut self, mapping: &str, financials_key: &str) -> Self {
+        self.lookup = Some(Lookup {
+            mapping: mapping.to_owned(),
+            financials_key: financials_key.to_owned(),
+            navigation: String::new(),
+            target_set: String::new(),
+            when_uncoupled: WhenUncoupled::Fail,
+        });
+        self
+    }
+    /// Used only for Financials records whose `field` is one of `values`.
+    pub fn when(mut self, field: &str, values: &[Value]) -> Self {
+        self.when = Some(FieldCondition { financials: field.to_owned(), equals: values.to_vec() });
+        self
+    }
+    /// Whether this field mapping is used for a record (`financials` = the Financials record,
+    /// when the pass has it).
+    pub fn used_for(&self, financials: Option<&serde_json::Map<String, Value>>) -> bool {
+        match (&self.when, financials) {
+            (None, _) => true,
+            (Some(c), Some(r)) => c.holds(r),
+            (Some(_), None) => false,
+        }
     }
     pub fn blank_when_uncoupled(mut self) -> Self {
         if let Some(l) = &mut self.lookup {
@@ -317,6 +366,20 @@ pub enum RecommendationRule {
     Currency,
     /// Sales counts as empty with at most one unit group (the default one).
     UnitGroup,
+    /// Option mappings: Financials empty → No Records Found, else Couple Records.
+    OptionMapping,
+}
+
+/// What a mapping synchronizes: records of two tables, or Financials records with the values
+/// of a Sales option set (Business Central's option mappings: payment terms ↔ the account's
+/// `paymenttermscode` options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum MappingKind {
+    #[default]
+    Table,
+    /// The Sales side is an option set: `sales.set` is the entity set and `sales.key` the
+    /// option set column; couplings pair a Financials record with an option value.
+    OptionSet,
 }
 
 /// One integration table mapping.
@@ -345,7 +408,13 @@ pub struct TableMapping {
     pub recommendation: RecommendationRule,
     #[serde(default = "yes")]
     pub enabled: bool,
+    #[serde(default, skip_serializing_if = "is_table")]
+    pub kind: MappingKind,
     pub fields: Vec<FieldMapping>,
+}
+
+fn is_table(k: &MappingKind) -> bool {
+    *k == MappingKind::Table
 }
 
 impl TableMapping {
@@ -371,7 +440,7 @@ impl TableMapping {
             .iter()
             .filter(|f| f.enabled)
             .filter_map(|f| {
-                let l = f.lookup.as_ref()?;
+                let l = f.lookup.as_ref().filter(|l| !l.navigation.is_empty())?;
                 Some(Bind {
                     field: f.sales.clone()?,
                     navigation: l.navigation.clone(),
@@ -392,8 +461,13 @@ impl TableMapping {
         out.dedup();
         out
     }
-    /// Checks the mapping is coherent; `names` are all mapping names of the set.
-    pub fn validate(&self, names: &[&str]) -> Result<(), SyncError> {
+    /// Whether the Sales side is an option set.
+    pub fn is_option_set(&self) -> bool {
+        self.kind == MappingKind::OptionSet
+    }
+    /// Checks the mapping is coherent; `names` are all mapping names of the set and
+    /// `option_sets` those of its option mappings.
+    pub fn validate(&self, names: &[&str], option_sets: &[&str]) -> Result<(), SyncError> {
         let bad =
             |m: String| Err(SyncError::InvalidMapping { mapping: self.name.clone(), message: m });
         if self.name.trim().is_empty() {
@@ -427,14 +501,61 @@ impl TableMapping {
                     self.direction.as_str()
                 ));
             }
-            if let Some(l) = &f.lookup
-                && !names.contains(&l.mapping.as_str())
+            if let Some(l) = &f.lookup {
+                if !names.contains(&l.mapping.as_str()) {
+                    return bad(format!(
+                        "field mapping {} looks up through unknown mapping {}",
+                        f.label(),
+                        l.mapping
+                    ));
+                }
+                let through_options = option_sets.contains(&l.mapping.as_str());
+                if through_options && !l.navigation.is_empty() {
+                    return bad(format!(
+                        "field mapping {} looks up through option mapping {}, which has no navigation to bind: leave navigation empty",
+                        f.label(),
+                        l.mapping
+                    ));
+                }
+                if !through_options && l.navigation.is_empty() {
+                    return bad(format!(
+                        "field mapping {} looks up through {} but names no navigation property to bind",
+                        f.label(),
+                        l.mapping
+                    ));
+                }
+            }
+            if let Some(c) = &f.when
+                && f.enabled
             {
+                if c.financials.trim().is_empty() || c.equals.is_empty() {
+                    return bad(format!(
+                        "field mapping {} has a condition without a field or values",
+                        f.label()
+                    ));
+                }
+                if f.direction != Direction::ToIntegrationTable {
+                    return bad(format!(
+                        "field mapping {} has a condition on the Financials record, so it can only be ToIntegrationTable",
+                        f.label()
+                    ));
+                }
+            }
+        }
+        if self.is_option_set() {
+            if self.fields.iter().any(|f| f.lookup.is_some()) {
+                return bad("an option mapping cannot look up other mappings".into());
+            }
+            if let Some(f) = self.fields.iter().find(|f| {
+                f.sales.as_deref().is_some_and(|s| !crate::options::OPTION_FIELDS.contains(&s))
+            }) {
                 return bad(format!(
-                    "field mapping {} looks up through unknown mapping {}",
-                    f.label(),
-                    l.mapping
+                    "field mapping {} names an option field other than value or label",
+                    f.label()
                 ));
+            }
+            if !self.fields.iter().any(|f| f.enabled && f.match_field && f.sales.is_some()) {
+                return bad("an option mapping needs an enabled match field (the code matched with the option label)".into());
             }
         }
         for pass in self.direction.passes() {
@@ -473,8 +594,10 @@ impl MappingSet {
                 });
             }
         }
+        let option_sets: Vec<&str> =
+            self.mappings.iter().filter(|m| m.is_option_set()).map(|m| m.name.as_str()).collect();
         for m in &self.mappings {
-            m.validate(&names)?;
+            m.validate(&names, &option_sets)?;
         }
         Ok(())
     }
@@ -537,7 +660,8 @@ mod tests {
     #[test]
     fn an_import_with_a_bad_filter_names_the_position() {
         let mut set = default_mappings();
-        set.mappings[3].sales.filter = Some("statecode eq".into());
+        let customer = set.mappings.iter_mut().find(|m| m.name == "CUSTOMER").unwrap();
+        customer.sales.filter = Some("statecode eq".into());
         let err = MappingSet::from_json(&set.to_json()).unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -9,8 +9,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::connector::{
-    Change, ChangePage, Connector, ConnectorError, Cursor, Record, Row, Side, TableRef, WriteBatch,
-    WriteOp, WriteOutcome,
+    Change, ChangePage, Connector, ConnectorError, Cursor, OptionValue, Record, Row, Side,
+    TableRef, WriteBatch, WriteOp, WriteOutcome,
 };
 
 #[derive(Default)]
@@ -27,6 +27,8 @@ struct State {
     tables: BTreeMap<String, Table>,
     writes: u64,
     fail_next_writes: u32,
+    /// (set, column) → option values.
+    options: BTreeMap<(String, String), Vec<OptionValue>>,
 }
 
 /// An in-memory side.
@@ -47,6 +49,15 @@ impl MemoryConnector {
             Side::Financials => "systemModifiedBy",
             Side::Sales => "_modifiedby_value",
         }
+    }
+
+    /// Defines the option set of `set`.`column` as (value, label) pairs.
+    pub fn set_options(&self, set: &str, column: &str, values: &[(i64, &str)]) {
+        let mut st = self.state.lock().unwrap();
+        st.options.insert(
+            (set.to_owned(), column.to_owned()),
+            values.iter().map(|(v, l)| OptionValue { value: *v, label: (*l).to_owned() }).collect(),
+        );
     }
 
     /// Writes a row as `user` (a person working in the app).
@@ -228,6 +239,22 @@ impl Connector for MemoryConnector {
         Box::pin(async move {
             let st = self.state.lock().unwrap();
             Ok(st.tables.get(&table.set).map(|t| t.rows.len() as u64).unwrap_or(0))
+        })
+    }
+
+    fn options<'a>(
+        &'a self,
+        set: &'a str,
+        column: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<OptionValue>, ConnectorError>> {
+        Box::pin(async move {
+            let st = self.state.lock().unwrap();
+            st.options.get(&(set.to_owned(), column.to_owned())).cloned().ok_or_else(|| {
+                ConnectorError::Rejected {
+                    side: self.side,
+                    message: format!("{set}.{column} is not an option set column"),
+                }
+            })
         })
     }
 }

@@ -71,6 +71,8 @@ pub struct LookupTable {
     pub financials_caption: String,
     pub sales_caption: String,
     pub plural: String,
+    /// The Sales side is an option set: ids are option ids ([`crate::ids::option_id`]).
+    pub option: bool,
     by_key: HashMap<String, Option<Uuid>>,
     by_sales: HashMap<Uuid, Value>,
 }
@@ -92,6 +94,7 @@ impl LookupTable {
             financials_caption: mapping.financials.caption.clone(),
             sales_caption: mapping.sales.caption.clone(),
             plural: mapping.plural.clone(),
+            option: mapping.is_option_set(),
             ..LookupTable::default()
         }
     }
@@ -539,7 +542,11 @@ impl Planner<'_> {
             conflicts: vec![],
             errors: vec![],
         };
-        let fields = m.fields.iter().filter(|f| {
+        let financials_record = match src {
+            Side::Financials => Some(s),
+            Side::Sales => d,
+        };
+        let fields = m.fields.iter().filter(|f| f.used_for(financials_record)).filter(|f| {
             if all_fields {
                 f.enabled
                     && f.field(dst).is_some()
@@ -615,7 +622,7 @@ impl Planner<'_> {
 }
 
 /// The value `fm` wants on the destination of `pass`, from the source record.
-fn desired(
+pub(crate) fn desired(
     fm: &FieldMapping,
     src_row: &Record,
     pass: Pass,
@@ -649,8 +656,16 @@ fn resolve(
         Some(t) => (t.financials_caption.clone(), t.sales_caption.clone(), t.plural.clone()),
         None => (l.mapping.clone(), l.target_set.clone(), l.mapping.to_lowercase()),
     };
+    let option = table.is_some_and(|t| t.option);
     match pass {
         Pass::ToSales => match table.and_then(|t| t.by_key.get(&key)) {
+            Some(Some(id)) if option => match crate::ids::option_value(*id) {
+                Some(n) => Ok(Value::from(n)),
+                None => Err(format!(
+                    "{fin_caption} '{}' is coupled to {id}, which is not a Sales option value. Couple {plural} again.",
+                    v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
+                )),
+            },
             Some(Some(id)) => Ok(Value::String(id.to_string())),
             _ => Err(format!(
                 "{fin_caption} '{}' is not coupled to a {sales_caption}. Couple {plural} first.",
@@ -658,8 +673,12 @@ fn resolve(
             )),
         },
         Pass::ToFinancials => {
-            let found =
-                Uuid::parse_str(&key).ok().and_then(|id| table.and_then(|t| t.by_sales.get(&id)));
+            let sales_id = if option {
+                key.parse::<i64>().ok().map(crate::ids::option_id)
+            } else {
+                Uuid::parse_str(&key).ok()
+            };
+            let found = sales_id.and_then(|id| table.and_then(|t| t.by_sales.get(&id)));
             match (found, l.when_uncoupled) {
                 (Some(k), _) => Ok(k.clone()),
                 (None, WhenUncoupled::Blank) => Ok(Value::Null),
@@ -684,7 +703,9 @@ pub fn unchanged_since_base(
     base: &Base,
 ) -> bool {
     let (src, dst) = (pass.source(), pass.destination());
-    mapping.fields.iter().filter(|f| f.applies_to(pass) && !f.insert_only).all(|f| {
+    let financials = (src == Side::Financials).then_some(source);
+    let used = |f: &FieldMapping| f.when.is_none() || f.used_for(financials);
+    mapping.fields.iter().filter(|f| f.applies_to(pass) && !f.insert_only && used(f)).all(|f| {
         match f.field(src) {
             Some(sf) => base
                 .side(src)

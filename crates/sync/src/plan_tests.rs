@@ -370,3 +370,180 @@ fn a_row_equal_to_its_base_needs_no_destination_read() {
     partial.financials.remove("city");
     assert!(!unchanged_since_base(&m, Pass::ToSales, row.as_object().unwrap(), &partial));
 }
+
+const ORDER: Uuid = Uuid::from_u128(0x30);
+const SALES_ORDER: Uuid = Uuid::from_u128(0x31);
+const ITEM: Uuid = Uuid::from_u128(0x40);
+const PRODUCT: Uuid = Uuid::from_u128(0x41);
+const SERVICE: Uuid = Uuid::from_u128(0x42);
+
+/// Lookups of order lines: one coupled order, one coupled item, one coupled resource (R01).
+fn line_lookups(set: &MappingSet) -> Lookups {
+    let mut l = Lookups::default();
+    let mut orders = LookupTable::new(set.get("SALESORDER-ORDER").unwrap());
+    orders.add(json!(ORDER.to_string()), Some(SALES_ORDER));
+    l.insert("SALESORDER-ORDER", "id", orders);
+    let mut items = LookupTable::new(set.get("ITEM-PRODUCT").unwrap());
+    items.add(json!(ITEM.to_string()), Some(PRODUCT));
+    l.insert("ITEM-PRODUCT", "id", items);
+    let mut resources = LookupTable::new(set.get("RESOURCE-PRODUCT").unwrap());
+    resources.add(json!("R01"), Some(SERVICE));
+    resources.add(json!("R02"), None);
+    l.insert("RESOURCE-PRODUCT", "number", resources);
+    l
+}
+
+fn plan_lines(changes: Vec<Change>, couplings: &[Coupling], destination: &[Row]) -> Vec<Operation> {
+    let set = default_mappings();
+    let lookups = line_lookups(&set);
+    plan(PlanInput {
+        connection_id: CONN,
+        mapping: set.get("SOLINE-ORDERDETAIL").unwrap(),
+        pass: Pass::ToSales,
+        full_sync: false,
+        integration_user: None,
+        changes: &changes,
+        couplings,
+        destination,
+        matches: &HashMap::new(),
+        skipped: &HashSet::new(),
+        lookups: &lookups,
+    })
+}
+
+fn line(n: u128, v: Value) -> Change {
+    let mut base = json!({"documentId": ORDER.to_string(), "sequence": 10000 * n, "quantity": 2, "shippedQuantity": 0,
+                          "unitPrice": 10, "amountExcludingTax": 20, "amountIncludingTax": 25, "description": "Line"});
+    base.as_object_mut().unwrap().extend(v.as_object().unwrap().clone());
+    Change::Upsert(row(n, base))
+}
+
+#[test]
+fn order_lines_go_under_their_coupled_order_with_the_product_of_their_item_or_resource() {
+    let ops = plan_lines(
+        vec![
+            line(
+                1,
+                json!({"lineType": "Item", "itemId": ITEM.to_string(), "lineObjectNumber": "I01"}),
+            ),
+            line(2, json!({"lineType": "Resource", "itemId": null, "lineObjectNumber": "R01"})),
+            line(3, json!({"lineType": "Comment", "description": "Thanks"})),
+        ],
+        &[],
+        &[],
+    );
+    assert_yaml_snapshot!(ops);
+    assert_eq!(ops.len(), 2, "comment lines are outside the mapping's filter");
+}
+
+#[test]
+fn a_line_of_an_uncoupled_order_fails_naming_what_to_couple_first() {
+    let other = Uuid::from_u128(0x99);
+    let ops = plan_lines(
+        vec![line(
+            1,
+            json!({"lineType": "Item", "itemId": ITEM.to_string(), "documentId": other.to_string()}),
+        )],
+        &[],
+        &[],
+    );
+    let Action::Fail { message, .. } = &ops[0].action else {
+        panic!("expected a failure, got {ops:?}")
+    };
+    assert_eq!(
+        message,
+        &format!(
+            "Sales order '{other}' is not coupled to a Sales order. Couple sales orders first."
+        )
+    );
+}
+
+#[test]
+fn a_resource_line_of_an_uncoupled_resource_fails_naming_resources() {
+    let ops = plan_lines(
+        vec![line(1, json!({"lineType": "Resource", "lineObjectNumber": "R02"}))],
+        &[],
+        &[],
+    );
+    let Action::Fail { message, .. } = &ops[0].action else {
+        panic!("expected a failure, got {ops:?}")
+    };
+    assert_eq!(
+        message,
+        "Resource 'R02' is not coupled to a Sales product. Couple resources first."
+    );
+}
+
+#[test]
+fn a_changed_quantity_updates_the_coupled_order_product_and_keeps_its_order() {
+    let first = plan_lines(
+        vec![line(1, json!({"lineType": "Item", "itemId": ITEM.to_string()}))],
+        &[],
+        &[],
+    );
+    let Action::Insert { target, fields, base } = &first[0].action else {
+        panic!("expected an insert, got {first:?}")
+    };
+    let coupling = Coupling { financials_id: id(1), sales_id: *target, base: Some(base.clone()) };
+    let destination = Row::new(*target, fields.clone());
+    let changed = line(
+        1,
+        json!({"lineType": "Item", "itemId": ITEM.to_string(), "quantity": 3, "amountExcludingTax": 30}),
+    );
+    let Change::Upsert(r) = &changed else { unreachable!() };
+    let m = default_mappings().get("SOLINE-ORDERDETAIL").unwrap().clone();
+    assert!(!unchanged_since_base(&m, Pass::ToSales, &r.fields, base));
+    let ops = plan_lines(vec![changed.clone()], &[coupling], &[destination]);
+    let Action::Update { fields, .. } = &ops[0].action else {
+        panic!("expected an update, got {ops:?}")
+    };
+    let mut names: Vec<&str> = fields.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(names, vec!["baseamount", "quantity"]);
+}
+
+#[test]
+fn a_customers_payment_terms_travel_as_the_coupled_option_value_both_ways() {
+    let set = default_mappings();
+    let terms = Uuid::from_u128(0x50);
+    let mut l = lookups(&set);
+    let mut options = LookupTable::new(set.get("PAYMENT TERMS").unwrap());
+    options.add(json!(terms.to_string()), Some(crate::ids::option_id(3)));
+    l.insert("PAYMENT TERMS", "id", options);
+    let mapping = set.get("CUSTOMER").unwrap();
+    let mut cust = customer(1, "111", "a@x.com");
+    cust["paymentTermsId"] = json!(terms.to_string());
+    let run = |pass, changes: Vec<Change>| {
+        plan(PlanInput {
+            connection_id: CONN,
+            mapping,
+            pass,
+            full_sync: true,
+            integration_user: None,
+            changes: &changes,
+            couplings: &[],
+            destination: &[],
+            matches: &HashMap::new(),
+            skipped: &HashSet::new(),
+            lookups: &l,
+        })
+    };
+    let ops = run(Pass::ToSales, vec![Change::Upsert(row(1, cust))]);
+    let Action::Insert { fields, .. } = &ops[0].action else { panic!("{ops:?}") };
+    assert_eq!(fields["paymenttermscode"], json!(3));
+    assert!(!mapping.sales_binds().iter().any(|b| b.field == "paymenttermscode"));
+
+    let mut acc = account("111", "a@x.com", "someone");
+    acc["paymenttermscode"] = json!(3);
+    let ops = run(Pass::ToFinancials, vec![Change::Upsert(row(101, acc.clone()))]);
+    let Action::Insert { fields, .. } = &ops[0].action else { panic!("{ops:?}") };
+    assert_eq!(fields["paymentTermsId"], json!(terms.to_string()));
+
+    acc["paymenttermscode"] = json!(4);
+    let ops = run(Pass::ToFinancials, vec![Change::Upsert(row(101, acc))]);
+    let Action::Fail { message, .. } = &ops[0].action else { panic!("{ops:?}") };
+    assert_eq!(
+        message,
+        "Sales payment terms option '4' is not coupled to a payment terms. Couple payment terms first."
+    );
+}

@@ -32,6 +32,7 @@ pub struct TableCounts {
 
 /// Domain-reference §3.1: SALESPEOPLE always Full; CURRENCY Full only when Sales has just its
 /// base currency, else Couple; unit groups count as empty with at most one (the default);
+/// option mappings: Financials empty → No Records Found, else Couple Records;
 /// otherwise both empty → No Records Found, both non-empty → Couple Records, else Full.
 pub fn recommend(mapping: &TableMapping, counts: TableCounts) -> Recommendation {
     let sales_empty = match mapping.recommendation {
@@ -44,6 +45,13 @@ pub fn recommend(mapping: &TableMapping, counts: TableCounts) -> Recommendation 
             };
         }
         RecommendationRule::UnitGroup => counts.sales <= 1,
+        RecommendationRule::OptionMapping => {
+            return if counts.financials == 0 {
+                Recommendation::NoRecordsFound
+            } else {
+                Recommendation::CoupleRecords
+            };
+        }
         RecommendationRule::Default => counts.sales == 0,
     };
     match (counts.financials == 0, sales_empty) {
@@ -198,6 +206,21 @@ mod tests {
     }
 
     #[test]
+    fn order_lines_run_after_their_orders_and_option_mappings_before_customers() {
+        let mut set = default_mappings();
+        for m in &mut set.mappings {
+            m.enabled = true;
+        }
+        let order: Vec<&str> = dependency_order(&set).iter().map(|m| m.name.as_str()).collect();
+        let pos = |n: &str| order.iter().position(|o| *o == n).unwrap();
+        assert!(pos("SALESORDER-ORDER") < pos("SOLINE-ORDERDETAIL"), "{order:?}");
+        assert!(pos("ITEM-PRODUCT") < pos("SOLINE-ORDERDETAIL"), "{order:?}");
+        for option in ["PAYMENT TERMS", "SHIPMENT METHOD", "SHIPPING AGENT"] {
+            assert!(pos(option) < pos("CUSTOMER"), "{order:?}");
+        }
+    }
+
+    #[test]
     fn recommendations_follow_business_central() {
         let set = default_mappings();
         let rec = |name: &str, financials, sales| {
@@ -212,6 +235,8 @@ mod tests {
             ("CUSTOMER 10/0".into(), rec("CUSTOMER", 10, 0).label()),
             ("CUSTOMER 0/10".into(), rec("CUSTOMER", 0, 10).label()),
             ("CUSTOMER 10/10".into(), rec("CUSTOMER", 10, 10).label()),
+            ("PAYMENT TERMS 0/5".into(), rec("PAYMENT TERMS", 0, 5).label()),
+            ("PAYMENT TERMS 3/5".into(), rec("PAYMENT TERMS", 3, 5).label()),
         ];
         insta::assert_yaml_snapshot!(lines);
     }
