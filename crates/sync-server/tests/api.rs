@@ -56,7 +56,16 @@ async fn the_integration_api_manages_mappings_couplings_full_sync_jobs_and_retri
 
     // Mappings: import, export, one mapping, a bad import names the problem.
     let mut set = default_mappings();
-    set.mappings.retain(|m| ["SALESPEOPLE", "CURRENCY", "CUSTOMER"].contains(&m.name.as_str()));
+    // CUSTOMER looks up through the others (its option fields through the option mappings).
+    let wanted = [
+        "SALESPEOPLE",
+        "CURRENCY",
+        "PAYMENT TERMS",
+        "SHIPMENT METHOD",
+        "SHIPPING AGENT",
+        "CUSTOMER",
+    ];
+    set.mappings.retain(|m| wanted.contains(&m.name.as_str()));
     let (s, v) = call(
         &app,
         "POST",
@@ -64,13 +73,13 @@ async fn the_integration_api_manages_mappings_couplings_full_sync_jobs_and_retri
         Some(serde_json::to_value(&set).unwrap()),
     )
     .await;
-    assert_eq!((s, v["imported"].clone()), (StatusCode::OK, json!(3)));
+    assert_eq!((s, v["imported"].clone()), (StatusCode::OK, json!(6)));
     let (_, v) = call(&app, "GET", "/integration/v1/mappings/export", None).await;
-    assert_eq!(v["mappings"].as_array().unwrap().len(), 3);
+    assert_eq!(v["mappings"].as_array().unwrap().len(), 6);
     let (s, v) = call(&app, "GET", "/integration/v1/mappings/CUSTOMER", None).await;
     assert_eq!((s, v["direction"].clone()), (StatusCode::OK, json!("Bidirectional")));
     let mut broken = serde_json::to_value(&set).unwrap();
-    broken["mappings"][2]["financials"]["filter"] = json!("blocked eq");
+    broken["mappings"][5]["financials"]["filter"] = json!("blocked eq");
     let (s, v) = call(&app, "POST", "/integration/v1/mappings/import", Some(broken)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(
