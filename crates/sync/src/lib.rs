@@ -9,11 +9,14 @@
 //! - [`review`]: full synchronization review lines, recommendations, dependency order.
 //! - [`store`]: the engine's tables (couplings, synch jobs and errors, watermarks, review lines).
 //! - [`engine`]: applies plans page by page; full and incremental sync; job handlers.
+//! - [`matching`], [`coupling`]: match-based coupling with the user's choices (match fields,
+//!   priorities, case sensitivity, create when no match, synchronize after coupling).
 //! - [`setup`]: connection setup.
 //!
 //! This crate does no HTTP and never links the Financials or Sales crates.
 
 pub mod connector;
+pub mod coupling;
 pub mod defaults;
 pub mod engine;
 pub mod error;
@@ -21,6 +24,7 @@ pub mod filter;
 pub mod ids;
 pub mod jobs;
 pub mod mapping;
+pub mod matching;
 pub mod memory;
 pub mod plan;
 pub mod review;

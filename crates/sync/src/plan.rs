@@ -615,7 +615,7 @@ impl Planner<'_> {
 }
 
 /// The value `fm` wants on the destination of `pass`, from the source record.
-fn desired(
+pub(crate) fn desired(
     fm: &FieldMapping,
     src_row: &Record,
     pass: Pass,
