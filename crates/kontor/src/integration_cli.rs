@@ -8,7 +8,7 @@
 //! | `kontor sync status` | `GET /integration/v1/full-sync` and `GET /integration/v1/jobs` |
 //! | `kontor sync now [MAPPING]` | `POST /integration/v1/sync-now` |
 //! | `kontor couple MAPPING --financials-id ID --sales-id ID` | `POST /integration/v1/couplings/{mapping}` |
-//! | `kontor couple MAPPING --match` | `POST /integration/v1/couplings/{mapping}/match` |
+//! | `kontor couple MAPPING --match [--field NAME[:PRIORITY]]… [--case-sensitive] [--create-new\|--no-create-new] [--no-sync]` | `POST /integration/v1/couplings/{mapping}/match` |
 //! | `kontor uncouple MAPPING --side financials\|sales ID` | `DELETE /integration/v1/couplings/{mapping}/{side}/{id}` |
 //!
 //! Every command takes `--financials URL` (default `http://localhost:8080`), `--user` (default
@@ -145,6 +145,57 @@ pub struct CoupleArgs {
     /// Match-based coupling: couple uncoupled records whose match fields agree (and synchronize).
     #[arg(long = "match")]
     pub by_match: bool,
+    /// A field to match on, `NAME` or `NAME:PRIORITY` (Financials or Sales field name; lower
+    /// priorities first, the next added while several records match). Repeatable; the mapping's
+    /// match fields when left out.
+    #[arg(long = "field", value_name = "NAME[:PRIORITY]", requires = "by_match", value_parser = parse_match_field)]
+    pub fields: Vec<(String, u32)>,
+    /// Match text case sensitively.
+    #[arg(long, requires = "by_match")]
+    pub case_sensitive: bool,
+    /// Create the record on the other side when no match is found (default: the mapping's choice).
+    #[arg(long, requires = "by_match", conflicts_with = "no_create_new")]
+    pub create_new: bool,
+    /// Never create records for those without a match.
+    #[arg(long, requires = "by_match")]
+    pub no_create_new: bool,
+    /// Only couple: do not synchronize the newly coupled records.
+    #[arg(long, requires = "by_match")]
+    pub no_sync: bool,
+}
+
+/// `NAME` or `NAME:PRIORITY`.
+fn parse_match_field(text: &str) -> Result<(String, u32), String> {
+    let (name, priority) = match text.rsplit_once(':') {
+        Some((n, p)) => (
+            n,
+            p.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("the priority of '{n}' must be a whole number, not '{p}'"))?,
+        ),
+        None => (text, 0),
+    };
+    if name.trim().is_empty() {
+        return Err("a match field needs a name".into());
+    }
+    Ok((name.trim().to_owned(), priority))
+}
+
+impl CoupleArgs {
+    /// The body of `POST /integration/v1/couplings/{mapping}/match`.
+    fn match_body(&self) -> Value {
+        let mut body = json!({
+            "fields": self.fields.iter().map(|(f, p)| json!({"field": f, "priority": p})).collect::<Vec<_>>(),
+            "caseSensitive": self.case_sensitive,
+        });
+        if self.create_new || self.no_create_new {
+            body["createNew"] = json!(self.create_new);
+        }
+        if self.no_sync {
+            body["syncAfterCoupling"] = json!(false);
+        }
+        body
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -889,7 +940,8 @@ async fn couple(args: CoupleArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.conn)?;
     let m = seg(&args.mapping);
     if args.by_match {
-        let v = client.post(&format!("/integration/v1/couplings/{m}/match"), json!({})).await?;
+        let v =
+            client.post(&format!("/integration/v1/couplings/{m}/match"), args.match_body()).await?;
         let reports = v.as_array().cloned().unwrap_or_default();
         return print_reports(&client, &reports).await;
     }
@@ -964,6 +1016,37 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn match_choices_on_the_command_line_become_the_match_body() {
+        use clap::Parser as _;
+        let parse = |args: &[&str]| {
+            let mut all = vec!["k", "couple", "CUSTOMER"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all) {
+                Ok(Cli { command: Command::Couple(a) }) => Ok(a.match_body()),
+                Ok(_) => unreachable!("couple parses as couple"),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let body =
+            parse(&["--match", "--field", "displayName", "--field", "city:2", "--no-create-new"])
+                .unwrap();
+        assert_eq!(
+            body,
+            json!({"fields": [{"field": "displayName", "priority": 0}, {"field": "city", "priority": 2}],
+                   "caseSensitive": false, "createNew": false})
+        );
+        let body = parse(&["--match", "--case-sensitive", "--create-new", "--no-sync"]).unwrap();
+        assert_eq!(
+            body,
+            json!({"fields": [], "caseSensitive": true, "createNew": true, "syncAfterCoupling": false})
+        );
+        let e = parse(&["--match", "--field", "city:first"]).unwrap_err();
+        assert!(e.contains("whole number"), "{e}");
+        assert!(parse(&["--field", "city"]).is_err(), "--field needs --match");
+        assert!(parse(&["--match", "--create-new", "--no-create-new"]).is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! | `GET /integration/v1/couplings/{mapping}?limit=&offset=` | couplings |
 //! | `POST /integration/v1/couplings/{mapping}` `{"financialsId","salesId"}` | couple by hand |
 //! | `DELETE /integration/v1/couplings/{mapping}/{side}/{id}` | uncouple |
-//! | `POST /integration/v1/couplings/{mapping}/match` | match-based coupling (and sync after match) |
+//! | `POST /integration/v1/couplings/{mapping}/match` `{"fields":[{"field","priority","caseSensitive"}],"caseSensitive","createNew","syncAfterCoupling"}` | match-based coupling with the user's choices (all optional) |
 //! | `POST /integration/v1/couplings/{mapping}/clean` | *Find for Deleted*: remove couplings to deleted records |
 //! | `POST /integration/v1/full-sync` | *Run Full Synchronization*: build the review and start it |
 //! | `GET /integration/v1/full-sync` | review lines with Job Queue Entry / To / From Int. Table job statuses |
@@ -36,6 +36,7 @@ use kontor_connectors::{Grant, ODataConnector, Secret, TokenSource};
 use kontor_jobs::{Clock, Queue};
 use kontor_sync::engine::{Engine, Mode};
 use kontor_sync::mapping::{MappingSet, TableMapping};
+use kontor_sync::matching::{MatchCriteria, MatchOptions};
 use kontor_sync::setup::{AdminCredentials, SetupRequest};
 use kontor_sync::store::SyncStore;
 use kontor_sync::{Side, SyncError};
@@ -337,12 +338,26 @@ async fn uncouple(
     }
 }
 
+/// `POST /integration/v1/couplings/{mapping}/match` with [`MatchOptions`] as the body (none or
+/// `{}`: the mapping's match fields, its create-if-no-match choice, synchronize after coupling).
 async fn match_couple(
     State(st): State<SyncState>,
     Path(mapping): Path<String>,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
+    let options: MatchOptions = if body.iter().all(u8::is_ascii_whitespace) {
+        MatchOptions::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| bad(format!("The match-based coupling choices are invalid: {e}")))?
+    };
+    // The choices are checked against the mapping before anything else.
+    let m = st.store.mapping(&mapping).await?;
+    for pass in m.direction.passes() {
+        MatchCriteria::new(&m, pass, &options)?;
+    }
     let engine = st.engine()?;
-    let reports = engine.run_mapping(&mapping, Mode::Full).await?;
+    let reports = engine.match_couple(&mapping, &options).await?;
     Ok(Json(serde_json::to_value(reports).expect("reports serialize")))
 }
 
