@@ -11,12 +11,13 @@
 //! - [`engine`]: applies plans page by page; full and incremental sync; job handlers.
 //! - [`matching`], [`coupling`]: match-based coupling with the user's choices (match fields,
 //!   priorities, case sensitivity, create when no match, synchronize after coupling).
-//! - [`setup`]: connection setup.
+//! - [`setup`]: connection setup; [`credentials`]: the integration's credentials, stored sealed.
 //!
 //! This crate does no HTTP and never links the Financials or Sales crates.
 
 pub mod connector;
 pub mod coupling;
+pub mod credentials;
 pub mod defaults;
 pub mod engine;
 pub mod error;
