@@ -246,4 +246,10 @@ async fn setup_through_the_api_switches_the_running_engine_to_the_new_connection
     let (s, v) = call(&app, "POST", "/integration/v1/setup", Some(unknown)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("salesSecret"), "{v}");
+    // A value of the wrong type is not echoed (it could be a secret in the wrong place).
+    let mut wrong = setup(None, false);
+    wrong["importSolution"] = json!("a-secret-in-the-wrong-field");
+    let (s, v) = call(&app, "POST", "/integration/v1/setup", Some(wrong)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(!v.to_string().contains("a-secret-in-the-wrong-field"), "{v}");
 }

@@ -307,8 +307,19 @@ pub fn credentials_for(
 /// `POST /integration/v1/setup`: sets the connection up, stores the credentials sealed, and
 /// installs a new engine at once (workers and routes use it for their next job or request).
 async fn setup(State(st): State<SyncState>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
-    let body: SetupBody = serde_json::from_slice(&body)
-        .map_err(|e| bad(format!("The setup answers are invalid: {e}")))?;
+    let body: SetupBody = serde_json::from_slice(&body).map_err(|e| {
+        // The answers carry secrets: only messages that name a field, never a value, are shown.
+        let text = e.to_string();
+        if text.starts_with("unknown field") || text.starts_with("missing field") {
+            bad(format!("The setup answers are invalid: {text}"))
+        } else {
+            bad(format!(
+                "The setup answers are invalid at line {} column {}: a value is not of the expected type, or the body is not JSON.",
+                e.line(),
+                e.column()
+            ))
+        }
+    })?;
     let stored = st.stored_credentials().await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "The stored integration credentials are ignored.");
         None
