@@ -97,3 +97,159 @@ async fn setup_through_the_api_refuses_essential_and_then_connects_without_stori
     let (s, m) = call(&app, "GET", "/integration/v1/mappings", None).await;
     assert_eq!((s, m["mappings"].as_array().unwrap().len()), (StatusCode::OK, 15));
 }
+
+/// A stand-in cipher for the store's sealed credentials (XOR, hex): the binary's is
+/// XChaCha20-Poly1305, tested in `kontor`'s own tests.
+struct XorSealer;
+
+impl kontor_sync::credentials::Sealer for XorSealer {
+    fn seal(&self, p: &str) -> String {
+        p.bytes().map(|b| format!("{:02x}", b ^ 0x5a)).collect()
+    }
+    fn open(&self, s: &str) -> Option<String> {
+        let bytes: Option<Vec<u8>> = (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok().map(|b| b ^ 0x5a))
+            .collect();
+        String::from_utf8(bytes?).ok()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn setup_through_the_api_switches_the_running_engine_to_the_new_connection_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fin =
+        kontor_financials_server::testing::spawn_for_test(&kontor_testkit::sqlite_url(&dir)).await;
+    let sales = kontor_sales_server::testing::spawn_for_test(&kontor_testkit::sqlite_url(&dir))
+        .await
+        .unwrap();
+    let fin_admin = kontor_connectors::ODataConnector::financials(
+        &fin.base_url,
+        fin.company_id,
+        "ADMIN",
+        &fin.admin_password,
+    );
+    let (_, user) = fin_admin
+        .send_json(reqwest::Method::POST, "users", &json!({"userName": "INTEGRATION", "permissionSets": "D365 BUS FULL ACCESS", "state": "Enabled"}))
+        .await
+        .unwrap();
+    let new_key = || async {
+        let (s, key) = fin_admin
+            .send_json(
+                reqwest::Method::POST,
+                &format!(
+                    "users({})/Microsoft.NAV.changeWebServiceKey",
+                    user["id"].as_str().unwrap()
+                ),
+                &json!({}),
+            )
+            .await
+            .unwrap();
+        assert!(s.is_success(), "{key}");
+        key["value"].as_str().unwrap().to_owned()
+    };
+    let first_key = new_key().await;
+    let company_url = format!("{}/api/v2.0/companies({})", fin.base_url, fin.company_id);
+    fin_admin
+        .send_json(reqwest::Method::PATCH, &company_url, &json!({"experience": "Suite"}))
+        .await
+        .unwrap();
+    let (s, body) = fin_admin
+        .send_json(
+            reqwest::Method::POST,
+            "currencies",
+            &json!({"code": "EUR", "displayName": "Euro", "symbol": "€", "exchangeRate": 1.1}),
+        )
+        .await
+        .unwrap();
+    assert!(s.is_success(), "{body}");
+
+    let store = SyncStore::new(fin.db.clone());
+    store.migrate().await.unwrap();
+    let queue = Queue::new(fin.db.clone());
+    let state = SyncState::new(store.clone(), queue.clone(), Arc::new(SystemClock))
+        .with_sealer(Arc::new(XorSealer));
+    let app = router(state.clone());
+    let setup = |key: Option<&str>, admin: bool| {
+        let mut b = json!({
+            "financialsUrl": fin.base_url, "companyId": fin.company_id, "financialsUser": "INTEGRATION",
+            "salesUrl": sales.base_url, "salesUser": "admin", "salesPassword": sales.admin_password,
+        });
+        if let Some(k) = key {
+            b["financialsWebServiceKey"] = json!(k);
+        }
+        if admin {
+            b["importSolution"] = json!(true);
+            b["adminUser"] = json!("admin");
+            b["adminPassword"] = json!(sales.admin_password);
+        }
+        b
+    };
+
+    // Setup through the API, then synchronization at once, without a restart.
+    let (s, v) =
+        call(&app, "POST", "/integration/v1/setup", Some(setup(Some(&first_key), true))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/integration/v1/couplings/CURRENCY/match",
+        Some(json!({"createNew": true})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v[0]["counters"]["inserted"], json!(1), "EUR was created in Sales: {v}");
+    let sync_now = |app: axum::Router| async move {
+        call(&app, "POST", "/integration/v1/sync-now", Some(json!({"mapping": "CURRENCY"}))).await
+    };
+    assert_eq!(sync_now(app.clone()).await.0, StatusCode::OK);
+    // The recurring incremental entries exist for the workers.
+    let filter = kontor_jobs::ListFilter {
+        kind: Some(kontor_sync::jobs::INCREMENTAL.into()),
+        ..Default::default()
+    };
+    assert!(!queue.list(&filter).await.unwrap().is_empty());
+
+    // A new web service key: the running engine's old one is refused until setup gives the new one.
+    let second_key = new_key().await;
+    let (s, v) = sync_now(app.clone()).await;
+    assert_ne!(s, StatusCode::OK, "the old key still worked: {v}");
+    let (s, v) =
+        call(&app, "POST", "/integration/v1/setup", Some(setup(Some(&second_key), false))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = sync_now(app.clone()).await;
+    assert_eq!(s, StatusCode::OK, "the engine uses the new key at once: {v}");
+
+    // The credentials are stored sealed; the connection shows none of them.
+    let row = store.db().fetch_one_sql("SELECT sealed FROM sync_secret", vec![]).await.unwrap();
+    let sealed = row.get_string("sealed");
+    assert!(!sealed.contains(&second_key) && !sealed.contains(&sales.admin_password));
+    let (_, c) = call(&app, "GET", "/integration/v1/connection", None).await;
+    assert!(!c.to_string().contains(&second_key), "{c}");
+
+    // Another process on the same store (a restart) connects from the stored credentials.
+    let restarted = SyncState::new(store.clone(), queue.clone(), Arc::new(SystemClock))
+        .with_sealer(Arc::new(XorSealer));
+    assert!(restarted.connect().await.unwrap().is_some());
+    assert_eq!(sync_now(router(restarted)).await.0, StatusCode::OK);
+
+    // Setup again without the key reuses the stored one for the same user; another user needs one.
+    let (s, v) = call(&app, "POST", "/integration/v1/setup", Some(setup(None, false))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let mut other = setup(None, false);
+    other["financialsUser"] = json!("SOMEONE-ELSE");
+    let (s, v) = call(&app, "POST", "/integration/v1/setup", Some(other)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("financialsWebServiceKey"), "{v}");
+    let mut unknown = setup(None, false);
+    unknown["salesSecret"] = json!("x");
+    let (s, v) = call(&app, "POST", "/integration/v1/setup", Some(unknown)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("salesSecret"), "{v}");
+    // A value of the wrong type is not echoed (it could be a secret in the wrong place).
+    let mut wrong = setup(None, false);
+    wrong["importSolution"] = json!("a-secret-in-the-wrong-field");
+    let (s, v) = call(&app, "POST", "/integration/v1/setup", Some(wrong)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(!v.to_string().contains("a-secret-in-the-wrong-field"), "{v}");
+}

@@ -8,7 +8,7 @@
 //! | `kontor sync status` | `GET /integration/v1/full-sync` and `GET /integration/v1/jobs` |
 //! | `kontor sync now [MAPPING]` | `POST /integration/v1/sync-now` |
 //! | `kontor couple MAPPING --financials-id ID --sales-id ID` | `POST /integration/v1/couplings/{mapping}` |
-//! | `kontor couple MAPPING --match` | `POST /integration/v1/couplings/{mapping}/match` |
+//! | `kontor couple MAPPING --match [--field NAME[:PRIORITY]]… [--case-sensitive] [--create-new\|--no-create-new] [--no-sync]` | `POST /integration/v1/couplings/{mapping}/match` |
 //! | `kontor uncouple MAPPING --side financials\|sales ID` | `DELETE /integration/v1/couplings/{mapping}/{side}/{id}` |
 //!
 //! Every command takes `--financials URL` (default `http://localhost:8080`), `--user` (default
@@ -103,8 +103,9 @@ pub struct SetupArgs {
     /// The company in Financials; the only one when left out.
     #[arg(long)]
     pub company: Option<Uuid>,
-    /// The integration user on Financials (default: the one in `credentials.json`). Its web
-    /// service access key comes from the variable named by --financials-key-env.
+    /// The integration user on Financials (default: the stored connection's). Its web service
+    /// access key comes from the variable named by --financials-key-env; left unset, the server
+    /// keeps the key it stored (sealed) for that user.
     #[arg(long)]
     pub financials_user: Option<String>,
     #[arg(long, default_value = "KONTOR_FINANCIALS_KEY")]
@@ -117,7 +118,8 @@ pub struct SetupArgs {
     pub sales_user: Option<String>,
     /// The application (client) id the integration signs in to Sales with; its secret comes from
     /// KONTOR_SALES_CLIENT_SECRET. Without it, the integration user's password comes from
-    /// KONTOR_SALES_PASSWORD.
+    /// KONTOR_SALES_PASSWORD. Secrets left unset are kept from the stored connection when it has
+    /// the same Sales user.
     #[arg(long)]
     pub sales_client_id: Option<String>,
     /// Import the integration solution into Sales (needs the Sales administrator, once).
@@ -145,6 +147,57 @@ pub struct CoupleArgs {
     /// Match-based coupling: couple uncoupled records whose match fields agree (and synchronize).
     #[arg(long = "match")]
     pub by_match: bool,
+    /// A field to match on, `NAME` or `NAME:PRIORITY` (Financials or Sales field name; lower
+    /// priorities first, the next added while several records match). Repeatable; the mapping's
+    /// match fields when left out.
+    #[arg(long = "field", value_name = "NAME[:PRIORITY]", requires = "by_match", value_parser = parse_match_field)]
+    pub fields: Vec<(String, u32)>,
+    /// Match text case sensitively.
+    #[arg(long, requires = "by_match")]
+    pub case_sensitive: bool,
+    /// Create the record on the other side when no match is found (default: the mapping's choice).
+    #[arg(long, requires = "by_match", conflicts_with = "no_create_new")]
+    pub create_new: bool,
+    /// Never create records for those without a match.
+    #[arg(long, requires = "by_match")]
+    pub no_create_new: bool,
+    /// Only couple: do not synchronize the newly coupled records.
+    #[arg(long, requires = "by_match")]
+    pub no_sync: bool,
+}
+
+/// `NAME` or `NAME:PRIORITY`.
+fn parse_match_field(text: &str) -> Result<(String, u32), String> {
+    let (name, priority) = match text.rsplit_once(':') {
+        Some((n, p)) => (
+            n,
+            p.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("the priority of '{n}' must be a whole number, not '{p}'"))?,
+        ),
+        None => (text, 0),
+    };
+    if name.trim().is_empty() {
+        return Err("a match field needs a name".into());
+    }
+    Ok((name.trim().to_owned(), priority))
+}
+
+impl CoupleArgs {
+    /// The body of `POST /integration/v1/couplings/{mapping}/match`.
+    fn match_body(&self) -> Value {
+        let mut body = json!({
+            "fields": self.fields.iter().map(|(f, p)| json!({"field": f, "priority": p})).collect::<Vec<_>>(),
+            "caseSensitive": self.case_sensitive,
+        });
+        if self.create_new || self.no_create_new {
+            body["createNew"] = json!(self.create_new);
+        }
+        if self.no_sync {
+            body["syncAfterCoupling"] = json!(false);
+        }
+        body
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -206,21 +259,13 @@ async fn dispatch(cmd: Command) -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Credentials and the HTTP client.
 
-/// The parts of `kontor up`'s `credentials.json` the command line reads.
+/// The part of `kontor up`'s `credentials.json` the command line reads: the administrator's
+/// generated password. (The integration's own credentials are sealed in the server's store;
+/// setup reuses them without this command ever seeing them.)
 #[derive(Default, Deserialize)]
 struct UpCredentials {
     #[serde(default)]
     financials_admin_password: String,
-    #[serde(default)]
-    integration: Option<UpIntegration>,
-}
-
-#[derive(Default, Deserialize)]
-struct UpIntegration {
-    financials_user: String,
-    financials_key: String,
-    sales_client_id: String,
-    sales_client_secret: String,
 }
 
 fn up_credentials(data: &Path) -> Option<UpCredentials> {
@@ -365,8 +410,6 @@ fn server_message(status: reqwest::StatusCode, body: &Value) -> String {
 
 async fn setup(args: SetupArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.conn)?;
-    let up = up_credentials(&args.conn.data).unwrap_or_default();
-    let up_int = up.integration.unwrap_or_default();
 
     let company_id = match args.company {
         Some(id) => id,
@@ -395,53 +438,56 @@ async fn setup(args: SetupArgs) -> anyhow::Result<()> {
         }
     };
 
-    let (financials_user, financials_key) = match args.financials_user {
-        Some(u) => {
-            let key = match env_secret(&args.financials_key_env) {
-                Some(k) => k,
-                None if up_int.financials_user.eq_ignore_ascii_case(&u) => {
-                    up_int.financials_key.clone()
-                }
-                None => {
-                    bail!("Set {} to the web service access key of {u}.", args.financials_key_env)
-                }
-            };
-            (u, key)
-        }
-        None if !up_int.financials_user.is_empty() => {
-            (up_int.financials_user.clone(), up_int.financials_key.clone())
-        }
-        None => bail!(
-            "Give the integration user on Financials with --financials-user (its key in {}).",
+    // The stored connection names the integration users; their secrets stay on the server,
+    // which reuses them when none is given here for the same user.
+    let stored = client.get("/integration/v1/connection").await?;
+    let stored_user = |k: &str| stored[k].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    let financials_user =
+        match args.financials_user.clone().or_else(|| stored_user("financials_user")) {
+            Some(u) => u,
+            None => bail!(
+                "Give the integration user on Financials with --financials-user (its key in {}).",
+                args.financials_key_env
+            ),
+        };
+    let financials_key = env_secret(&args.financials_key_env);
+    if financials_key.is_none()
+        && !stored_user("financials_user").is_some_and(|u| u.eq_ignore_ascii_case(&financials_user))
+    {
+        bail!(
+            "Set {} to the web service access key of {financials_user}.",
             args.financials_key_env
-        ),
-    };
+        );
+    }
 
-    let client_id = args.sales_client_id.clone().or_else(|| {
-        (args.sales_user.is_none() && !up_int.sales_client_id.is_empty())
-            .then(|| up_int.sales_client_id.clone())
-    });
-    let (sales_client_id, sales_client_secret, sales_password) = match &client_id {
-        Some(id) => {
-            let secret = match env_secret("KONTOR_SALES_CLIENT_SECRET") {
-                Some(s) => s,
-                None if *id == up_int.sales_client_id => up_int.sales_client_secret.clone(),
-                None => bail!("Set KONTOR_SALES_CLIENT_SECRET to the secret of application {id}."),
-            };
-            (Some(id.clone()), Some(secret), None)
-        }
+    let sales_user = match args
+        .sales_user
+        .clone()
+        .or_else(|| args.sales_client_id.clone())
+        .or_else(|| stored_user("sales_user_name"))
+    {
+        Some(u) => u,
+        None => bail!("Give the integration user in Sales with --sales-user or --sales-client-id."),
+    };
+    let (sales_client_secret, sales_password) = match &args.sales_client_id {
+        Some(id) => match env_secret("KONTOR_SALES_CLIENT_SECRET") {
+            Some(s) => (Some(s), None),
+            None if stored_user("sales_user_name").as_deref() == Some(id.as_str()) => (None, None),
+            None => bail!("Set KONTOR_SALES_CLIENT_SECRET to the secret of application {id}."),
+        },
         None => match env_secret("KONTOR_SALES_PASSWORD") {
-            Some(p) => (None, None, Some(p)),
+            Some(p) => (None, Some(p)),
+            None if stored_user("sales_user_name")
+                .is_some_and(|u| u.eq_ignore_ascii_case(&sales_user)) =>
+            {
+                (None, None)
+            }
             None => bail!(
                 "Give --sales-client-id (secret in KONTOR_SALES_CLIENT_SECRET) or set KONTOR_SALES_PASSWORD to the integration user's password."
             ),
         },
     };
-    let sales_user = args
-        .sales_user
-        .clone()
-        .or_else(|| client_id.clone())
-        .context("Give the integration user in Sales with --sales-user.")?;
+    let sales_client_id = args.sales_client_id.clone();
 
     let (admin_user, admin_password) = if args.import_solution {
         let user = args
@@ -889,7 +935,8 @@ async fn couple(args: CoupleArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.conn)?;
     let m = seg(&args.mapping);
     if args.by_match {
-        let v = client.post(&format!("/integration/v1/couplings/{m}/match"), json!({})).await?;
+        let v =
+            client.post(&format!("/integration/v1/couplings/{m}/match"), args.match_body()).await?;
         let reports = v.as_array().cloned().unwrap_or_default();
         return print_reports(&client, &reports).await;
     }
@@ -964,6 +1011,37 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn match_choices_on_the_command_line_become_the_match_body() {
+        use clap::Parser as _;
+        let parse = |args: &[&str]| {
+            let mut all = vec!["k", "couple", "CUSTOMER"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all) {
+                Ok(Cli { command: Command::Couple(a) }) => Ok(a.match_body()),
+                Ok(_) => unreachable!("couple parses as couple"),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let body =
+            parse(&["--match", "--field", "displayName", "--field", "city:2", "--no-create-new"])
+                .unwrap();
+        assert_eq!(
+            body,
+            json!({"fields": [{"field": "displayName", "priority": 0}, {"field": "city", "priority": 2}],
+                   "caseSensitive": false, "createNew": false})
+        );
+        let body = parse(&["--match", "--case-sensitive", "--create-new", "--no-sync"]).unwrap();
+        assert_eq!(
+            body,
+            json!({"fields": [], "caseSensitive": true, "createNew": true, "syncAfterCoupling": false})
+        );
+        let e = parse(&["--match", "--field", "city:first"]).unwrap_err();
+        assert!(e.contains("whole number"), "{e}");
+        assert!(parse(&["--field", "city"]).is_err(), "--field needs --match");
+        assert!(parse(&["--match", "--create-new", "--no-create-new"]).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! | `kontor up` | everything in one process on SQLite under `./kontor-data` (see [`up`]) |
 //! | `kontor financials serve --db … --listen …` | the Financials API (and the integration's JSON API) |
 //! | `kontor sales serve --db … --listen …` | the Sales (Dataverse-shaped) API |
-//! | `kontor worker --db … --credentials …` | integration workers on a shared database |
+//! | `kontor worker --db … --data …` | integration workers on a shared database (credentials sealed in it) |
 //! | `kontor setup --financials URL --sales URL …` | connection setup against running services |
 //! | `kontor sync full [--wait]`, `sync status`, `sync now [MAPPING]` | full and incremental synchronization |
 //! | `kontor couple MAPPING …`, `kontor uncouple MAPPING …` | couplings by hand or by matching |

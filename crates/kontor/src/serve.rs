@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use kontor_jobs::{Queue, SystemClock, Worker};
+use kontor_sales::secrets::SealingKey;
 use kontor_store::Db;
-use kontor_sync::engine::Engine;
+use kontor_sync::credentials::Sealer;
 use kontor_sync::store::SyncStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -78,6 +79,28 @@ pub async fn financials(
     }))
 }
 
+/// The sealing key of stored secrets (`KONTOR_SECRET_KEY`, else `<data>/secret.key`, created
+/// when missing) as the integration's [`Sealer`]: its credentials are kept encrypted in the
+/// sync store with the same key that seals Sales' stored secrets.
+pub struct KeySealer(pub SealingKey);
+
+impl KeySealer {
+    pub fn load(data: Option<&Path>) -> anyhow::Result<Arc<dyn Sealer>> {
+        Ok(Arc::new(KeySealer(
+            SealingKey::load(data).context("load the key that seals stored secrets")?,
+        )))
+    }
+}
+
+impl Sealer for KeySealer {
+    fn seal(&self, plaintext: &str) -> String {
+        self.0.seal(plaintext)
+    }
+    fn open(&self, sealed: &str) -> Option<String> {
+        self.0.open(sealed).ok().map(|s| s.expose().to_owned())
+    }
+}
+
 /// Serves Sales until `shutdown` fires. `data` holds the key that seals stored secrets
 /// (`KONTOR_SECRET_KEY` overrides it).
 pub async fn sales(
@@ -112,7 +135,8 @@ pub struct ServeArgs {
     /// The URL clients reach the service at (default: from each request's Host header).
     #[arg(long)]
     pub public_url: Option<String>,
-    /// Folder for the key that seals stored secrets (Sales only).
+    /// Folder of the key that seals stored secrets (`secret.key`; `KONTOR_SECRET_KEY` overrides
+    /// it): Sales' stored secrets, and on Financials the integration's credentials.
     #[arg(long)]
     pub data: Option<PathBuf>,
 }
@@ -149,7 +173,21 @@ pub async fn financials_serve(args: ServeArgs) -> anyhow::Result<()> {
     store.migrate().await?;
     let queue = Queue::new(db.clone());
     queue.migrate().await?;
-    let sync = kontor_sync_server::SyncState::new(store, queue, Arc::new(SystemClock));
+    if args.data.is_none() && std::env::var_os("KONTOR_SECRET_KEY").is_none() {
+        eprintln!(
+            "No --data and no KONTOR_SECRET_KEY: integration credentials given to setup are sealed with a key that lasts until this process stops."
+        );
+    }
+    let sync = kontor_sync_server::SyncState::new(store, queue, Arc::new(SystemClock))
+        .with_sealer(KeySealer::load(args.data.as_deref())?);
+    // The stored connection, if any, runs at once (setup through the API replaces it).
+    match sync.connect().await {
+        Ok(Some(_)) => eprintln!("Integration: connected with the stored connection."),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("Integration: the stored connection cannot be used ({e}); run setup again.")
+        }
+    }
     let shutdown = Shutdown::new();
     shutdown.on_ctrl_c();
     let task =
@@ -178,12 +216,13 @@ pub async fn sales_serve(args: ServeArgs) -> anyhow::Result<()> {
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {
     /// The Financials database (PostgreSQL to share it between machines) holding the integration's
-    /// connection, mappings, couplings and job queue.
+    /// connection, its sealed credentials, mappings, couplings and job queue.
     #[arg(long)]
     pub db: String,
-    /// The integration credentials file written by `kontor up` or `kontor setup`.
+    /// Folder of the key that seals the integration's credentials (`secret.key`, as given to the
+    /// Financials service); `KONTOR_SECRET_KEY` overrides it.
     #[arg(long)]
-    pub credentials: PathBuf,
+    pub data: Option<PathBuf>,
     /// Workers in this process.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
@@ -196,41 +235,34 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     store.migrate().await?;
     let queue = Queue::new(db.clone());
     queue.migrate().await?;
-    let settings = store.connection().await?.context(
+    if args.data.is_none() && std::env::var_os("KONTOR_SECRET_KEY").is_none() {
+        anyhow::bail!(
+            "Give --data (the folder of secret.key) or set KONTOR_SECRET_KEY: the integration's credentials are stored sealed."
+        );
+    }
+    let state = kontor_sync_server::SyncState::new(store, queue.clone(), Arc::new(SystemClock))
+        .with_sealer(KeySealer::load(args.data.as_deref())?);
+    state.connect().await?.context(
         "no connection is set up in this database: run `kontor setup` or `kontor up` first",
     )?;
-    let creds: crate::stack::Integration = serde_json::from_slice(
-        &std::fs::read(&args.credentials)
-            .with_context(|| format!("read {}", args.credentials.display()))?,
-    )
-    .context("the credentials file must hold the integration's credentials")?;
-    let fin = kontor_connectors::ODataConnector::financials(
-        &settings.financials_url,
-        settings.company_id,
-        &creds.financials_user,
-        &creds.financials_key,
-    );
-    let crm = kontor_connectors::ODataConnector::dataverse(
-        &settings.sales_url,
-        creds.token_source(&settings.sales_url),
-    );
-    let engine =
-        Arc::new(Engine::new(store, Arc::new(fin), Arc::new(crm), settings, Arc::new(SystemClock)));
+    let slot = state.slot();
     let shutdown = Shutdown::new();
     shutdown.on_ctrl_c();
     let mut tasks = Vec::new();
     for n in 0..args.workers.max(1) {
-        let w =
-            Worker::new(queue.clone(), kontor_sync::jobs::handlers(engine.clone(), queue.clone()))
-                .with_id(format!("worker-{}-{n}", std::process::id()));
+        let w = Worker::new(
+            queue.clone(),
+            kontor_sync::jobs::handlers_for(slot.clone(), queue.clone()),
+        )
+        .with_id(format!("worker-{}-{n}", std::process::id()));
         let stop = shutdown.wait();
         tasks.push(tokio::spawn(async move { w.run(stop).await }));
     }
     // Wake-ups: one small delta read per mapping and side each second (works against a real
     // Dataverse too), so a change reaches the other side well within two seconds.
-    let (watch_engine, watch_queue, stop) = (engine.clone(), queue.clone(), shutdown.wait());
+    let (watch_slot, watch_queue, stop) = (slot.clone(), queue.clone(), shutdown.wait());
     let watcher = tokio::spawn(async move {
-        watch_engine.watch(&watch_queue, std::time::Duration::from_secs(1), stop).await
+        watch_slot.watch(&watch_queue, std::time::Duration::from_secs(1), stop).await
     });
     eprintln!(
         "{} integration worker(s) running; Ctrl-C stops them and releases their jobs",

@@ -9,7 +9,6 @@ use kontor_financials::service::{self, Actor};
 use kontor_financials::{FinError, users};
 use kontor_jobs::Queue;
 use kontor_store::Db;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -17,24 +16,6 @@ use crate::demo::{Dataset, demo_id};
 
 /// The Financials user the integration calls the API (and item availability) as.
 pub const INTEGRATION_USER: &str = "KONTOR-INTEGRATION";
-
-/// The integration's credentials on both sides. `Debug` shows no secret.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Integration {
-    pub financials_user: String,
-    pub financials_key: String,
-    pub sales_client_id: String,
-    pub sales_client_secret: String,
-}
-
-impl std::fmt::Debug for Integration {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Integration")
-            .field("financials_user", &self.financials_user)
-            .field("sales_client_id", &self.sales_client_id)
-            .finish_non_exhaustive()
-    }
-}
 
 const PER_TX: usize = 500;
 

@@ -9,15 +9,15 @@ use std::time::Duration;
 use anyhow::Context as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use kontor_connectors::setup::HttpSetupSides;
-use kontor_connectors::{Grant, ODataConnector, Secret, TokenSource};
 use kontor_jobs::{Clock, Queue, SystemClock, Worker};
 use kontor_store::Db;
+use kontor_sync::credentials::{IntegrationCredentials, SalesSignIn};
 use kontor_sync::engine::Engine;
 use kontor_sync::setup::{AdminCredentials, SetupRequest};
 use kontor_sync::store::SyncStore;
 use serde::{Deserialize, Serialize};
 
-use crate::serve::{self, Shutdown};
+use crate::serve::{self, KeySealer, Shutdown};
 use crate::stack;
 
 #[derive(Debug, clap::Args)]
@@ -40,15 +40,42 @@ pub struct UpArgs {
     pub demo_customers: usize,
 }
 
-/// What the first start generated, kept in `<data>/credentials.json` (mode 0600) so later starts
-/// and the person who ran `kontor up` can use it. `Debug` shows no secret.
+/// What the first start generated for the person who ran `kontor up`, kept in
+/// `<data>/credentials.json` (mode 0600): the administrators' generated passwords (theirs to
+/// read). The integration's own credentials are not here: they are sealed in the sync store
+/// (see `kontor_sync::credentials`). `Debug` shows no secret.
 #[derive(Default, Clone, Serialize, Deserialize)]
 pub struct Credentials {
     pub financials_admin_password: String,
     pub sales_admin_password: String,
-    pub integration: Option<stack::Integration>,
+    /// Where earlier versions kept the integration's credentials in plain text: read once to
+    /// move them into the store sealed, never written again.
+    #[serde(rename = "integration", default, skip_serializing)]
+    legacy_integration: Option<LegacyIntegration>,
     /// The first full synchronization was started (the queue carries it on from there).
+    #[serde(default)]
     pub full_sync_started: bool,
+}
+
+#[derive(Clone, Deserialize)]
+struct LegacyIntegration {
+    financials_user: String,
+    financials_key: String,
+    sales_client_id: String,
+    sales_client_secret: String,
+}
+
+impl From<LegacyIntegration> for IntegrationCredentials {
+    fn from(l: LegacyIntegration) -> Self {
+        IntegrationCredentials {
+            financials_user: l.financials_user,
+            financials_key: l.financials_key,
+            sales: SalesSignIn::ClientCredentials {
+                client_id: l.sales_client_id,
+                client_secret: l.sales_client_secret,
+            },
+        }
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -109,10 +136,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     let sales_admin_password =
         admin_env.clone().unwrap_or_else(|| creds.sales_admin_password.clone());
-    creds.save(&data)?;
     let store = SyncStore::new(fin_db.clone());
     store.migrate().await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // The key that seals stored secrets: the integration's credentials here, Sales' own.
+    let sealer = KeySealer::load(Some(&data))?;
+    if let Some(legacy) = creds.legacy_integration.take()
+        && store.credentials(sealer.as_ref()).await?.is_none()
+    {
+        store.save_credentials(&legacy.into(), sealer.as_ref(), clock.now()).await?;
+        eprintln!(
+            "Moved the integration's credentials from credentials.json into the store, sealed."
+        );
+    }
+    creds.save(&data)?;
     let queue = Queue::with_clock(fin_db.clone(), clock.clone());
     queue.migrate().await?;
 
@@ -123,7 +160,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let fin_url = format!("http://localhost:{}", args.financials_port);
     let crm_url = format!("http://localhost:{}", args.sales_port);
     let sync_state =
-        kontor_sync_server::SyncState::new(store.clone(), queue.clone(), clock.clone());
+        kontor_sync_server::SyncState::new(store.clone(), queue.clone(), clock.clone())
+            .with_sealer(sealer.clone());
     let fin_task = serve::financials(
         fin_db.clone(),
         ("127.0.0.1", args.financials_port),
@@ -143,7 +181,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     // First start: demo data and the integration users on both sides.
     let company = kontor_financials::bootstrap::company(&fin_db).await?;
-    let integration = match creds.integration.clone() {
+    let integration = match store.credentials(sealer.as_ref()).await? {
         Some(i) => i,
         None => {
             eprintln!("First start: creating the demo company in Financials …");
@@ -155,14 +193,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             let sales = stack::SalesAdmin::login(&crm_url, &sales_admin_password).await?;
             let app = sales.create_application_user("Kontor", "Integration").await?;
             sales.create_users_for_salespeople(&data_set).await?;
-            let i = stack::Integration {
+            let i = IntegrationCredentials {
                 financials_user: fin_user.0,
                 financials_key: fin_user.1,
-                sales_client_id: app.0,
-                sales_client_secret: app.1,
+                sales: SalesSignIn::ClientCredentials { client_id: app.0, client_secret: app.1 },
             };
-            creds.integration = Some(i.clone());
-            creds.save(&data)?;
+            store.save_credentials(&i, sealer.as_ref(), clock.now()).await?;
             i
         }
     };
@@ -170,18 +206,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // Connection setup, on the first start only (later starts keep the connection and mappings,
     // customised or not). The Sales administrator is used for the solution import and the role
     // assignment, and nothing of it is stored.
-    let fin_conn = || {
-        ODataConnector::financials(
-            &fin_url,
-            company.id,
-            &integration.financials_user,
-            &integration.financials_key,
-        )
-    };
-    let crm_conn = || ODataConnector::dataverse(&crm_url, integration.token_source(&crm_url));
+    // Connectors for this start's URLs (the ports may differ from the first start's).
+    let conns = || kontor_sync_server::connectors(&fin_url, company.id, &crm_url, &integration);
+    let (fin_conn, crm_conn) = conns();
     let sides = HttpSetupSides {
-        financials: fin_conn(),
-        sales: crm_conn(),
+        financials: fin_conn,
+        sales: crm_conn,
         financials_root: fin_url.clone(),
         company_id: company.id,
         sales_root: crm_url.clone(),
@@ -195,7 +225,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                 company_id: company.id,
                 financials_user: integration.financials_user.clone(),
                 sales_url: crm_url.clone(),
-                sales_user: integration.sales_client_id.clone(),
+                sales_user: match &integration.sales {
+                    SalesSignIn::ClientCredentials { client_id, .. } => client_id.clone(),
+                    SalesSignIn::Password { user, .. } => user.clone(),
+                },
                 import_solution: true,
                 admin: Some(AdminCredentials {
                     user: kontor_sales::bootstrap::ADMIN_USER.to_owned(),
@@ -210,13 +243,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         eprintln!("Setup done ({} mappings enabled).", report.enabled_mappings.len());
     }
     let settings = store.connection().await?.context("setup stored no connection")?;
+    let (fin_conn, crm_conn) = conns();
     let engine = Arc::new(Engine::new(
         store.clone(),
-        Arc::new(fin_conn()),
-        Arc::new(crm_conn()),
+        Arc::new(fin_conn),
+        Arc::new(crm_conn),
         settings,
         clock.clone(),
     ));
+    // Setup through the API later replaces the engine in the slot the workers share.
     sync_state.set_engine(engine.clone());
 
     // Workers, and wake-ups on changes on either side. The workers' ids are the same at every
@@ -229,10 +264,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     let mut worker_tasks = Vec::new();
     for id in &worker_ids {
-        let worker =
-            Worker::new(queue.clone(), kontor_sync::jobs::handlers(engine.clone(), queue.clone()))
-                .with_id(id.clone())
-                .with_shutdown_grace(Duration::from_secs(5));
+        let worker = Worker::new(
+            queue.clone(),
+            kontor_sync::jobs::handlers_for(sync_state.slot(), queue.clone()),
+        )
+        .with_id(id.clone())
+        .with_shutdown_grace(Duration::from_secs(5));
         let stop = workers_stop.wait();
         worker_tasks.push(tokio::spawn(async move { worker.run(stop).await }));
     }
@@ -341,16 +378,32 @@ fn print_welcome(data: &Path, fin_url: &str, crm_url: &str, company: &str, from_
     println!();
 }
 
-impl stack::Integration {
-    /// Tokens for the Sales application user.
-    pub fn token_source(&self, sales_root: &str) -> TokenSource {
-        TokenSource::new(
-            format!("{sales_root}/oauth2/v2.0/token"),
-            format!("{sales_root}/.default"),
-            Grant::ClientCredentials {
-                client_id: self.sales_client_id.clone(),
-                client_secret: Secret(self.sales_client_secret.clone()),
-            },
-        )
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_credentials_file_of_an_earlier_version_gives_up_its_integration_secrets_and_is_written_without_them()
+     {
+        let old = serde_json::json!({
+            "financials_admin_password": "fin-admin", "sales_admin_password": "crm-admin",
+            "integration": {"financials_user": "KONTOR-INTEGRATION", "financials_key": "old-key",
+                "sales_client_id": "app", "sales_client_secret": "old-secret"},
+            "full_sync_started": true,
+        });
+        let mut creds: Credentials = serde_json::from_value(old).unwrap();
+        let legacy: IntegrationCredentials = creds.legacy_integration.take().unwrap().into();
+        assert_eq!(legacy.financials_key, "old-key");
+        assert_eq!(
+            legacy.sales,
+            SalesSignIn::ClientCredentials {
+                client_id: "app".into(),
+                client_secret: "old-secret".into()
+            }
+        );
+        let written = serde_json::to_string(&creds).unwrap();
+        assert!(!written.contains("integration") && !written.contains("old-"), "{written}");
+        assert!(written.contains("fin-admin") && written.contains("crm-admin"), "{written}");
+        assert!(!format!("{creds:?}").contains("admin"));
     }
 }

@@ -523,3 +523,81 @@ fn the_administrator_password_given_to_kontor_up_is_written_to_no_file_and_no_lo
     }
     assert!(files >= 3, "the stores and the credentials file were looked at");
 }
+
+/// The data folder's `secret.key` as the integration's sealer (what `kontor up` uses).
+struct DataKey(kontor_sales::secrets::SealingKey);
+
+impl kontor_sync::credentials::Sealer for DataKey {
+    fn seal(&self, plaintext: &str) -> String {
+        self.0.seal(plaintext)
+    }
+    fn open(&self, sealed: &str) -> Option<String> {
+        self.0.open(sealed).ok().map(|s| s.expose().to_owned())
+    }
+}
+
+/// Every file under `dir` (recursively) with its bytes.
+fn files_in(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("a folder") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            out.extend(files_in(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).expect("read a data file")));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_integration_credentials_are_sealed_at_rest_and_in_no_file_of_the_data_folder_in_plain_text()
+{
+    let up = Up::new();
+    let first =
+        up.up_command().arg("--exit-after-sync").env("RUST_LOG", "debug").output().expect("up");
+    let (stdout, stderr) = text(&first);
+    assert!(first.status.success(), "kontor up failed:\n{stdout}\n{stderr}");
+    let creds_file: Value =
+        serde_json::from_slice(&std::fs::read(up.data().join("credentials.json")).unwrap())
+            .unwrap();
+    assert!(creds_file.get("integration").is_none(), "{creds_file}");
+    assert!(!up.credential("financials_admin_password").is_empty(), "human passwords stay");
+
+    // The sealed credentials open with the data folder's key, and they are the working ones.
+    let key = kontor_sales::secrets::SealingKey::load(Some(up.data())).expect("secret.key");
+    let creds = runtime().block_on(async {
+        let url = format!("sqlite:{}?mode=rw", up.data().join("financials.sqlite").display());
+        let db = kontor_store::Db::connect(&url).await.expect("open the Financials store");
+        let store = kontor_sync::store::SyncStore::new(db.clone());
+        let creds = store.credentials(&DataKey(key)).await.expect("open").expect("stored");
+        db.close().await;
+        creds
+    });
+    let kontor_sync::credentials::SalesSignIn::ClientCredentials { client_secret, .. } =
+        creds.sales.clone()
+    else {
+        panic!("kontor up signs in to Sales as an application user: {creds:?}");
+    };
+    let _running = up.start();
+    let status = runtime().block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}/api/v2.0/companies", up.financials()))
+            .basic_auth(&creds.financials_user, Some(&creds.financials_key))
+            .send()
+            .await
+            .expect("Financials answers")
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 200, "the stored web service key is the integration user's");
+
+    for secret in [creds.financials_key.as_str(), client_secret.as_str()] {
+        assert!(secret.len() >= 16, "a generated secret");
+        assert!(!stdout.contains(secret) && !stderr.contains(secret), "a secret was printed");
+        for (path, bytes) in files_in(up.data()) {
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "an integration secret is in {} in plain text", path.display());
+        }
+    }
+}

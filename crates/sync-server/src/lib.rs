@@ -3,7 +3,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST /integration/v1/setup` | connection setup ([`SetupBody`]); the admin account is used for that call only |
+//! | `POST /integration/v1/setup` | connection setup ([`SetupBody`]): stores the connection and the credentials (sealed) and switches the running engine to it; the admin account is used for that call only |
 //! | `GET /integration/v1/connection` | the stored connection (no secrets) |
 //! | `GET /integration/v1/mappings` | all integration table mappings |
 //! | `GET /integration/v1/mappings/export` | the mapping file (download) |
@@ -12,7 +12,7 @@
 //! | `GET /integration/v1/couplings/{mapping}?limit=&offset=` | couplings |
 //! | `POST /integration/v1/couplings/{mapping}` `{"financialsId","salesId"}` | couple by hand |
 //! | `DELETE /integration/v1/couplings/{mapping}/{side}/{id}` | uncouple |
-//! | `POST /integration/v1/couplings/{mapping}/match` | match-based coupling (and sync after match) |
+//! | `POST /integration/v1/couplings/{mapping}/match` `{"fields":[{"field","priority","caseSensitive"}],"caseSensitive","createNew","syncAfterCoupling"}` | match-based coupling with the user's choices (all optional) |
 //! | `POST /integration/v1/couplings/{mapping}/clean` | *Find for Deleted*: remove couplings to deleted records |
 //! | `POST /integration/v1/full-sync` | *Run Full Synchronization*: build the review and start it |
 //! | `GET /integration/v1/full-sync` | review lines with Job Queue Entry / To / From Int. Table job statuses |
@@ -24,7 +24,7 @@
 //!
 //! Errors answer `{"error":{"code","message"}}`; internal failures are logged, never returned.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -34,40 +34,118 @@ use axum::{Json, Router};
 use kontor_connectors::setup::HttpSetupSides;
 use kontor_connectors::{Grant, ODataConnector, Secret, TokenSource};
 use kontor_jobs::{Clock, Queue};
+use kontor_sync::credentials::{IntegrationCredentials, SalesSignIn, Sealer};
 use kontor_sync::engine::{Engine, Mode};
+use kontor_sync::jobs::EngineSlot;
 use kontor_sync::mapping::{MappingSet, TableMapping};
+use kontor_sync::matching::{MatchCriteria, MatchOptions};
 use kontor_sync::setup::{AdminCredentials, SetupRequest};
-use kontor_sync::store::SyncStore;
+use kontor_sync::store::{ConnectionSettings, SyncStore};
 use kontor_sync::{Side, SyncError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// The API's state: the sync store, the job queue, the clock and — once the binary has built it
-/// from the connection and its credentials — the engine.
+/// How often the recurring incremental synchronization of each mapping runs (changes on either
+/// side wake it earlier).
+pub const INCREMENTAL_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The API's state: the sync store, the job queue, the clock, the engine of the moment (shared
+/// with the process's workers through [`EngineSlot`]) and the sealer that keeps the
+/// integration's credentials encrypted in the store.
 #[derive(Clone)]
 pub struct SyncState {
     pub store: SyncStore,
     pub queue: Queue,
     pub clock: Arc<dyn Clock>,
-    engine: Arc<RwLock<Option<Arc<Engine>>>>,
+    engine: EngineSlot,
+    sealer: Option<Arc<dyn Sealer>>,
 }
 
 impl SyncState {
     pub fn new(store: SyncStore, queue: Queue, clock: Arc<dyn Clock>) -> SyncState {
-        SyncState { store, queue, clock, engine: Arc::new(RwLock::new(None)) }
+        SyncState { store, queue, clock, engine: EngineSlot::new(), sealer: None }
     }
-    /// Installs (or replaces) the engine the routes drive.
+    /// Seals the integration's credentials into the store on setup and reads them back in
+    /// [`SyncState::connect`]. Without a sealer, credentials given to setup are kept in memory
+    /// only (the engine runs until the process stops).
+    pub fn with_sealer(mut self, sealer: Arc<dyn Sealer>) -> SyncState {
+        self.sealer = Some(sealer);
+        self
+    }
+    /// Installs (or replaces) the engine the routes and the slot's workers drive.
     pub fn set_engine(&self, engine: Arc<Engine>) {
-        *self.engine.write().expect("engine lock") = Some(engine);
+        self.engine.set(engine);
+    }
+    /// The slot workers take their engine from (see `kontor_sync::jobs::handlers_for`).
+    pub fn slot(&self) -> EngineSlot {
+        self.engine.clone()
     }
     pub fn engine(&self) -> Result<Arc<Engine>, ApiError> {
-        self.engine.read().expect("engine lock").clone().ok_or_else(|| ApiError {
+        self.engine.get().ok_or_else(|| ApiError {
             status: StatusCode::CONFLICT,
             code: "NotConnected",
             message: "The connection to Sales is not set up. Run setup first.".into(),
         })
     }
+    /// The stored credentials, opened (`None` without a sealer or when none are stored).
+    pub async fn stored_credentials(&self) -> Result<Option<IntegrationCredentials>, SyncError> {
+        match &self.sealer {
+            Some(sealer) => self.store.credentials(sealer.as_ref()).await,
+            None => Ok(None),
+        }
+    }
+    /// Builds the engine from the stored connection and sealed credentials and installs it.
+    /// Returns the engine, or `None` when no connection (or no credentials) is stored.
+    pub async fn connect(&self) -> Result<Option<Arc<Engine>>, SyncError> {
+        let Some(settings) = self.store.connection().await? else { return Ok(None) };
+        let Some(credentials) = self.stored_credentials().await? else { return Ok(None) };
+        let engine = Arc::new(engine_for(&self.store, settings, &credentials, self.clock.clone()));
+        self.set_engine(engine.clone());
+        Ok(Some(engine))
+    }
+}
+
+/// The two HTTP connectors of a connection.
+pub fn connectors(
+    financials_url: &str,
+    company_id: Uuid,
+    sales_url: &str,
+    credentials: &IntegrationCredentials,
+) -> (ODataConnector, ODataConnector) {
+    let fin = ODataConnector::financials(
+        financials_url,
+        company_id,
+        &credentials.financials_user,
+        &credentials.financials_key,
+    );
+    let root = sales_url.trim_end_matches('/');
+    let grant = match &credentials.sales {
+        SalesSignIn::ClientCredentials { client_id, client_secret } => Grant::ClientCredentials {
+            client_id: client_id.clone(),
+            client_secret: Secret(client_secret.clone()),
+        },
+        SalesSignIn::Password { user, password } => {
+            Grant::Password { username: user.clone(), password: Secret(password.clone()) }
+        }
+    };
+    let sales = ODataConnector::dataverse(
+        root,
+        TokenSource::new(format!("{root}/oauth2/v2.0/token"), format!("{root}/.default"), grant),
+    );
+    (fin, sales)
+}
+
+/// An engine over HTTP for the stored connection `settings`.
+pub fn engine_for(
+    store: &SyncStore,
+    settings: ConnectionSettings,
+    credentials: &IntegrationCredentials,
+    clock: Arc<dyn Clock>,
+) -> Engine {
+    let (fin, sales) =
+        connectors(&settings.financials_url, settings.company_id, &settings.sales_url, credentials);
+    Engine::new(store.clone(), Arc::new(fin), Arc::new(sales), settings, clock)
 }
 
 /// The API's one error type.
@@ -135,20 +213,21 @@ pub fn router(state: SyncState) -> Router {
         .with_state(state)
 }
 
-/// The setup guide's answers.
+/// The setup guide's answers. Secrets left out are taken from the stored credentials when they
+/// belong to the same user (re-running setup needs no secret again).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetupBody {
     /// Financials root URL (`http://host:port`).
     pub financials_url: String,
     pub company_id: Uuid,
     pub financials_user: String,
-    pub financials_web_service_key: String,
+    pub financials_web_service_key: Option<String>,
     /// Sales root URL.
     pub sales_url: String,
     /// The integration user in Sales (domain name, e-mail or application id).
     pub sales_user: String,
-    /// Credentials the engine reads Sales with during setup (client id = application id).
+    /// Credentials the engine signs in to Sales with (client id = application id).
     pub sales_client_id: Option<String>,
     pub sales_client_secret: Option<String>,
     pub sales_password: Option<String>,
@@ -168,38 +247,86 @@ impl std::fmt::Debug for SetupBody {
     }
 }
 
-/// Builds the two connectors from setup answers (also used by the binary).
-pub fn connectors_for(body: &SetupBody) -> Result<(ODataConnector, ODataConnector), ApiError> {
-    let fin = ODataConnector::financials(
-        &body.financials_url,
-        body.company_id,
-        &body.financials_user,
-        &body.financials_web_service_key,
-    );
-    let root = body.sales_url.trim_end_matches('/');
-    let grant = match (&body.sales_client_id, &body.sales_client_secret, &body.sales_password) {
-        (Some(id), Some(secret), _) => Grant::ClientCredentials {
-            client_id: id.clone(),
-            client_secret: Secret(secret.clone()),
-        },
-        (_, _, Some(p)) => {
-            Grant::Password { username: body.sales_user.clone(), password: Secret(p.clone()) }
-        }
-        _ => {
-            return Err(bad(
-                "Give salesClientId and salesClientSecret (or salesPassword) for the integration user.",
-            ));
-        }
-    };
-    let sales = ODataConnector::dataverse(
-        root,
-        TokenSource::new(format!("{root}/oauth2/v2.0/token"), format!("{root}/.default"), grant),
-    );
-    Ok((fin, sales))
+fn given(v: &Option<String>) -> Option<&String> {
+    v.as_ref().filter(|s| !s.is_empty())
 }
 
-async fn setup(State(st): State<SyncState>, Json(body): Json<SetupBody>) -> ApiResult<Json<Value>> {
-    let (financials, sales) = connectors_for(&body)?;
+/// The integration's credentials from setup answers, completed from the stored ones.
+pub fn credentials_for(
+    body: &SetupBody,
+    stored: Option<&IntegrationCredentials>,
+) -> Result<IntegrationCredentials, ApiError> {
+    let financials_key = match (given(&body.financials_web_service_key), stored) {
+        (Some(k), _) => k.clone(),
+        (None, Some(s)) if s.financials_user.eq_ignore_ascii_case(&body.financials_user) => {
+            s.financials_key.clone()
+        }
+        (None, _) => {
+            return Err(bad(format!(
+                "Give financialsWebServiceKey: the web service access key of {}.",
+                body.financials_user
+            )));
+        }
+    };
+    let client_id = given(&body.sales_client_id);
+    let sales = match (client_id, given(&body.sales_client_secret), given(&body.sales_password)) {
+        (Some(id), Some(secret), _) => {
+            SalesSignIn::ClientCredentials { client_id: id.clone(), client_secret: secret.clone() }
+        }
+        (_, _, Some(p)) => {
+            SalesSignIn::Password { user: body.sales_user.clone(), password: p.clone() }
+        }
+        (id, None, None) => match stored.map(|s| &s.sales) {
+            Some(c @ SalesSignIn::ClientCredentials { client_id, .. })
+                if id.unwrap_or(&body.sales_user) == client_id =>
+            {
+                c.clone()
+            }
+            Some(c @ SalesSignIn::Password { user, .. })
+                if id.is_none() && user.eq_ignore_ascii_case(&body.sales_user) =>
+            {
+                c.clone()
+            }
+            _ => {
+                return Err(bad(
+                    "Give salesClientId and salesClientSecret (or salesPassword) for the integration user.",
+                ));
+            }
+        },
+        (None, Some(_), None) => {
+            return Err(bad("salesClientSecret needs salesClientId (the application id)."));
+        }
+    };
+    Ok(IntegrationCredentials {
+        financials_user: body.financials_user.clone(),
+        financials_key,
+        sales,
+    })
+}
+
+/// `POST /integration/v1/setup`: sets the connection up, stores the credentials sealed, and
+/// installs a new engine at once (workers and routes use it for their next job or request).
+async fn setup(State(st): State<SyncState>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+    let body: SetupBody = serde_json::from_slice(&body).map_err(|e| {
+        // The answers carry secrets: only messages that name a field, never a value, are shown.
+        let text = e.to_string();
+        if text.starts_with("unknown field") || text.starts_with("missing field") {
+            bad(format!("The setup answers are invalid: {text}"))
+        } else {
+            bad(format!(
+                "The setup answers are invalid at line {} column {}: a value is not of the expected type, or the body is not JSON.",
+                e.line(),
+                e.column()
+            ))
+        }
+    })?;
+    let stored = st.stored_credentials().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "The stored integration credentials are ignored.");
+        None
+    });
+    let credentials = credentials_for(&body, stored.as_ref())?;
+    let (financials, sales) =
+        connectors(&body.financials_url, body.company_id, &body.sales_url, &credentials);
     let sides = HttpSetupSides {
         financials,
         sales,
@@ -221,7 +348,23 @@ async fn setup(State(st): State<SyncState>, Json(body): Json<SetupBody>) -> ApiR
         admin,
         enable: body.enable.clone(),
     };
-    let report = kontor_sync::setup::setup(&st.store, &sides, req, st.clock.now()).await?;
+    let mut report = kontor_sync::setup::setup(&st.store, &sides, req, st.clock.now()).await?;
+    match &st.sealer {
+        Some(sealer) => {
+            st.store.save_credentials(&credentials, sealer.as_ref(), st.clock.now()).await?
+        }
+        None => report.notes.push(
+            "The integration's credentials are not stored (this process has no key to seal them): the connection lasts until it stops.".into(),
+        ),
+    }
+    let settings = st
+        .store
+        .connection()
+        .await?
+        .ok_or_else(|| SyncError::Store("setup stored no connection".into()))?;
+    let engine = Arc::new(engine_for(&st.store, settings, &credentials, st.clock.clone()));
+    st.set_engine(engine.clone());
+    engine.schedule_incremental(&st.queue, INCREMENTAL_EVERY).await?;
     Ok(Json(serde_json::to_value(report).expect("report serializes")))
 }
 
@@ -337,12 +480,26 @@ async fn uncouple(
     }
 }
 
+/// `POST /integration/v1/couplings/{mapping}/match` with [`MatchOptions`] as the body (none or
+/// `{}`: the mapping's match fields, its create-if-no-match choice, synchronize after coupling).
 async fn match_couple(
     State(st): State<SyncState>,
     Path(mapping): Path<String>,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
+    let options: MatchOptions = if body.iter().all(u8::is_ascii_whitespace) {
+        MatchOptions::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| bad(format!("The match-based coupling choices are invalid: {e}")))?
+    };
+    // The choices are checked against the mapping before anything else.
+    let m = st.store.mapping(&mapping).await?;
+    for pass in m.direction.passes() {
+        MatchCriteria::new(&m, pass, &options)?;
+    }
     let engine = st.engine()?;
-    let reports = engine.run_mapping(&mapping, Mode::Full).await?;
+    let reports = engine.match_couple(&mapping, &options).await?;
     Ok(Json(serde_json::to_value(reports).expect("reports serialize")))
 }
 

@@ -157,3 +157,79 @@ async fn the_integration_api_manages_mappings_couplings_full_sync_jobs_and_retri
     let (s, v) = call(&app, "POST", "/integration/v1/retry", Some(json!({}))).await;
     assert_eq!((s, v["retried"].clone()), (StatusCode::OK, json!(0)));
 }
+
+#[tokio::test]
+async fn match_based_coupling_takes_the_users_choices_and_names_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
+    let store = SyncStore::new(db.clone());
+    store.migrate().await.unwrap();
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()));
+    let queue = Queue::with_clock(db.clone(), clock.clone());
+    let state = SyncState::new(store.clone(), queue.clone(), clock.clone());
+    let app = router(state.clone());
+    store.save_mappings(&default_mappings(), true, false, clock.now()).await.unwrap();
+    let uri = "/integration/v1/couplings/CUSTOMER/match";
+
+    // Bad choices are a 400 naming the field, before anything runs (even without a connection).
+    let (s, v) = call(&app, "POST", uri, Some(json!({"fields": [{"field": "shoeSize"}]}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("'shoeSize'"), "{v}");
+    let (s, v) = call(&app, "POST", uri, Some(json!({"feilds": []}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("feilds"), "{v}");
+    let (s, v) =
+        call(&app, "POST", uri, Some(json!({"fields": [{"field": "name", "priority": -1}]}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v) = call(&app, "POST", "/integration/v1/couplings/NOPE/match", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+
+    let settings = ConnectionSettings {
+        id: Uuid::from_u128(0xc0),
+        financials_url: "memory".into(),
+        company_id: Uuid::nil(),
+        sales_url: "memory".into(),
+        financials_user: "I".into(),
+        financials_user_id: Some("fi".into()),
+        sales_user_id: Some("si".into()),
+        sales_user_name: "i".into(),
+        enabled: true,
+    };
+    store.save_connection(&settings, clock.now()).await.unwrap();
+    let fin = Arc::new(MemoryConnector::new(Side::Financials, "fi"));
+    let sales = Arc::new(MemoryConnector::new(Side::Sales, "si"));
+    for (n, name, city) in [(20, "Contoso", "Paris"), (21, "Fabrikam", "Rome")] {
+        fin.put(
+            "customers",
+            Uuid::from_u128(n),
+            json!({"number": format!("C{n}"), "displayName": name, "city": city}),
+            "u",
+        );
+    }
+    for (n, name, city) in [(30, "contoso", "Berlin"), (31, "Contoso", "Paris")] {
+        sales.put(
+            "accounts",
+            Uuid::from_u128(n),
+            json!({"name": name, "address1_city": city, "statecode": 0, "customertypecode": 3}),
+            "u",
+        );
+    }
+    state.set_engine(Arc::new(Engine::new(store.clone(), fin, sales.clone(), settings, clock)));
+    let (s, v) = call(
+        &app,
+        "POST",
+        uri,
+        Some(json!({
+            "fields": [{"field": "displayName", "priority": 1}, {"field": "city", "priority": 2}],
+            "createNew": false,
+            "syncAfterCoupling": false,
+        })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v[0]["counters"]["coupled"], json!(1), "{v}");
+    assert_eq!(v[0]["counters"]["failed"], json!(1), "Fabrikam has no match: {v}");
+    let (_, c) = call(&app, "GET", "/integration/v1/couplings/CUSTOMER", None).await;
+    assert_eq!(c["value"][0]["sales_id"], json!(Uuid::from_u128(31)), "{c}");
+    assert_eq!(sales.rows("accounts").len(), 2, "nothing was created");
+}

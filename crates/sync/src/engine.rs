@@ -152,7 +152,7 @@ impl Engine {
     }
 
     /// Builds the lookup tables the fields of `pass` need.
-    async fn lookups(
+    pub(crate) async fn lookups(
         &self,
         set: &MappingSet,
         mapping: &TableMapping,
@@ -353,7 +353,7 @@ impl Engine {
         Ok(total)
     }
 
-    async fn process_page(
+    pub(crate) async fn process_page(
         &self,
         ctx: &mut PageContext<'_>,
         changes: Vec<Change>,
@@ -585,12 +585,12 @@ impl Engine {
     }
 }
 
-struct PageContext<'a> {
-    set: &'a MappingSet,
-    mapping: &'a TableMapping,
-    pass: Pass,
-    full: bool,
-    lookups: Option<Lookups>,
-    job_id: Uuid,
-    match_index: Option<HashMap<String, Option<Uuid>>>,
+pub(crate) struct PageContext<'a> {
+    pub(crate) set: &'a MappingSet,
+    pub(crate) mapping: &'a TableMapping,
+    pub(crate) pass: Pass,
+    pub(crate) full: bool,
+    pub(crate) lookups: Option<Lookups>,
+    pub(crate) job_id: Uuid,
+    pub(crate) match_index: Option<HashMap<String, Option<Uuid>>>,
 }

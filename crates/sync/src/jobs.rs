@@ -96,23 +96,55 @@ impl Engine {
             let mut finished_any = false;
             for l in ready {
                 let now = self.clock.now();
+                // Several workers may advance the review at once: only the one that moves the line
+                // out of Not Started starts it (else a line could run twice and a late "Ready"
+                // overwrite its "Finished").
                 if l.recommendation == Recommendation::NoRecordsFound {
-                    self.store.set_review_status(&l.name, QueueStatus::Finished, None, now).await?;
-                    finished_any = true;
+                    if self
+                        .store
+                        .claim_review_line(
+                            &l.name,
+                            QueueStatus::NotStarted,
+                            QueueStatus::Finished,
+                            now,
+                        )
+                        .await?
+                    {
+                        finished_any = true;
+                    }
                     continue;
                 }
-                let id = queue
+                if !self
+                    .store
+                    .claim_review_line(&l.name, QueueStatus::NotStarted, QueueStatus::Ready, now)
+                    .await?
+                {
+                    continue;
+                }
+                let enqueued = queue
                     .enqueue(
                         NewJob::new(FULL_SYNC, json!({ "mapping": l.name }))
                             .description(format!("Full synchronization of {}", l.name))
                             .max_attempts(3)
                             .rerun_delay(Duration::from_secs(30)),
                     )
-                    .await
-                    .map_err(|e| SyncError::Store(e.to_string()))?;
-                self.store
-                    .set_review_status(&l.name, QueueStatus::Ready, Some(id.to_string()), now)
-                    .await?;
+                    .await;
+                let id = match enqueued {
+                    Ok(id) => id,
+                    Err(e) => {
+                        // Give the line back so the next advance starts it.
+                        self.store
+                            .claim_review_line(
+                                &l.name,
+                                QueueStatus::Ready,
+                                QueueStatus::NotStarted,
+                                now,
+                            )
+                            .await?;
+                        return Err(SyncError::Store(e.to_string()));
+                    }
+                };
+                self.store.set_review_entry(&l.name, &id.to_string()).await?;
                 started.push(l.name.clone());
             }
             if !finished_any {
@@ -265,31 +297,86 @@ impl Engine {
     }
 }
 
+/// The engine a process currently runs with, shared by its API routes, workers and watcher:
+/// replaced when the connection is set up again (new URLs or credentials), so jobs started after
+/// that use the new connectors while jobs in flight finish with the old ones. Empty until the
+/// connection is set up.
+#[derive(Clone, Default)]
+pub struct EngineSlot(Arc<std::sync::RwLock<Option<Arc<Engine>>>>);
+
+impl EngineSlot {
+    pub fn new() -> EngineSlot {
+        EngineSlot::default()
+    }
+    /// A slot holding `engine`.
+    pub fn with(engine: Arc<Engine>) -> EngineSlot {
+        let slot = EngineSlot::new();
+        slot.set(engine);
+        slot
+    }
+    /// Installs (or replaces) the engine.
+    pub fn set(&self, engine: Arc<Engine>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(engine);
+    }
+    /// The current engine, if the connection is set up.
+    pub fn get(&self) -> Option<Arc<Engine>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    fn for_job(&self) -> Result<Arc<Engine>, JobError> {
+        self.get().ok_or_else(|| {
+            JobError::failed("The connection to Sales is not set up yet; the job runs again later.")
+        })
+    }
+    /// [`Engine::watch_once`] with the current engine every `interval` until `shutdown`
+    /// completes; errors are logged.
+    pub async fn watch(
+        &self,
+        queue: &Queue,
+        interval: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Some(engine) = self.get()
+                && let Err(e) = engine.watch_once(queue).await
+            {
+                tracing::warn!(error = %e, "Watching the change feeds failed.");
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}
+
 struct FullSyncHandler {
-    engine: Arc<Engine>,
+    engine: EngineSlot,
     queue: Queue,
 }
 
 impl Handler for FullSyncHandler {
     async fn run(&self, job: &Claimed) -> Result<Outcome, JobError> {
         let p: MappingParams = job.params_as()?;
-        let res = self.engine.run_full_sync_line(&p.mapping).await;
+        let engine = self.engine.for_job()?;
+        let res = engine.run_full_sync_line(&p.mapping).await;
         // Whatever happened, lines whose dependencies are now done can start.
-        self.engine.advance_full_sync(&self.queue).await.map_err(to_job_error)?;
+        engine.advance_full_sync(&self.queue).await.map_err(to_job_error)?;
         res.map_err(to_job_error)?;
         Ok(Outcome::Finished)
     }
 }
 
 struct IncrementalHandler {
-    engine: Arc<Engine>,
+    engine: EngineSlot,
 }
 
 impl Handler for IncrementalHandler {
     async fn run(&self, job: &Claimed) -> Result<Outcome, JobError> {
         let p: MappingParams = job.params_as()?;
+        let engine = self.engine.for_job()?;
         // While the mapping's full synchronization runs, its incremental runs wait.
-        let review = self.engine.store.review().await.map_err(to_job_error)?;
+        let review = engine.store.review().await.map_err(to_job_error)?;
         if review.iter().any(|l| {
             l.line.name == p.mapping
                 && matches!(l.line.queue_status, QueueStatus::Ready | QueueStatus::InProcess)
@@ -297,28 +384,34 @@ impl Handler for IncrementalHandler {
             return Ok(Outcome::Idle);
         }
         let reports =
-            self.engine.run_mapping(&p.mapping, Mode::Incremental).await.map_err(to_job_error)?;
+            engine.run_mapping(&p.mapping, Mode::Incremental).await.map_err(to_job_error)?;
         let idle = reports.iter().all(|r| r.counters.is_idle());
         Ok(if idle { Outcome::Idle } else { Outcome::Finished })
     }
 }
 
 struct PruneHandler {
-    engine: Arc<Engine>,
+    engine: EngineSlot,
 }
 
 impl Handler for PruneHandler {
     async fn run(&self, _job: &Claimed) -> Result<Outcome, JobError> {
-        let before = self.engine.clock.now() - KEEP_JOBS_FOR;
-        let n = self.engine.store.prune_jobs(before).await.map_err(to_job_error)?;
+        let engine = self.engine.for_job()?;
+        let before = engine.clock.now() - KEEP_JOBS_FOR;
+        let n = engine.store.prune_jobs(before).await.map_err(to_job_error)?;
         Ok(if n == 0 { Outcome::Idle } else { Outcome::Finished })
     }
 }
 
 /// The handlers a worker registers to run the engine's jobs.
 pub fn handlers(engine: Arc<Engine>, queue: Queue) -> Handlers {
+    handlers_for(EngineSlot::with(engine), queue)
+}
+
+/// The handlers, running each job with the slot's engine of the moment (see [`EngineSlot`]).
+pub fn handlers_for(slot: EngineSlot, queue: Queue) -> Handlers {
     Handlers::new()
-        .register(FULL_SYNC, FullSyncHandler { engine: engine.clone(), queue })
-        .register(INCREMENTAL, IncrementalHandler { engine: engine.clone() })
-        .register(PRUNE, PruneHandler { engine })
+        .register(FULL_SYNC, FullSyncHandler { engine: slot.clone(), queue })
+        .register(INCREMENTAL, IncrementalHandler { engine: slot.clone() })
+        .register(PRUNE, PruneHandler { engine: slot })
 }

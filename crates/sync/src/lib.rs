@@ -10,11 +10,15 @@
 //! - [`review`]: full synchronization review lines, recommendations, dependency order.
 //! - [`store`]: the engine's tables (couplings, synch jobs and errors, watermarks, review lines).
 //! - [`engine`]: applies plans page by page; full and incremental sync; job handlers.
-//! - [`setup`]: connection setup.
+//! - [`matching`], [`coupling`]: match-based coupling with the user's choices (match fields,
+//!   priorities, case sensitivity, create when no match, synchronize after coupling).
+//! - [`setup`]: connection setup; [`credentials`]: the integration's credentials, stored sealed.
 //!
 //! This crate does no HTTP and never links the Financials or Sales crates.
 
 pub mod connector;
+pub mod coupling;
+pub mod credentials;
 pub mod defaults;
 pub mod engine;
 pub mod error;
@@ -22,6 +26,7 @@ pub mod filter;
 pub mod ids;
 pub mod jobs;
 pub mod mapping;
+pub mod matching;
 pub mod memory;
 pub mod options;
 pub mod plan;

@@ -860,6 +860,37 @@ impl SyncStore {
         Ok(())
     }
 
+    /// Moves a review line from `from` to `to` only if it is still in `from`: of several workers
+    /// advancing the review at once, only one starts a line. Returns whether this call moved it.
+    pub async fn claim_review_line(
+        &self,
+        name: &str,
+        from: QueueStatus,
+        to: QueueStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let n = self
+            .db
+            .execute_sql(
+                "UPDATE sync_review_line SET queue_status = $3, updated_at = $4 WHERE name = $1 AND queue_status = $2",
+                vec![s(name), s(from.as_str()), s(to.as_str()), i(micros(now))],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Records the job queue entry of a review line (its status is left as it is: the entry may
+    /// have run already).
+    pub async fn set_review_entry(&self, name: &str, queue_entry_id: &str) -> Result<()> {
+        self.db
+            .execute_sql(
+                "UPDATE sync_review_line SET queue_entry_id = $2 WHERE name = $1",
+                vec![s(name), s(queue_entry_id)],
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_review_job(
         &self,
         name: &str,

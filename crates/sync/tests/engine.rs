@@ -255,3 +255,68 @@ async fn deleting_a_coupled_customer_follows_the_mapping_policy() {
     assert_eq!(w.sales.rows("accounts").len(), 1);
     assert_eq!(w.engine.store.coupling_count("CUSTOMER").await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn match_based_coupling_couples_by_the_chosen_fields_and_creates_only_when_asked() {
+    use kontor_sync::matching::MatchOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(&kontor_testkit::sqlite_url(&dir)).await;
+    full_sync(&w, &["SALESPEOPLE", "CURRENCY"]).await;
+    // Customer 0 exists in Sales under another casing; customers 1 and 2 do not.
+    let account = |name: &str, phone: &str| json!({"name": name, "telephone1": phone, "statecode": 0, "customertypecode": 3});
+    w.sales.put("accounts", id(500), account("CUSTOMER 0", "000"), "admin");
+    w.sales.put("accounts", id(501), account("Someone else", "000"), "admin");
+    let options = |v: Value| -> MatchOptions { serde_json::from_value(v).unwrap() };
+
+    let reports = w
+        .engine
+        .match_couple(
+            "CUSTOMER",
+            &options(json!({"fields": [{"field": "displayName"}], "createNew": false})),
+        )
+        .await
+        .unwrap();
+    let to_sales = &reports[0];
+    assert_eq!((to_sales.counters.coupled, to_sales.counters.failed), (1, 2), "{reports:?}");
+    assert_eq!(to_sales.counters.modified, 1, "synchronized after coupling: {reports:?}");
+    assert_eq!(w.sales.row("accounts", id(500)).unwrap()["telephone1"], json!("111"));
+    assert_eq!(w.sales.rows("accounts").len(), 2, "nothing was created");
+    let pairs = w.engine.store.coupling_pairs("CUSTOMER").await.unwrap();
+    assert_eq!(pairs, vec![(id(100), id(500))]);
+    let job = w.engine.store.job(to_sales.job_id).await.unwrap().unwrap();
+    assert_eq!(job.job_type, "Coupling");
+    let errors = w.engine.store.job_errors(to_sales.job_id).await.unwrap();
+    assert!(errors[0].message.contains("No sales account in Sales matches"), "{errors:?}");
+    // The account nobody matched stays uncoupled too (the reverse pass found no customer).
+    assert_eq!(reports[1].counters.coupled, 0);
+    assert_eq!(reports[1].counters.failed, 1);
+    // Records that found no match are not retried as synchronization failures.
+    let r = w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+    assert_eq!(r[0].counters.inserted, 0, "{r:?}");
+
+    // Again, creating what has no match and without synchronizing after coupling.
+    w.sales.put("accounts", id(502), account("customer 1", "000"), "admin");
+    let reports = w
+        .engine
+        .match_couple(
+            "CUSTOMER",
+            &options(json!({"fields": [{"field": "name"}], "createNew": true, "syncAfterCoupling": false})),
+        )
+        .await
+        .unwrap();
+    let c = reports[0].counters;
+    assert_eq!((c.coupled, c.inserted, c.modified, c.failed), (1, 1, 0, 0), "{reports:?}");
+    assert_eq!(w.sales.row("accounts", id(502)).unwrap()["telephone1"], json!("000"));
+    assert_eq!(account_of(&w, 102)["name"], json!("Customer 2"));
+    // The reverse pass creates a customer for the account nobody matched.
+    assert_eq!(reports[1].counters.inserted, 1, "{reports:?}");
+    assert_eq!(w.engine.store.coupling_count("CUSTOMER").await.unwrap(), 4);
+
+    // Choices naming no field of the mapping are refused before anything runs.
+    let err = w
+        .engine
+        .match_couple("CUSTOMER", &options(json!({"fields": [{"field": "shoeSize"}]})))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("'shoeSize'"), "{err}");
+}

@@ -156,3 +156,47 @@ async fn the_sync_store_keeps_couplings_jobs_watermarks_and_review_on_both_backe
     })
     .await;
 }
+
+#[tokio::test]
+async fn integration_credentials_are_stored_sealed_and_open_only_with_the_same_key() {
+    use kontor_sync::credentials::{IntegrationCredentials, SalesSignIn, Sealer};
+    /// A stand-in cipher: XOR with a key byte, hex-encoded (this crate does no cryptography).
+    struct Xor(u8);
+    impl Sealer for Xor {
+        fn seal(&self, p: &str) -> String {
+            p.bytes().map(|b| format!("{:02x}", b ^ self.0)).collect::<String>() + "!"
+        }
+        fn open(&self, s: &str) -> Option<String> {
+            let hex = s.strip_suffix('!')?;
+            let bytes: Option<Vec<u8>> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok().map(|b| b ^ self.0))
+                .collect();
+            String::from_utf8(bytes?).ok().filter(|t| t.starts_with('{'))
+        }
+    }
+    kontor_testkit::for_each_backend(|url, _name| async move {
+        let store = SyncStore::new(Db::connect(&url).await.unwrap());
+        store.migrate().await.unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap();
+        assert_eq!(store.credentials(&Xor(7)).await.unwrap(), None);
+        let mut creds = IntegrationCredentials {
+            financials_user: "INTEGRATION".into(),
+            financials_key: "the-key".into(),
+            sales: SalesSignIn::ClientCredentials {
+                client_id: "app".into(),
+                client_secret: "the-secret".into(),
+            },
+        };
+        store.save_credentials(&creds, &Xor(7), now).await.unwrap();
+        assert_eq!(store.credentials(&Xor(7)).await.unwrap(), Some(creds.clone()));
+        let row = store.db().fetch_one_sql("SELECT sealed FROM sync_secret", vec![]).await.unwrap();
+        assert!(!row.get_string("sealed").contains("the-key"));
+        let err = store.credentials(&Xor(9)).await.unwrap_err().to_string();
+        assert!(err.contains("cannot be decrypted") && !err.contains("the-key"), "{err}");
+        creds.financials_key = "a-new-key".into();
+        store.save_credentials(&creds, &Xor(7), now).await.unwrap();
+        assert_eq!(store.credentials(&Xor(7)).await.unwrap(), Some(creds));
+    })
+    .await;
+}
