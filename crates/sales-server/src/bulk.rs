@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::error::{ApiError, ApiResult, code};
 use crate::keys::Key;
 use crate::ops::{self, Ctx, Reply, Request};
-use crate::payload;
+use crate::payload::{self, Body};
+use std::collections::HashMap;
 
 /// Largest `Targets` list accepted in one request.
 pub const MAX_TARGETS: usize = 5000;
@@ -41,9 +42,10 @@ pub async fn run(
     }
     let expected_type = format!("Microsoft.Dynamics.CRM.{}", entity.name);
     let visible = |p: &str| ctx.installed || !table.is_solution_property(p);
-    let mut ids = vec![];
-    let mut results = vec![];
-    let mut created: Vec<serde_json::Map<String, Value>> = vec![];
+
+    // 1. Every target's type and key, before anything is read.
+    let mut keys: Vec<Option<Key>> = Vec::with_capacity(targets.len());
+    let mut seen: HashMap<Uuid, usize> = HashMap::new();
     for (i, t) in targets.iter().enumerate() {
         let ty = t.get("@odata.type").and_then(Value::as_str).map(|s| s.trim_start_matches('#'));
         if ty != Some(expected_type.as_str()) {
@@ -52,15 +54,14 @@ pub async fn run(
                 format!("Targets[{i}] must carry \"@odata.type\": \"{expected_type}\"."),
             ));
         }
-        match message {
-            "CreateMultiple" => {
-                let body = payload::parse_body(entity, table, t, false, &visible)?;
-                let row = ops::prepare_create(ctx, tx, entity, table, body, None).await?;
-                ids.push(id_of(entity, &row)?);
-                created.push(row);
-            }
+        let key = match message {
+            "CreateMultiple" => t
+                .get(&entity.key)
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .map(Key::Id),
             "UpdateMultiple" | "UpsertMultiple" => {
-                let key = target_key(entity, t).ok_or_else(|| {
+                Some(target_key(entity, t).ok_or_else(|| {
                     ApiError::bad_request(
                         code::INVALID_ARGUMENT,
                         format!(
@@ -68,44 +69,87 @@ pub async fn run(
                             entity.key
                         ),
                     )
-                })?;
-                let existing = ops::find(tx, entity, table, &key).await?;
-                match existing {
-                    Some(existing) => {
-                        let body = payload::parse_body(entity, table, t, true, &visible)?;
-                        let row =
-                            ops::update_row(ctx, tx, entity, table, &existing, body, None).await?;
-                        results.push(
-                            json!({"RecordCreated": false, "Id": id_of(entity, &row)?.to_string()}),
-                        );
-                    }
-                    None if message == "UpsertMultiple" => {
-                        let mut body = payload::parse_body(entity, table, t, false, &visible)?;
-                        if let Key::Alternate(pairs) = &key {
-                            for (p, v) in pairs {
-                                body.attrs.insert(p.clone(), v.clone());
-                            }
-                        }
-                        let id = match key {
-                            Key::Id(id) => Some(id),
-                            Key::Alternate(_) => None,
-                        };
-                        let row = ops::create_row(ctx, tx, entity, table, body, id).await?;
-                        results.push(
-                            json!({"RecordCreated": true, "Id": id_of(entity, &row)?.to_string()}),
-                        );
-                    }
-                    None => {
-                        return Err(match key {
-                            Key::Id(id) => ApiError::not_found(&entity.name, id),
-                            Key::Alternate(_) => {
-                                ApiError::not_found_by_key(&entity.name, "alternate key")
-                            }
-                        });
-                    }
-                }
+                })?)
             }
             _ => return Err(ApiError::segment(message)),
+        };
+        if let Some(Key::Id(id)) = &key
+            && let Some(first) = seen.insert(*id, i)
+        {
+            return Err(ApiError::bad_request(
+                code::INVALID_ARGUMENT,
+                format!("Targets[{i}] repeats the key {id} of Targets[{first}]."),
+            ));
+        }
+        keys.push(if message == "CreateMultiple" { None } else { key });
+    }
+
+    // 2. The rows the keyed targets name, in one query per thousand keys.
+    let mut pre = ops::Prefetched::default();
+    let ids: Vec<Uuid> = keys
+        .iter()
+        .filter_map(|k| match k {
+            Some(Key::Id(id)) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    pre.load(tx, set, &ids).await?;
+
+    // 3. Each target becomes a create or an update.
+    let mut writes = Vec::with_capacity(targets.len());
+    for (t, key) in targets.iter().zip(keys) {
+        let Some(key) = key else {
+            writes
+                .push(Write::Create(payload::parse_body(entity, table, t, false, &visible)?, None));
+            continue;
+        };
+        match ops::find_in(tx, entity, table, &key, &pre).await? {
+            Some(existing) => {
+                let body = payload::parse_body(entity, table, t, true, &visible)?;
+                writes.push(Write::Update(Box::new(existing), body));
+            }
+            None if message == "UpsertMultiple" => {
+                let mut body = payload::parse_body(entity, table, t, false, &visible)?;
+                let id = match key {
+                    Key::Id(id) => Some(id),
+                    Key::Alternate(pairs) => {
+                        for (p, v) in pairs {
+                            body.attrs.insert(p, v);
+                        }
+                        None
+                    }
+                };
+                writes.push(Write::Create(body, id));
+            }
+            None => {
+                return Err(match key {
+                    Key::Id(id) => ApiError::not_found(&entity.name, id),
+                    Key::Alternate(_) => ApiError::not_found_by_key(&entity.name, "alternate key"),
+                });
+            }
+        }
+    }
+
+    // 4. The rows every `@odata.bind` names, one query per target set; then the writes.
+    pre.load_binds(tx, writes.iter().map(Write::body)).await?;
+    let mut ids = vec![];
+    let mut results = vec![];
+    let mut created: Vec<serde_json::Map<String, Value>> = vec![];
+    for w in writes {
+        match w {
+            Write::Create(body, id) => {
+                let row = ops::prepare_create(ctx, tx, entity, table, body, id, &pre).await?;
+                let id = id_of(entity, &row)?;
+                ids.push(id);
+                results.push(json!({"RecordCreated": true, "Id": id.to_string()}));
+                created.push(row);
+            }
+            Write::Update(existing, body) => {
+                let row = ops::update_row_with(ctx, tx, entity, table, &existing, body, None, &pre)
+                    .await?;
+                results
+                    .push(json!({"RecordCreated": false, "Id": id_of(entity, &row)?.to_string()}));
+            }
         }
     }
     if !created.is_empty() {
@@ -133,6 +177,20 @@ pub async fn run(
         },
         _ => Reply { status: StatusCode::NO_CONTENT, headers: vec![], body: None, raw: None },
     })
+}
+
+/// One target's write.
+enum Write {
+    Create(Body, Option<Uuid>),
+    Update(Box<serde_json::Map<String, Value>>, Body),
+}
+
+impl Write {
+    fn body(&self) -> &Body {
+        match self {
+            Write::Create(b, _) | Write::Update(_, b) => b,
+        }
+    }
 }
 
 fn id_of(entity: &EntityType, row: &serde_json::Map<String, Value>) -> ApiResult<Uuid> {

@@ -846,9 +846,85 @@ fn parse_json(set: &str, body: &[u8]) -> ApiResult<Value> {
         .map_err(|e| ApiError::payload(set, format!("The request body is not valid JSON: {e}")))
 }
 
+/// Rows already read for this request, by entity set and key, so that set-based messages
+/// (`UpsertMultiple` …) resolve the binds and defaults of many targets with one query per
+/// target set instead of one per row. A key looked up and not found is remembered as `None`.
+#[derive(Debug, Default)]
+pub struct Prefetched {
+    rows: std::collections::HashMap<(String, Uuid), Option<Map<String, Value>>>,
+}
+
+impl Prefetched {
+    /// Reads the rows of `set` with these keys (one query per thousand keys).
+    pub async fn load(&mut self, tx: &mut Tx, set: &str, ids: &[Uuid]) -> ApiResult<()> {
+        let wanted: Vec<Uuid> = ids
+            .iter()
+            .copied()
+            .filter(|id| !self.rows.contains_key(&(set.to_owned(), *id)))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let (_, _, storage) = entity_of(set)?;
+        let mut found = rows::get_many(tx, storage, &wanted).await?;
+        for id in wanted {
+            self.rows.insert((set.to_owned(), id), found.remove(&id));
+        }
+        Ok(())
+    }
+
+    /// `Some(row or None)` when `set(id)` was read, `None` when it was not.
+    pub fn get(&self, set: &str, id: Uuid) -> Option<Option<&Map<String, Value>>> {
+        self.rows.get(&(set.to_owned(), id)).map(Option::as_ref)
+    }
+
+    /// Every `set(id)` the binds of `bodies` refer to by primary key.
+    pub async fn load_binds<'b>(
+        &mut self,
+        tx: &mut Tx,
+        bodies: impl Iterator<Item = &'b Body>,
+    ) -> ApiResult<()> {
+        let mut by_set: std::collections::BTreeMap<&str, Vec<Uuid>> = Default::default();
+        for body in bodies {
+            for b in &body.binds {
+                if let Some(Key::Id(id)) = &b.target {
+                    by_set.entry(b.target_set.as_str()).or_default().push(*id);
+                }
+            }
+        }
+        for (set, mut ids) in by_set {
+            ids.sort_unstable();
+            ids.dedup();
+            self.load(tx, set, &ids).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A row by key, from `pre` when it holds it.
+pub async fn find_in(
+    tx: &mut Tx,
+    entity: &EntityType,
+    table: &TableInfo,
+    key: &Key,
+    pre: &Prefetched,
+) -> ApiResult<Option<Map<String, Value>>> {
+    if let Key::Id(id) = key
+        && let Some(hit) = pre.get(&entity.set_name, *id)
+    {
+        return Ok(hit.cloned());
+    }
+    find(tx, entity, table, key).await
+}
+
 /// Resolves the `@odata.bind` lookups of a body into attribute values, checking each target
 /// exists (a dangling reference is a 400).
-pub async fn resolve_binds(tx: &mut Tx, body: &mut Body, set: &str) -> ApiResult<()> {
+pub async fn resolve_binds(
+    tx: &mut Tx,
+    body: &mut Body,
+    set: &str,
+    pre: &Prefetched,
+) -> ApiResult<()> {
     for b in std::mem::take(&mut body.binds) {
         let Some(key) = &b.target else {
             body.attrs.insert(b.property.clone(), Value::Null);
@@ -858,7 +934,7 @@ pub async fn resolve_binds(tx: &mut Tx, body: &mut Body, set: &str) -> ApiResult
             continue;
         };
         let (te, tt, _) = entity_of(&b.target_set)?;
-        let target = find(tx, te, tt, key).await?;
+        let target = find_in(tx, te, tt, key, pre).await?;
         let Some(target) = target else {
             let mut e = not_found(te, tt, key);
             e.status = StatusCode::BAD_REQUEST;
@@ -884,6 +960,7 @@ async fn defaults_on_create(
     tx: &mut Tx,
     entity: &EntityType,
     attrs: &mut Map<String, Value>,
+    pre: &Prefetched,
 ) -> ApiResult<()> {
     let missing = |a: &Map<String, Value>, k: &str| a.get(k).is_none_or(Value::is_null);
     match entity.name.as_str() {
@@ -922,9 +999,8 @@ async fn defaults_on_create(
             .and_then(Value::as_str)
             .and_then(|s| Uuid::parse_str(s).ok())
         {
-            let (pe, _, ps) = entity_of("products")?;
-            let _ = pe;
-            if let Some(p) = rows::get(tx, ps, pid).await? {
+            let (pe, pt, _) = entity_of("products")?;
+            if let Some(p) = find_in(tx, pe, pt, &Key::Id(pid), pre).await? {
                 attrs.insert("productidname".into(), p.get("name").cloned().unwrap_or(Value::Null));
             }
         }
@@ -941,12 +1017,13 @@ pub async fn prepare_create(
     table: &TableInfo,
     mut body: Body,
     id: Option<Uuid>,
+    pre: &Prefetched,
 ) -> ApiResult<Map<String, Value>> {
     ctx.check(Op::Create, table)?;
-    resolve_binds(tx, &mut body, &entity.set_name).await?;
+    resolve_binds(tx, &mut body, &entity.set_name, pre).await?;
     let id = id.or(body.key).unwrap_or_else(Uuid::now_v7);
     let mut attrs = body.attrs;
-    defaults_on_create(ctx, tx, entity, &mut attrs).await?;
+    defaults_on_create(ctx, tx, entity, &mut attrs, pre).await?;
     kontor_sales::rules::prepare_create(table, id, &mut attrs, ctx.principal.user_id)?;
     attrs.insert(entity.key.clone(), Value::String(id.to_string()));
     Ok(attrs)
@@ -961,7 +1038,7 @@ pub async fn create_row(
     body: Body,
     id: Option<Uuid>,
 ) -> ApiResult<Map<String, Value>> {
-    let attrs = prepare_create(ctx, tx, entity, table, body, id).await?;
+    let attrs = prepare_create(ctx, tx, entity, table, body, id, &Prefetched::default()).await?;
     let storage = storage_model()
         .entity_set(&entity.set_name)
         .ok_or_else(|| ApiError::segment(&entity.set_name))?;
@@ -975,8 +1052,23 @@ pub async fn update_row(
     entity: &EntityType,
     table: &TableInfo,
     existing: &Map<String, Value>,
+    body: Body,
+    if_match: Option<i64>,
+) -> ApiResult<Map<String, Value>> {
+    update_row_with(ctx, tx, entity, table, existing, body, if_match, &Prefetched::default()).await
+}
+
+/// [`update_row`] with binds resolved from rows already read.
+#[allow(clippy::too_many_arguments)]
+pub async fn update_row_with(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    entity: &EntityType,
+    table: &TableInfo,
+    existing: &Map<String, Value>,
     mut body: Body,
     if_match: Option<i64>,
+    pre: &Prefetched,
 ) -> ApiResult<Map<String, Value>> {
     ctx.check(Op::Write, table)?;
     let id = row_id(entity, existing).ok_or_else(|| ApiError::internal("row without a key"))?;
@@ -988,7 +1080,7 @@ pub async fn update_row(
             format!("The key '{k}' in the payload does not match the record's key '{id}'."),
         ));
     }
-    resolve_binds(tx, &mut body, &entity.set_name).await?;
+    resolve_binds(tx, &mut body, &entity.set_name, pre).await?;
     let mut patch = body.attrs;
     kontor_sales::rules::prepare_update(table, id, existing, &mut patch, ctx.principal.user_id)?;
     let storage = storage_model()

@@ -40,6 +40,15 @@ pub async fn get(tx: &mut Tx, e: &EntityType, id: Uuid) -> Result<Option<Map<Str
     Ok(repo().get(tx, e, id).await?)
 }
 
+/// The rows with these primary keys that exist, by key (one query per thousand keys).
+pub async fn get_many(
+    tx: &mut Tx,
+    e: &EntityType,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Map<String, J>>> {
+    Ok(repo().get_many(tx, e, ids).await?)
+}
+
 /// The row whose alternate key properties have these values.
 pub async fn get_by_alternate_key(
     tx: &mut Tx,
