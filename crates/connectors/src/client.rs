@@ -34,6 +34,10 @@ pub struct ClientOptions {
     pub max_concurrency: usize,
     /// Ids per `$filter` when fetching rows by key.
     pub ids_per_get: usize,
+    /// Upserts per `UpsertMultiple` request (Dataverse), or 0 to write upserts as `$batch`
+    /// requests of independent PATCHes. A rejected `UpsertMultiple` (all or nothing) is
+    /// written again as a `$batch`, so that each record gets its own outcome.
+    pub bulk_upsert_size: usize,
     /// Retries of a request after 5xx or a timeout.
     pub max_retries: u32,
     /// Throttle answers tolerated for one request before giving up.
@@ -50,6 +54,7 @@ impl Default for ClientOptions {
             initial_concurrency: 4,
             max_concurrency: 16,
             ids_per_get: 40,
+            bulk_upsert_size: 0,
             max_retries: 6,
             max_throttles: 200,
             max_retry_after: Duration::from_secs(60),
@@ -150,7 +155,7 @@ impl ODataConnector {
             format!("{root}/api/data/v9.2/"),
             format!("{root}/api/data/v9.2/$batch"),
             Auth::Bearer(tokens),
-            ClientOptions::default(),
+            ClientOptions { bulk_upsert_size: 500, ..ClientOptions::default() },
         )
     }
 
@@ -453,6 +458,71 @@ impl ODataConnector {
         Ok(out)
     }
 
+    /// One `UpsertMultiple` request (Dataverse): all or nothing, one transaction on the server.
+    /// `Ok(true)` when every target was written, `Ok(false)` when the request was refused as a
+    /// whole (a target is invalid: the caller writes them one by one to learn which).
+    async fn upsert_multiple(
+        &self,
+        table: &TableRef,
+        binds: &[Bind],
+        ops: &[WriteOp],
+    ) -> Result<bool, ConnectorError> {
+        // Dataverse's primary key is the table's logical name followed by `id`.
+        let logical = table.key.strip_suffix("id").unwrap_or(&table.key);
+        let odata_type = Value::String(format!("Microsoft.Dynamics.CRM.{logical}"));
+        let mut targets = Vec::with_capacity(ops.len());
+        for op in ops {
+            let WriteOp::Upsert { id, fields } = op else { return Ok(false) };
+            let mut t = serde_json::Map::with_capacity(fields.len() + 2);
+            t.insert("@odata.type".into(), odata_type.clone());
+            t.extend(self.wire_fields(fields, binds));
+            t.insert(table.key.clone(), Value::String(id.to_string()));
+            targets.push(Value::Object(t));
+        }
+        let body = serde_json::to_vec(&serde_json::json!({ "Targets": targets })).expect("JSON");
+        let url = format!("{}{}/Microsoft.Dynamics.CRM.UpsertMultiple", self.base, table.set);
+        let a = self.send(Method::POST, &url, &[], Some(("application/json".into(), body))).await?;
+        if a.status.is_success() {
+            return Ok(true);
+        }
+        match a.status {
+            StatusCode::BAD_REQUEST
+            | StatusCode::NOT_FOUND
+            | StatusCode::CONFLICT
+            | StatusCode::PRECONDITION_FAILED
+            | StatusCode::FORBIDDEN => {
+                tracing::debug!(set = %table.set, status = a.status.as_u16(), message = %error_message(&a.body), "UpsertMultiple refused; writing the records one by one");
+                Ok(false)
+            }
+            _ => {
+                self.check(&a, "POST UpsertMultiple")?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Writes one chunk of upserts with `UpsertMultiple`, falling back to `$batch` when refused.
+    async fn bulk_chunk(
+        &self,
+        table: &TableRef,
+        binds: &[Bind],
+        ops: &[WriteOp],
+    ) -> Result<Vec<WriteOutcome>, ConnectorError> {
+        if self.upsert_multiple(table, binds, ops).await? {
+            return Ok(vec![WriteOutcome::Done; ops.len()]);
+        }
+        let results = join_all(
+            ops.chunks(self.options.batch_size.max(1))
+                .map(|chunk| self.write_chunk(table, binds, chunk)),
+        )
+        .await;
+        let mut out = Vec::with_capacity(ops.len());
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+
     /// Writes one chunk, resending operations that were not answered, were throttled or met a
     /// server error, until all have an outcome.
     async fn write_chunk(
@@ -499,7 +569,11 @@ impl ODataConnector {
             .map(|id| format!("{} eq {id}", table.key))
             .collect::<Vec<_>>()
             .join(" or ");
-        let url = format!("{}{}?$filter={}", self.base, table.set, urlencode(&filter));
+        let mut url = format!("{}{}?$filter={}", self.base, table.set, urlencode(&filter));
+        if !table.select.is_empty() {
+            url.push_str("&$select=");
+            url.push_str(&table.select.join(","));
+        }
         let v = self.get_json(&url, Some("odata.maxpagesize=5000")).await?;
         Ok(v["value"]
             .as_array()
@@ -527,7 +601,11 @@ impl Connector for ODataConnector {
     ) -> BoxFuture<'a, Result<ChangePage, ConnectorError>> {
         Box::pin(async move {
             let url = match cursor {
-                Cursor::Start => format!("{}{}", self.base, table.set),
+                Cursor::Start if table.select.is_empty() => format!("{}{}", self.base, table.set),
+                // Next and delta links carry the `$select` forward.
+                Cursor::Start => {
+                    format!("{}{}?$select={}", self.base, table.set, table.select.join(","))
+                }
                 Cursor::Next(u) | Cursor::Delta(u) => u.clone(),
             };
             let prefer = format!("odata.track-changes, odata.maxpagesize={page_size}");
@@ -572,6 +650,21 @@ impl Connector for ODataConnector {
         batch: &'a WriteBatch,
     ) -> BoxFuture<'a, Result<Vec<WriteOutcome>, ConnectorError>> {
         Box::pin(async move {
+            let bulk = self.options.bulk_upsert_size;
+            if bulk > 1 && batch.ops.iter().all(|o| matches!(o, WriteOp::Upsert { .. })) {
+                let results = join_all(
+                    batch
+                        .ops
+                        .chunks(bulk)
+                        .map(|ops| self.bulk_chunk(&batch.table, &batch.binds, ops)),
+                )
+                .await;
+                let mut out = Vec::with_capacity(batch.ops.len());
+                for r in results {
+                    out.extend(r?);
+                }
+                return Ok(out);
+            }
             // Several batches in flight, bounded by the governor.
             let results = join_all(
                 batch
@@ -715,7 +808,7 @@ mod tests {
     #[test]
     fn change_feed_entries_become_upserts_and_deletions() {
         let c = sales();
-        let t = TableRef { set: "accounts".into(), key: "accountid".into() };
+        let t = TableRef::new("accounts", "accountid");
         let id = "00000000-0000-0000-0000-000000000002";
         let up = c.row(&t, json!({"@odata.etag": "W/\"3\"", "accountid": id, "name": "A", "_ownerid_value@OData.Community.Display.V1.FormattedValue": "x"}));
         let Some(Change::Upsert(row)) = up else { panic!("{up:?}") };

@@ -19,7 +19,7 @@ async fn field(
     row: Uuid,
     name: &str,
 ) -> Value {
-    let rows = c.get(&TableRef { set: set.into(), key: key.into() }, &[row]).await.unwrap();
+    let rows = c.get(&TableRef::new(set, key), &[row]).await.unwrap();
     rows.first().and_then(|r| r.fields.get(name).cloned()).unwrap_or(Value::Null)
 }
 

@@ -36,7 +36,7 @@ async fn lost_couplings_are_rebuilt_without_duplicates_and_deletions_follow_the_
             [0]
         .sales_id;
     let batch = WriteBatch {
-        table: TableRef { set: "contacts".into(), key: "id".into() },
+        table: TableRef::new("contacts", "id"),
         binds: vec![],
         ops: vec![WriteOp::Delete { id: person }],
     };

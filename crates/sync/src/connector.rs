@@ -59,6 +59,27 @@ pub struct TableRef {
     pub set: String,
     /// Key property (`id`, `accountid`).
     pub key: String,
+    /// Properties to read (`$select`; the key is always read); empty reads them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub select: Vec<String>,
+}
+
+impl TableRef {
+    pub fn new(set: impl Into<String>, key: impl Into<String>) -> TableRef {
+        TableRef { set: set.into(), key: key.into(), select: Vec::new() }
+    }
+
+    /// The same table, reading only the key and `fields`.
+    pub fn selecting<I: IntoIterator<Item = S>, S: Into<String>>(&self, fields: I) -> TableRef {
+        let mut select: Vec<String> = vec![self.key.clone()];
+        for f in fields {
+            let f = f.into();
+            if !select.contains(&f) {
+                select.push(f);
+            }
+        }
+        TableRef { set: self.set.clone(), key: self.key.clone(), select }
+    }
 }
 
 /// A row read from one side.
@@ -75,11 +96,18 @@ impl Row {
     /// Who last modified the row (`systemModifiedBy` on Financials, `_modifiedby_value` on Sales),
     /// lowercase, when the side reports it.
     pub fn modified_by(&self, side: Side) -> Option<String> {
-        let name = match side {
-            Side::Financials => "systemModifiedBy",
-            Side::Sales => "_modifiedby_value",
-        };
-        self.fields.get(name).and_then(Value::as_str).map(str::to_ascii_lowercase)
+        self.fields
+            .get(modified_by_field(side))
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+    }
+}
+
+/// The property naming a row's last modifier on `side`.
+pub fn modified_by_field(side: Side) -> &'static str {
+    match side {
+        Side::Financials => "systemModifiedBy",
+        Side::Sales => "_modifiedby_value",
     }
 }
 

@@ -261,6 +261,25 @@ impl Filter {
     pub fn matches(&self, row: &Record) -> bool {
         truthy(&eval(&self.expr, row))
     }
+
+    /// The fields the filter reads, each once, in order of appearance.
+    pub fn fields(&self) -> Vec<String> {
+        fn walk(e: &Expr, out: &mut Vec<String>) {
+            match e {
+                Expr::Or(a, b) | Expr::And(a, b) | Expr::Cmp(_, a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Expr::Not(a) => walk(a, out),
+                Expr::Call(_, args) => args.iter().for_each(|a| walk(a, out)),
+                Expr::Field(f) if !out.contains(f) => out.push(f.clone()),
+                Expr::Field(_) | Expr::Lit(_) => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.expr, &mut out);
+        out
+    }
 }
 
 /// Whether `row` passes the optional filter text (an unparsable filter matches nothing).
@@ -317,6 +336,15 @@ fn eval(e: &Expr, row: &Record) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_filter_lists_the_fields_it_reads_once_each() {
+        let f = Filter::parse(
+            "statecode eq 0 and (contains(name, 'a') or not (statecode ne 1)) and _x_value ne null",
+        )
+        .unwrap();
+        assert_eq!(f.fields(), ["statecode", "name", "_x_value"]);
+    }
 
     fn check(filter: &str, row: Value) -> bool {
         Filter::parse(filter).unwrap().matches(row.as_object().unwrap())

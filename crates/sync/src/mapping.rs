@@ -127,7 +127,7 @@ pub struct TableSide {
 
 impl TableSide {
     pub fn table_ref(&self) -> TableRef {
-        TableRef { set: self.set.clone(), key: self.key.clone() }
+        TableRef::new(self.set.clone(), self.key.clone())
     }
 }
 
@@ -430,6 +430,31 @@ impl TableMapping {
             Side::Sales => &mut self.sales,
         }
     }
+    /// The fields of `side`'s rows the engine reads: the key, every field a field mapping names
+    /// on that side (whatever its direction, so that restores and conflict checks see them),
+    /// the fields of field conditions and of the table filter, the display field and the last
+    /// modifier (echo suppression). Reading only these (`$select`) keeps pages small.
+    pub fn read_fields(&self, side: Side) -> Vec<String> {
+        let t = self.side(side);
+        let mut out: Vec<String> = vec![t.key.clone(), t.display_field.clone()];
+        out.push(crate::connector::modified_by_field(side).to_owned());
+        for f in &self.fields {
+            out.extend(f.field(side).map(str::to_owned));
+            if side == Side::Financials
+                && let Some(c) = &f.when
+            {
+                out.push(c.financials.clone());
+            }
+        }
+        if let Some(filter) = t.filter.as_deref().and_then(|f| crate::filter::Filter::parse(f).ok())
+        {
+            out.extend(filter.fields());
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|f| !f.is_empty() && seen.insert(f.clone()));
+        out
+    }
+
     /// Names of the mappings this one depends on.
     pub fn dependencies(&self) -> Vec<&str> {
         self.dependency_filter.split('|').map(str::trim).filter(|s| !s.is_empty()).collect()
@@ -448,18 +473,6 @@ impl TableMapping {
                 })
             })
             .collect()
-    }
-    /// The fields a side's reads must return.
-    pub fn read_fields(&self, side: Side) -> Vec<String> {
-        let mut out = vec![self.side(side).key.clone(), self.side(side).display_field.clone()];
-        for f in &self.fields {
-            if let Some(name) = f.field(side) {
-                out.push(name.to_owned());
-            }
-        }
-        out.sort();
-        out.dedup();
-        out
     }
     /// Whether the Sales side is an option set.
     pub fn is_option_set(&self) -> bool {

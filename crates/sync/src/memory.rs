@@ -127,6 +127,9 @@ impl MemoryConnector {
             .filter(|(_, (v, _))| *v > after)
             .map(|(id, (v, rec))| {
                 let mut rec = rec.clone();
+                if !table.select.is_empty() {
+                    rec.retain(|k, _| table.select.contains(k));
+                }
                 rec.insert(table.key.clone(), Value::String(id.to_string()));
                 (*v, Change::Upsert(Row::new(*id, rec)))
             })
@@ -183,6 +186,9 @@ impl Connector for MemoryConnector {
                 .filter_map(|id| {
                     t.rows.get(id).map(|(_, r)| {
                         let mut r = r.clone();
+                        if !table.select.is_empty() {
+                            r.retain(|k, _| table.select.contains(k));
+                        }
                         r.insert(table.key.clone(), Value::String(id.to_string()));
                         Row::new(*id, r)
                     })

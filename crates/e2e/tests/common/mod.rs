@@ -50,7 +50,7 @@ fn sales_tokens(root: &str, grant: Grant) -> TokenSource {
 pub async fn put(c: &ODataConnector, set: &str, key: &str, rows: Vec<(Uuid, Value)>) {
     for chunk in rows.chunks(500) {
         let batch = WriteBatch {
-            table: TableRef { set: set.into(), key: key.into() },
+            table: TableRef::new(set, key),
             binds: vec![],
             ops: chunk
                 .iter()
@@ -71,7 +71,7 @@ pub async fn put(c: &ODataConnector, set: &str, key: &str, rows: Vec<(Uuid, Valu
 
 /// All rows of a set, by id.
 pub async fn all(c: &ODataConnector, set: &str, key: &str) -> HashMap<Uuid, Record> {
-    let t = TableRef { set: set.into(), key: key.into() };
+    let t = TableRef::new(set, key);
     let mut out = HashMap::new();
     let mut cursor = Cursor::Start;
     loop {
