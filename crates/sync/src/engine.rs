@@ -129,14 +129,14 @@ impl Engine {
             let sales_ids: Vec<Uuid> = chunk.iter().map(|p| p.1).collect();
             let fin: HashSet<Uuid> = self
                 .financials
-                .get(&mapping.financials.table_ref(), &fin_ids)
+                .get(&mapping.financials.table_ref().selecting([&mapping.financials.key]), &fin_ids)
                 .await?
                 .into_iter()
                 .map(|r| r.id)
                 .collect();
             let sales: HashSet<Uuid> = self
                 .sales
-                .get(&mapping.sales.table_ref(), &sales_ids)
+                .get(&mapping.sales.table_ref().selecting([&mapping.sales.key]), &sales_ids)
                 .await?
                 .into_iter()
                 .map(|r| r.id)
@@ -174,7 +174,8 @@ impl Engine {
                     table.add(serde_json::Value::String(f.to_string()), Some(*s));
                 }
             } else {
-                let t = target.financials.table_ref();
+                // Only the key and the looked-up field are needed.
+                let t = target.financials.table_ref().selecting([l.financials_key.as_str()]);
                 let mut cursor = Cursor::Start;
                 loop {
                     let page = self.financials.read(&t, &cursor, 5000).await?;
@@ -211,7 +212,7 @@ impl Engine {
             .collect();
         let filter =
             mapping.side(dst).filter.as_deref().and_then(|f| crate::filter::Filter::parse(f).ok());
-        let t = mapping.side(dst).table_ref();
+        let t = mapping.side(dst).table_ref().selecting(mapping.read_fields(dst));
         let mut index: HashMap<String, Option<Uuid>> = HashMap::new();
         let mut cursor = Cursor::Start;
         loop {
@@ -293,7 +294,7 @@ impl Engine {
         // Failed, not skipped records are retried first.
         let failed = self.store.failed_unskipped(&mapping.name, src).await?;
         if !failed.is_empty() {
-            let t = mapping.side(src).table_ref();
+            let t = mapping.side(src).table_ref().selecting(mapping.read_fields(src));
             let rows = src_conn.get(&t, &failed).await?;
             let found: HashSet<Uuid> = rows.iter().map(|r| r.id).collect();
             let mut changes: Vec<Change> = rows.into_iter().map(Change::Upsert).collect();
@@ -306,7 +307,7 @@ impl Engine {
             total.add(&res?);
         }
 
-        let table = mapping.side(src).table_ref();
+        let table = mapping.side(src).table_ref().selecting(mapping.read_fields(src));
         let mut cursor = match mode {
             Mode::Full => Cursor::Start,
             Mode::Incremental => match self.store.watermark(&mapping.name, src).await? {
@@ -373,6 +374,7 @@ impl Engine {
         let couplings = self.store.couplings_for(&mapping.name, src, &ids).await?;
         // Coupled rows still at their last synced values need nothing: counted unchanged
         // without reading their destination rows.
+        let integration_user = self.integration_user(src);
         let quiet: HashSet<Uuid> = {
             let bases: HashMap<Uuid, &plan::Base> =
                 couplings.iter().filter_map(|c| Some((c.id(src), c.base.as_ref()?))).collect();
@@ -384,9 +386,11 @@ impl Engine {
                     continue;
                 }
                 if let Change::Upsert(r) = c
-                    && bases
-                        .get(&r.id)
-                        .is_some_and(|b| plan::unchanged_since_base(mapping, pass, &r.fields, b))
+                    && bases.get(&r.id).is_some_and(|b| {
+                        let echo = integration_user
+                            .is_some_and(|u| r.modified_by(src).as_deref() == Some(u));
+                        plan::unchanged_since_base(mapping, pass, &r.fields, b, echo)
+                    })
                 {
                     quiet.insert(r.id);
                 }
@@ -437,7 +441,7 @@ impl Engine {
         }
         want.sort();
         want.dedup();
-        let dst_table = mapping.side(dst).table_ref();
+        let dst_table = mapping.side(dst).table_ref().selecting(mapping.read_fields(dst));
         let destination = if want.is_empty() {
             vec![]
         } else {

@@ -30,6 +30,12 @@ use crate::value::{same, transform};
 pub struct Base {
     pub financials: Record,
     pub sales: Record,
+    /// The side on which the integration created the coupled record. Its values that the base
+    /// does not hold (fields mapped only the other way, computed columns) came from the
+    /// integration's own write, so they are no change of a user's while the integration is
+    /// still the record's last modifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_in: Option<Side>,
 }
 
 impl Base {
@@ -499,7 +505,9 @@ impl Planner<'_> {
         if let Some(fail) = self.failure(row, &merge, deterministic) {
             return Some(fail);
         }
-        Some(Action::Insert { target: deterministic, fields: merge.fields, base: merge.base })
+        let mut base = merge.base;
+        base.created_in = Some(self.dst);
+        Some(Action::Insert { target: deterministic, fields: merge.fields, base })
     }
 
     fn failure(&self, row: &Row, merge: &Merge, target: Uuid) -> Option<Action> {
@@ -701,16 +709,18 @@ pub fn unchanged_since_base(
     pass: Pass,
     source: &Record,
     base: &Base,
+    echo: bool,
 ) -> bool {
     let (src, dst) = (pass.source(), pass.destination());
-    let financials = (src == Side::Financials).then_some(source);
-    let used = |f: &FieldMapping| f.when.is_none() || f.used_for(financials);
-    mapping.fields.iter().filter(|f| f.applies_to(pass) && !f.insert_only && used(f)).all(|f| {
+    // Values the base lacks are the integration's own while it created the record and is
+    // still its last modifier; otherwise they count as changed.
+    let own = echo && base.created_in == Some(src);
+    mapping.fields.iter().filter(|f| f.applies_to(pass) && !f.insert_only).all(|f| {
         match f.field(src) {
-            Some(sf) => base
-                .side(src)
-                .get(sf)
-                .is_some_and(|b| same(b, source.get(sf).unwrap_or(&Value::Null))),
+            Some(sf) => match base.side(src).get(sf) {
+                Some(b) => same(b, source.get(sf).unwrap_or(&Value::Null)),
+                None => own,
+            },
             None => {
                 let df = f.field(dst).expect("applies_to checked the destination field");
                 base.side(dst)

@@ -362,13 +362,42 @@ fn a_row_equal_to_its_base_needs_no_destination_read() {
     let m = default_mappings().get("CUSTOMER").unwrap().clone();
     let base = synced("111", "a@x.com");
     let row = customer(1, "111", "a@x.com");
-    assert!(unchanged_since_base(&m, Pass::ToSales, row.as_object().unwrap(), &base));
+    assert!(unchanged_since_base(&m, Pass::ToSales, row.as_object().unwrap(), &base, false));
     let changed = customer(1, "222", "a@x.com");
-    assert!(!unchanged_since_base(&m, Pass::ToSales, changed.as_object().unwrap(), &base));
+    assert!(!unchanged_since_base(&m, Pass::ToSales, changed.as_object().unwrap(), &base, false));
     // A field the base does not know yet (a new field mapping) counts as changed.
     let mut partial = base.clone();
     partial.financials.remove("city");
-    assert!(!unchanged_since_base(&m, Pass::ToSales, row.as_object().unwrap(), &partial));
+    assert!(!unchanged_since_base(&m, Pass::ToSales, row.as_object().unwrap(), &partial, false));
+}
+
+#[test]
+fn values_the_base_lacks_count_as_changed_unless_the_integration_created_the_record_and_last_wrote_it()
+ {
+    let m = default_mappings().get("CUSTOMER").unwrap().clone();
+    let row = customer(1, "111", "a@x.com");
+    let mut partial = synced("111", "a@x.com");
+    partial.financials.remove("city");
+    // (created in, last written by the integration, unchanged?)
+    let cases = [
+        (None, false, false),
+        (None, true, false),
+        (Some(Side::Sales), true, false),
+        (Some(Side::Financials), false, false),
+        (Some(Side::Financials), true, true),
+    ];
+    for (created_in, echo, unchanged) in cases {
+        partial.created_in = created_in;
+        assert_eq!(
+            unchanged_since_base(&m, Pass::ToSales, row.as_object().unwrap(), &partial, echo),
+            unchanged,
+            "created in {created_in:?}, echo {echo}"
+        );
+    }
+    // A value the base holds and the row no longer has is a change whoever wrote last.
+    partial.created_in = Some(Side::Financials);
+    let changed = customer(1, "222", "a@x.com");
+    assert!(!unchanged_since_base(&m, Pass::ToSales, changed.as_object().unwrap(), &partial, true));
 }
 
 const ORDER: Uuid = Uuid::from_u128(0x30);
@@ -492,7 +521,7 @@ fn a_changed_quantity_updates_the_coupled_order_product_and_keeps_its_order() {
     );
     let Change::Upsert(r) = &changed else { unreachable!() };
     let m = default_mappings().get("SOLINE-ORDERDETAIL").unwrap().clone();
-    assert!(!unchanged_since_base(&m, Pass::ToSales, &r.fields, base));
+    assert!(!unchanged_since_base(&m, Pass::ToSales, &r.fields, base, false));
     let ops = plan_lines(vec![changed.clone()], &[coupling], &[destination]);
     let Action::Update { fields, .. } = &ops[0].action else {
         panic!("expected an update, got {ops:?}")
@@ -546,4 +575,25 @@ fn a_customers_payment_terms_travel_as_the_coupled_option_value_both_ways() {
         message,
         "Sales payment terms option '4' is not coupled to a payment terms. Couple payment terms first."
     );
+}
+
+#[test]
+fn reads_select_the_key_the_mapped_fields_the_filter_and_the_last_modifier() {
+    let m = default_mappings().get("CONTACT").unwrap().clone();
+    let sales = m.read_fields(Side::Sales);
+    for f in [
+        "contactid",
+        "fullname",
+        "firstname",
+        "_parentcustomerid_value",
+        "statecode",
+        "_modifiedby_value",
+    ] {
+        assert!(sales.contains(&f.to_owned()), "{f} in {sales:?}");
+    }
+    let fin = m.read_fields(Side::Financials);
+    for f in ["id", "number", "displayName", "type", "companyNumber", "systemModifiedBy"] {
+        assert!(fin.contains(&f.to_owned()), "{f} in {fin:?}");
+    }
+    assert_eq!(fin.len(), fin.iter().collect::<HashSet<_>>().len(), "each field once: {fin:?}");
 }

@@ -427,18 +427,33 @@ impl SyncStore {
         let mut tx = self.db.begin().await?;
         let t = micros(now);
         for chunk in page.set.chunks(100) {
-            // A stale coupling of either record under this mapping makes way for the new one:
-            // keyed deletes, each an index lookup (an OR of all pairs made SQLite walk every
-            // coupling of the mapping per statement, quadratic over a full synchronization).
-            for (f, sa, _) in chunk {
+            // A stale coupling of either record under this mapping makes way for the new one.
+            // Which couplings are stale is read with two indexed `IN` queries (one per side);
+            // only those are deleted, each by key (usually none: a page mostly renews couplings
+            // as they are or adds new ones).
+            let wanted: HashSet<(Uuid, Uuid)> = chunk.iter().map(|(f, sa, _)| (*f, *sa)).collect();
+            let mut stale: Vec<(Uuid, Uuid)> = Vec::new();
+            for (col, ids) in [
+                ("financials_id", chunk.iter().map(|c| c.0).collect::<Vec<_>>()),
+                ("sales_id", chunk.iter().map(|c| c.1).collect::<Vec<_>>()),
+            ] {
+                let sql = format!(
+                    "SELECT financials_id, sales_id FROM sync_coupling WHERE mapping = $1 AND {col} IN ({})",
+                    placeholders(2, ids.len())
+                );
+                let mut binds = vec![s(mapping)];
+                binds.extend(ids.iter().map(|id| u(*id)));
+                for r in tx.fetch_all_sql(AssertSqlSafe(sql), binds).await? {
+                    let pair = (uuid_col(&r, "financials_id"), uuid_col(&r, "sales_id"));
+                    if !wanted.contains(&pair) && !stale.contains(&pair) {
+                        stale.push(pair);
+                    }
+                }
+            }
+            for (f, sa) in stale {
                 tx.execute_sql(
-                    "DELETE FROM sync_coupling WHERE mapping = $1 AND financials_id = $2 AND sales_id <> $3",
-                    vec![s(mapping), u(*f), u(*sa)],
-                )
-                .await?;
-                tx.execute_sql(
-                    "DELETE FROM sync_coupling WHERE mapping = $1 AND sales_id = $2 AND financials_id <> $3",
-                    vec![s(mapping), u(*sa), u(*f)],
+                    "DELETE FROM sync_coupling WHERE mapping = $1 AND financials_id = $2 AND sales_id = $3",
+                    vec![s(mapping), u(f), u(sa)],
                 )
                 .await?;
             }

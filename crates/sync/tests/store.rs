@@ -46,6 +46,7 @@ async fn the_sync_store_keeps_couplings_jobs_watermarks_and_review_on_both_backe
         let base = Base {
             financials: json!({"phoneNumber": "1"}).as_object().unwrap().clone(),
             sales: Default::default(),
+            created_in: None,
         };
         let page = PageRecord {
             set: vec![(id(1), id(101), base.clone()), (id(2), id(102), base.clone())],
