@@ -1,7 +1,7 @@
 //! (a) Kontor's full synchronization: the engine (`kontor_sync::Engine`) with the HTTP connectors
 //! of `kontor-connectors`, from the seeded Financials into a fresh Sales, every enabled default
-//! mapping, lines in dependency order (lines whose dependencies are done run concurrently, as the
-//! full synchronization review schedules them).
+//! mapping, each line started as soon as the lines it depends on are done (as the full
+//! synchronization review's scheduler starts them).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -73,7 +73,9 @@ pub async fn run(pair: &Pair) -> anyhow::Result<u64> {
         .map(|l| l.name.clone())
         .collect();
     let known: HashSet<String> = pending.iter().cloned().collect();
-    while !pending.is_empty() {
+    // Each line starts as soon as its dependencies are done, as the review's scheduler does.
+    let mut running = futures::stream::FuturesUnordered::new();
+    loop {
         let ready: Vec<String> = pending
             .iter()
             .filter(|n| {
@@ -83,20 +85,24 @@ pub async fn run(pair: &Pair) -> anyhow::Result<u64> {
             })
             .cloned()
             .collect();
-        anyhow::ensure!(!ready.is_empty(), "the mappings {pending:?} wait on each other");
-        let runs = ready.iter().map(|n| async move {
-            let t = std::time::Instant::now();
-            let r = engine.run_full_sync_line(n).await;
-            (r, t.elapsed())
-        });
-        for (n, (r, took)) in ready.iter().zip(futures::future::join_all(runs).await) {
-            r.with_context(|| format!("full synchronization of {n}"))?;
-            if pair.stats.is_some() {
-                eprintln!("profile: line {n} took {:.3} s", took.as_secs_f64());
-            }
-        }
         pending.retain(|n| !ready.contains(n));
-        done.extend(ready);
+        for n in ready {
+            let engine = engine.clone();
+            running.push(async move {
+                let t = std::time::Instant::now();
+                let r = engine.run_full_sync_line(&n).await;
+                (n, r, t.elapsed())
+            });
+        }
+        let Some((n, r, took)) = futures::StreamExt::next(&mut running).await else {
+            anyhow::ensure!(pending.is_empty(), "the mappings {pending:?} wait on each other");
+            break;
+        };
+        r.with_context(|| format!("full synchronization of {n}"))?;
+        if pair.stats.is_some() {
+            eprintln!("profile: line {n} took {:.3} s", took.as_secs_f64());
+        }
+        done.insert(n);
     }
     let mut written = 0u64;
     let mut failed = Vec::new();
