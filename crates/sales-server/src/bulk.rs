@@ -46,6 +46,7 @@ pub async fn run(
     // 1. Every target's type and key, before anything is read.
     let mut keys: Vec<Option<Key>> = Vec::with_capacity(targets.len());
     let mut seen: HashMap<Uuid, usize> = HashMap::new();
+    let mut seen_alternate: HashMap<String, usize> = HashMap::new();
     for (i, t) in targets.iter().enumerate() {
         let ty = t.get("@odata.type").and_then(Value::as_str).map(|s| s.trim_start_matches('#'));
         if ty != Some(expected_type.as_str()) {
@@ -73,12 +74,20 @@ pub async fn run(
             }
             _ => return Err(ApiError::segment(message)),
         };
-        if let Some(Key::Id(id)) = &key
-            && let Some(first) = seen.insert(*id, i)
-        {
+        // Targets are read before any is written, so a key given twice would be created twice
+        // (a duplicate-key error) instead of created then updated: refuse it by name.
+        let repeated = match &key {
+            Some(Key::Id(id)) => seen.insert(*id, i).map(|first| (id.to_string(), first)),
+            Some(Key::Alternate(pairs)) => {
+                let text = ops::key_text(pairs);
+                seen_alternate.insert(text.clone(), i).map(|first| (text, first))
+            }
+            None => None,
+        };
+        if let Some((key, first)) = repeated {
             return Err(ApiError::bad_request(
                 code::INVALID_ARGUMENT,
-                format!("Targets[{i}] repeats the key {id} of Targets[{first}]."),
+                format!("Targets[{i}] repeats the key {key} of Targets[{first}]."),
             ));
         }
         keys.push(if message == "CreateMultiple" { None } else { key });

@@ -735,7 +735,7 @@ fn invalid_key(entity: &EntityType, pairs: &[(String, Value)]) -> ApiError {
     )
 }
 
-fn key_text(pairs: &[(String, Value)]) -> String {
+pub(crate) fn key_text(pairs: &[(String, Value)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| {
