@@ -34,7 +34,8 @@ pub struct ClientOptions {
     pub max_concurrency: usize,
     /// Ids per `$filter` when fetching rows by key.
     pub ids_per_get: usize,
-    /// Upserts per `UpsertMultiple` request (Dataverse), or 0 to write upserts as `$batch`
+    /// Upserts per `UpsertMultiple` request (Dataverse only: the Financials API has no such
+    /// message), or 0 to write upserts as `$batch`
     /// requests of independent PATCHes. A rejected `UpsertMultiple` (all or nothing) is
     /// written again as a `$batch`, so that each record gets its own outcome.
     pub bulk_upsert_size: usize,
@@ -54,7 +55,7 @@ impl Default for ClientOptions {
             initial_concurrency: 4,
             max_concurrency: 16,
             ids_per_get: 40,
-            bulk_upsert_size: 0,
+            bulk_upsert_size: 500,
             max_retries: 6,
             max_throttles: 200,
             max_retry_after: Duration::from_secs(60),
@@ -155,7 +156,7 @@ impl ODataConnector {
             format!("{root}/api/data/v9.2/"),
             format!("{root}/api/data/v9.2/$batch"),
             Auth::Bearer(tokens),
-            ClientOptions { bulk_upsert_size: 500, ..ClientOptions::default() },
+            ClientOptions::default(),
         )
     }
 
@@ -651,7 +652,10 @@ impl Connector for ODataConnector {
     ) -> BoxFuture<'a, Result<Vec<WriteOutcome>, ConnectorError>> {
         Box::pin(async move {
             let bulk = self.options.bulk_upsert_size;
-            if bulk > 1 && batch.ops.iter().all(|o| matches!(o, WriteOp::Upsert { .. })) {
+            if bulk > 1
+                && self.side == Side::Sales
+                && batch.ops.iter().all(|o| matches!(o, WriteOp::Upsert { .. }))
+            {
                 let results = join_all(
                     batch
                         .ops

@@ -110,6 +110,7 @@ impl Engine {
             lookups: Some(lookups),
             job_id,
             match_index: Some(HashMap::new()),
+            fresh_destination: false,
         };
         let src_filter = side_filter(src);
         let table = mapping.side(src).table_ref();

@@ -289,6 +289,7 @@ impl Engine {
             lookups: None,
             job_id,
             match_index: None,
+            fresh_destination: false,
         };
 
         // Failed, not skipped records are retried first.
@@ -307,6 +308,11 @@ impl Engine {
             total.add(&res?);
         }
 
+        if mode == Mode::Full {
+            let dst = pass.destination();
+            ctx.fresh_destination =
+                self.connector(dst).count(&mapping.side(dst).table_ref()).await? == 0;
+        }
         let table = mapping.side(src).table_ref().selecting(mapping.read_fields(src));
         let mut cursor = match mode {
             Mode::Full => Cursor::Start,
@@ -365,11 +371,6 @@ impl Engine {
         let mapping = ctx.mapping;
         let pass = ctx.pass;
         let (src, dst) = (pass.source(), pass.destination());
-        // Lookup tables are built once per pass, when the first rows arrive.
-        if ctx.lookups.is_none() {
-            ctx.lookups = Some(self.lookups(ctx.set, mapping, pass).await?);
-        }
-        let lookups = ctx.lookups.as_ref().expect("just built");
         let ids: Vec<Uuid> = changes.iter().map(Change::id).collect();
         let couplings = self.store.couplings_for(&mapping.name, src, &ids).await?;
         // Coupled rows still at their last synced values need nothing: counted unchanged
@@ -407,19 +408,39 @@ impl Engine {
         } else {
             couplings.into_iter().filter(|c| !quiet.contains(&c.id(src))).collect()
         };
+        if changes.is_empty() {
+            return self.apply(ctx, &couplings, &ids, vec![], quiet.len() as u64).await;
+        }
+        // Lookup tables are built once per pass, when the first rows that need planning arrive.
+        if ctx.lookups.is_none() {
+            ctx.lookups = Some(self.lookups(ctx.set, mapping, pass).await?);
+        }
+        let lookups = ctx.lookups.as_ref().expect("just built");
         let skipped = self.store.skipped(&mapping.name, src, &ids).await?;
         let coupled_src: HashSet<Uuid> = couplings.iter().map(|c| c.id(src)).collect();
 
         // Destination rows: coupled ones and those at deterministic ids (crash repair), one request.
         let mut want: Vec<Uuid> = couplings.iter().map(|c| c.id(dst)).collect();
+        // Uncoupled rows outside the source's table filter are left alone: nothing to read.
+        let src_filter =
+            mapping.side(src).filter.as_deref().and_then(|f| crate::filter::Filter::parse(f).ok());
         let uncoupled: Vec<&Row> = changes
             .iter()
             .filter_map(|c| match c {
-                Change::Upsert(r) if !coupled_src.contains(&r.id) => Some(r),
+                Change::Upsert(r)
+                    if !coupled_src.contains(&r.id)
+                        && crate::filter::matches(src_filter.as_ref(), &r.fields) =>
+                {
+                    Some(r)
+                }
                 _ => None,
             })
             .collect();
-        want.extend(uncoupled.iter().map(|r| target_id(self.settings.id, &mapping.name, r.id)));
+        // A destination that was empty when the pass began holds no row at a deterministic id
+        // but those this pass wrote, and those belong to rows already coupled.
+        if !ctx.fresh_destination {
+            want.extend(uncoupled.iter().map(|r| target_id(self.settings.id, &mapping.name, r.id)));
+        }
 
         // Match-based coupling for uncoupled rows in a full sync.
         let mut matches = HashMap::new();
@@ -461,9 +482,7 @@ impl Engine {
             skipped: &skipped,
             lookups,
         });
-        let mut counters = self.apply(ctx, &couplings, &ids, ops).await?;
-        counters.unchanged += quiet.len() as u64;
-        Ok(counters)
+        self.apply(ctx, &couplings, &ids, ops, quiet.len() as u64).await
     }
 
     /// Writes a planned page (one batch per side) and records its outcome.
@@ -473,6 +492,7 @@ impl Engine {
         couplings: &[plan::Coupling],
         page_ids: &[Uuid],
         ops: Vec<Operation>,
+        quiet: u64,
     ) -> Result<Counters, SyncError> {
         let mapping = ctx.mapping;
         let pass = ctx.pass;
@@ -517,7 +537,8 @@ impl Engine {
         };
         let now = self.clock.now();
         let mut record = PageRecord::default();
-        let mut counters = Counters::default();
+        // Rows found at their last synced values without a destination read are unchanged.
+        let mut counters = Counters { unchanged: quiet, ..Counters::default() };
         let mut errors = Vec::new();
         for (k, op) in ops.iter().enumerate() {
             let target = match &op.action {
@@ -597,4 +618,6 @@ pub(crate) struct PageContext<'a> {
     pub(crate) lookups: Option<Lookups>,
     pub(crate) job_id: Uuid,
     pub(crate) match_index: Option<HashMap<String, Option<Uuid>>>,
+    /// The destination table held no rows when this full pass began (counted then).
+    pub(crate) fresh_destination: bool,
 }

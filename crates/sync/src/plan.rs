@@ -712,8 +712,9 @@ pub fn unchanged_since_base(
     echo: bool,
 ) -> bool {
     let (src, dst) = (pass.source(), pass.destination());
-    // Values the base lacks are the integration's own while it created the record and is
-    // still its last modifier; otherwise they count as changed.
+    // Values the base lacks (fields and constants mapped only the other way) are the
+    // integration's own while it created the record and is still its last modifier: nothing
+    // changed since its write. Otherwise they count as changed.
     let own = echo && base.created_in == Some(src);
     mapping.fields.iter().filter(|f| f.applies_to(pass) && !f.insert_only).all(|f| {
         match f.field(src) {
@@ -723,9 +724,10 @@ pub fn unchanged_since_base(
             },
             None => {
                 let df = f.field(dst).expect("applies_to checked the destination field");
-                base.side(dst)
-                    .get(df)
-                    .is_some_and(|b| same(b, f.constant.as_ref().unwrap_or(&Value::Null)))
+                match base.side(dst).get(df) {
+                    Some(b) => same(b, f.constant.as_ref().unwrap_or(&Value::Null)),
+                    None => own,
+                }
             }
         }
     })
