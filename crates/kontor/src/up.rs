@@ -286,7 +286,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         creds.full_sync_started = true;
         creds.save(&data)?;
     }
-    let outcome = follow_full_sync(&engine).await?;
+    let outcome = follow_full_sync(&engine, &queue).await?;
     engine.schedule_incremental(&queue, Duration::from_secs(30)).await?;
 
     print_welcome(&data, &fin_url, &crm_url, &company.name, admin_env.is_some());
@@ -315,13 +315,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
 /// Shows one progress line per review line until every line has ended. Returns the lines that
 /// ended in Error.
-async fn follow_full_sync(engine: &Engine) -> anyhow::Result<Vec<String>> {
+async fn follow_full_sync(engine: &Engine, queue: &Queue) -> anyhow::Result<Vec<String>> {
     let bars = MultiProgress::new();
     let style = ProgressStyle::with_template("{spinner} {prefix:<22} {wide_msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
     let mut shown: Vec<(String, ProgressBar)> = Vec::new();
     loop {
-        let lines = engine.review_status().await?;
+        let lines = engine.review_status_on(queue).await?;
         for l in &lines {
             if !shown.iter().any(|(n, _)| n == &l.name) {
                 let bar = bars.add(ProgressBar::new_spinner().with_style(style.clone()));

@@ -516,12 +516,12 @@ async fn full_sync(State(st): State<SyncState>) -> ApiResult<Json<Value>> {
     let engine = st.engine()?;
     engine.prepare_full_sync().await?;
     engine.advance_full_sync(&st.queue).await?;
-    Ok(Json(json!({"value": engine.review_status().await?})))
+    Ok(Json(json!({"value": engine.review_status_on(&st.queue).await?})))
 }
 
 async fn full_sync_status(State(st): State<SyncState>) -> ApiResult<Json<Value>> {
     let engine = st.engine()?;
-    Ok(Json(json!({"value": engine.review_status().await?})))
+    Ok(Json(json!({"value": engine.review_status_on(&st.queue).await?})))
 }
 
 #[derive(Deserialize, Default)]

@@ -155,8 +155,34 @@ impl Engine {
 
     /// The review lines with their job statuses.
     pub async fn review_status(&self) -> Result<Vec<ReviewStatus>, SyncError> {
+        self.review_status_inner(None).await
+    }
+
+    /// [`Engine::review_status`], checked against the job queue: a line still Ready or In
+    /// Process whose entry has ended in Error shows Error. That happens when the entry's worker
+    /// died on its last attempt: the queue takes the entry back as failed when the lease runs
+    /// out, and no handler is left to tell the line, which would otherwise show In Process for
+    /// ever (and `kontor sync full --wait` wait for it).
+    pub async fn review_status_on(&self, queue: &Queue) -> Result<Vec<ReviewStatus>, SyncError> {
+        self.review_status_inner(Some(queue)).await
+    }
+
+    async fn review_status_inner(
+        &self,
+        queue: Option<&Queue>,
+    ) -> Result<Vec<ReviewStatus>, SyncError> {
         let mut out = Vec::new();
-        for StoredReviewLine { line, to_job_id, from_job_id, .. } in self.store.review().await? {
+        for StoredReviewLine { mut line, queue_entry_id, to_job_id, from_job_id } in
+            self.store.review().await?
+        {
+            let open = matches!(line.queue_status, QueueStatus::Ready | QueueStatus::InProcess);
+            let entry = queue_entry_id.and_then(|id| id.parse::<kontor_jobs::JobId>().ok());
+            if let (true, Some(queue), Some(entry)) = (open, queue, entry) {
+                let entry = queue.get(entry).await.map_err(|e| SyncError::Store(e.to_string()))?;
+                if entry.is_some_and(|e| e.status == kontor_jobs::Status::Error) {
+                    line.queue_status = QueueStatus::Error;
+                }
+            }
             let status = |job: Option<crate::store::SynchJob>| match job {
                 None => review::JobStatus::None,
                 Some(j) => {

@@ -233,3 +233,58 @@ async fn the_full_sync_review_runs_jobs_in_dependency_order_through_the_queue() 
         store.jobs(None, 100).await.unwrap()
     );
 }
+
+#[tokio::test]
+async fn a_review_line_whose_worker_died_on_the_last_attempt_shows_error_instead_of_in_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
+    let store = SyncStore::new(db.clone());
+    store.migrate().await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let sides = FakeSides {
+        experience: "Suite".into(),
+        users: vec![("integration@kontor".into(), Uuid::from_u128(0xa1))],
+        calls: Mutex::default(),
+    };
+    let mut req = request(None);
+    req.enable = Some(vec!["CURRENCY".into()]);
+    setup(&store, &sides, req, now).await.unwrap();
+    let fin = Arc::new(MemoryConnector::new(Side::Financials, "f1"));
+    let sales = Arc::new(MemoryConnector::new(Side::Sales, &Uuid::from_u128(0xa1).to_string()));
+    fin.put(
+        "currencies",
+        Uuid::from_u128(2),
+        json!({"code": "EUR", "displayName": "Euro"}),
+        "anna",
+    );
+    let settings = store.connection().await.unwrap().unwrap();
+    let engine = Engine::new(store.clone(), fin, sales, settings, clock.clone());
+    let queue = Queue::with_clock(db.clone(), clock.clone());
+    engine.prepare_full_sync().await.unwrap();
+    engine.advance_full_sync(&queue).await.unwrap();
+
+    // Three workers in a row take the job, mark the line In Process and die (no heartbeat, no
+    // completion); each time the lease runs out and the next claim takes the entry back.
+    let lease = std::time::Duration::from_secs(60);
+    for attempt in 0..3 {
+        let claimed = queue.claim("doomed", clock.now(), lease).await.unwrap();
+        assert!(claimed.is_some(), "attempt {attempt} is claimed");
+        store
+            .set_review_status(
+                "CURRENCY",
+                kontor_sync::review::QueueStatus::InProcess,
+                None,
+                clock.now(),
+            )
+            .await
+            .unwrap();
+        clock.advance(lease * 2);
+    }
+    assert!(queue.claim("next", clock.now(), lease).await.unwrap().is_none(), "out of attempts");
+
+    assert_eq!(engine.review_status().await.unwrap()[0].job_queue_entry_status, "In Process");
+    let checked = engine.review_status_on(&queue).await.unwrap();
+    assert_eq!(checked[0].name, "CURRENCY");
+    assert_eq!(checked[0].job_queue_entry_status, "Error", "{checked:?}");
+}
