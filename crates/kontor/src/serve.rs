@@ -226,6 +226,10 @@ pub struct WorkerArgs {
     /// Workers in this process.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// Seconds a worker holds a job without a heartbeat (heartbeats go every third of it): how
+    /// long the job of a worker that died waits before another worker takes it over.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease_seconds: u64,
 }
 
 /// `kontor worker`: runs the integration's jobs against the connection stored in the database.
@@ -254,7 +258,8 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
             queue.clone(),
             kontor_sync::jobs::handlers_for(slot.clone(), queue.clone()),
         )
-        .with_id(format!("worker-{}-{n}", std::process::id()));
+        .with_id(format!("worker-{}-{n}", std::process::id()))
+        .with_lease(std::time::Duration::from_secs(args.lease_seconds));
         let stop = shutdown.wait();
         tasks.push(tokio::spawn(async move { w.run(stop).await }));
     }
