@@ -106,17 +106,12 @@ pub async fn changes(
             ));
         }
     }
-    let found = rows::repo_for(entity).changes(tx, entity, after, limit).await?;
+    let found =
+        rows::repo_for(entity).changes_selecting(tx, entity, after, limit, &options.select).await?;
     Ok(found
         .into_iter()
         .map(|c| match c {
-            kontor_store::Change::Upsert(m) => {
-                let mut r = rows::from_map(m);
-                if !options.select.is_empty() {
-                    r.data.retain(|k, _| k == &entity.key || options.select.contains(k));
-                }
-                Change::Upsert(r)
-            }
+            kontor_store::Change::Upsert(m) => Change::Upsert(rows::from_map(m)),
             kontor_store::Change::Deleted { id, version } => Change::Deleted { id, version },
         })
         .collect())

@@ -736,7 +736,8 @@ async fn job_errors(client: &Client, ids: impl IntoIterator<Item = Uuid>) -> Vec
                 let mapping = v["job"]["mapping"].as_str().unwrap_or("");
                 let direction = v["job"]["direction"].as_str().unwrap_or("");
                 let message = v["job"]["message"].as_str().unwrap_or("");
-                if !message.is_empty() && v["job"]["counters"]["failed"].as_u64().unwrap_or(0) > 0 {
+                // A job's message is the error that ended its pass as a whole.
+                if !message.is_empty() {
                     out.push(format!("{mapping} {direction}: {message}"));
                 }
                 for e in v["errors"].as_array().into_iter().flatten() {

@@ -84,6 +84,10 @@ impl<T: QueryStatementWriter> Statement for T {
     }
 }
 
+/// Rows sqlx's SQLite worker may send ahead of the reader (one page of the largest
+/// `odata.maxpagesize` the servers grant, plus one).
+const ROW_CHANNEL_SIZE: usize = 5001;
+
 impl Db {
     /// Connects to `sqlite:<path>` (add `?mode=rwc` to create the file), `sqlite::memory:` (one
     /// shared connection, so the database lives as long as the pool) or `postgres://…`.
@@ -93,7 +97,12 @@ impl Db {
             let mut options = SqliteConnectOptions::from_str(url)?
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
-                .synchronous(SqliteSynchronous::Normal);
+                .synchronous(SqliteSynchronous::Normal)
+                // sqlx runs each SQLite connection on its own thread and streams rows to the
+                // caller through a bounded channel; at its default of 50 a page of 500 rows
+                // costs a dozen thread hand-offs (the worker blocks on the full channel until
+                // the reader drains it). A page fits at once with room to spare.
+                .row_buffer_size(ROW_CHANNEL_SIZE);
             let pool = if memory {
                 SqlitePoolOptions::new()
                     .max_connections(1)

@@ -946,8 +946,28 @@ impl Repo {
         after_version: i64,
         limit: u64,
     ) -> Result<Vec<Change>> {
+        self.changes_selecting(tx, entity, after_version, limit, &[]).await
+    }
+
+    /// [`Repo::changes`] reading only the key and the properties of `select` (all when empty;
+    /// an unknown name is an error naming it).
+    pub async fn changes_selecting(
+        &self,
+        tx: &mut Tx,
+        entity: &EntityType,
+        after_version: i64,
+        limit: u64,
+        select: &[String],
+    ) -> Result<Vec<Change>> {
         let limit = Ord::max(limit, 1);
-        let all: Vec<&Property> = entity.properties.iter().collect();
+        for name in select {
+            self.property(entity, name)?;
+        }
+        let all: Vec<&Property> = entity
+            .properties
+            .iter()
+            .filter(|p| select.is_empty() || p.name == entity.key || select.contains(&p.name))
+            .collect();
         let mut q = select_columns(entity, &all);
         q.and_where(col(entity, ROW_VERSION_COLUMN).gt(after_version))
             .order_by_expr(col(entity, ROW_VERSION_COLUMN), Order::Asc)

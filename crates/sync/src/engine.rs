@@ -242,11 +242,38 @@ impl Engine {
         pass: Pass,
         mode: Mode,
     ) -> Result<PassReport, SyncError> {
-        let src = pass.source();
-        let job_id = self
+        self.run_pass_job(set, mapping, pass, mode).await.1
+    }
+
+    /// [`Engine::run_pass`], also naming its synch job when it got as far as starting one (a
+    /// pass that fails as a whole leaves a job with the error as its message).
+    pub async fn run_pass_job(
+        &self,
+        set: &MappingSet,
+        mapping: &TableMapping,
+        pass: Pass,
+        mode: Mode,
+    ) -> (Option<Uuid>, Result<PassReport, SyncError>) {
+        let job_id = match self
             .store
             .start_job(&mapping.name, pass.as_str(), "Synchronization", self.clock.now())
-            .await?;
+            .await
+        {
+            Ok(id) => id,
+            Err(e) => return (None, Err(e)),
+        };
+        (Some(job_id), self.finish_pass(set, mapping, pass, mode, job_id).await)
+    }
+
+    async fn finish_pass(
+        &self,
+        set: &MappingSet,
+        mapping: &TableMapping,
+        pass: Pass,
+        mode: Mode,
+        job_id: Uuid,
+    ) -> Result<PassReport, SyncError> {
+        let src = pass.source();
         let res = if mapping.is_option_set() {
             crate::options::run(self, mapping, pass, mode, job_id).await
         } else {

@@ -185,9 +185,12 @@ impl Engine {
             }
             let status = |job: Option<crate::store::SynchJob>| match job {
                 None => review::JobStatus::None,
-                Some(j) => {
-                    review::JobStatus::derive(true, j.finished_at.is_some(), j.counters.failed)
-                }
+                // A pass that failed as a whole has its error as the job's message.
+                Some(j) => review::JobStatus::derive(
+                    true,
+                    j.finished_at.is_some(),
+                    j.counters.failed + u64::from(!j.message.is_empty()),
+                ),
             };
             let to = match to_job_id {
                 Some(id) => status(self.store.job(id).await?),
@@ -221,21 +224,19 @@ impl Engine {
             .clone();
         self.store.set_review_status(name, QueueStatus::InProcess, None, self.clock.now()).await?;
         for pass in mapping.direction.passes() {
-            let report = self.run_pass(&set, &mapping, pass, Mode::Full).await;
-            let report = match report {
-                Ok(r) => r,
-                Err(e) => {
-                    let status =
-                        if e.is_transient() { QueueStatus::Ready } else { QueueStatus::Error };
-                    self.store.set_review_status(name, status, None, self.clock.now()).await?;
-                    return Err(e);
+            let (job_id, report) = self.run_pass_job(&set, &mapping, pass, Mode::Full).await;
+            // The line names its pass's job whether the pass succeeded or failed as a whole
+            // (the job's message then says why).
+            if let Some(id) = job_id {
+                match pass {
+                    Pass::ToSales => self.store.set_review_job(name, Some(id), None).await?,
+                    Pass::ToFinancials => self.store.set_review_job(name, None, Some(id)).await?,
                 }
-            };
-            match pass {
-                Pass::ToSales => self.store.set_review_job(name, Some(report.job_id), None).await?,
-                Pass::ToFinancials => {
-                    self.store.set_review_job(name, None, Some(report.job_id)).await?
-                }
+            }
+            if let Err(e) = report {
+                let status = if e.is_transient() { QueueStatus::Ready } else { QueueStatus::Error };
+                self.store.set_review_status(name, status, None, self.clock.now()).await?;
+                return Err(e);
             }
         }
         self.store.set_review_status(name, QueueStatus::Finished, None, self.clock.now()).await?;
