@@ -55,7 +55,7 @@ impl Default for ClientOptions {
             initial_concurrency: 4,
             max_concurrency: 16,
             ids_per_get: 40,
-            bulk_upsert_size: 500,
+            bulk_upsert_size: 250,
             max_retries: 6,
             max_throttles: 200,
             max_retry_after: Duration::from_secs(60),

@@ -357,24 +357,43 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
+        // Three pages in flight: while page N is written and recorded, page N+1 is planned and
+        // page N+2 read. A page that shares a record with the one still being written waits
+        // for it (its couplings and skip state must be read after that write is recorded).
+        let mut writing: Option<Prepared> = None;
         loop {
             let next_cursor = page.next.clone().map(Cursor::Next);
             let changes = std::mem::take(&mut page.changes);
-            // Read the next page while this one is planned and written.
-            let (processed, next) = match &next_cursor {
-                Some(c) => {
-                    let (a, b) = tokio::join!(
-                        self.process_page(&mut ctx, changes),
-                        src_conn.read(&table, c, page_size)
-                    );
-                    (a, Some(b))
+            if let Some(w) = &writing
+                && changes.iter().any(|c| w.touches(c.id()))
+            {
+                let w = writing.take().expect("checked");
+                total.add(&self.apply(mapping, pass, job_id, w).await?);
+            }
+            let previous = async {
+                match writing.take() {
+                    Some(w) => self.apply(mapping, pass, job_id, w).await.map(Some),
+                    None => Ok(None),
                 }
-                None => (self.process_page(&mut ctx, changes).await, None),
             };
-            total.add(&processed?);
+            let read_next = async {
+                match &next_cursor {
+                    Some(c) => Some(src_conn.read(&table, c, page_size).await),
+                    None => None,
+                }
+            };
+            let (applied, prepared, next) =
+                tokio::join!(previous, self.prepare_page(&mut ctx, changes), read_next);
+            if let Some(c) = applied? {
+                total.add(&c);
+            }
+            writing = Some(prepared?);
             match next {
                 Some(n) => page = n?,
                 None => {
+                    if let Some(w) = writing.take() {
+                        total.add(&self.apply(mapping, pass, job_id, w).await?);
+                    }
                     if let Some(delta) = &page.delta {
                         self.store
                             .set_watermark(&mapping.name, src, delta, self.clock.now())
@@ -387,13 +406,25 @@ impl Engine {
         Ok(total)
     }
 
+    /// Plans a page and writes it.
     pub(crate) async fn process_page(
         &self,
         ctx: &mut PageContext<'_>,
         changes: Vec<Change>,
     ) -> Result<Counters, SyncError> {
+        let (mapping, pass, job_id) = (ctx.mapping, ctx.pass, ctx.job_id);
+        let prepared = self.prepare_page(ctx, changes).await?;
+        self.apply(mapping, pass, job_id, prepared).await
+    }
+
+    /// Reads what a page needs (couplings, skip state, destination rows) and plans it.
+    async fn prepare_page(
+        &self,
+        ctx: &mut PageContext<'_>,
+        changes: Vec<Change>,
+    ) -> Result<Prepared, SyncError> {
         if changes.is_empty() {
-            return Ok(Counters::default());
+            return Ok(Prepared::default());
         }
         let mapping = ctx.mapping;
         let pass = ctx.pass;
@@ -436,7 +467,7 @@ impl Engine {
             couplings.into_iter().filter(|c| !quiet.contains(&c.id(src))).collect()
         };
         if changes.is_empty() {
-            return self.apply(ctx, &couplings, &ids, vec![], quiet.len() as u64).await;
+            return Ok(Prepared { couplings, ids, ops: vec![], quiet: quiet.len() as u64 });
         }
         // Lookup tables are built once per pass, when the first rows that need planning arrive.
         if ctx.lookups.is_none() {
@@ -509,20 +540,19 @@ impl Engine {
             skipped: &skipped,
             lookups,
         });
-        self.apply(ctx, &couplings, &ids, ops, quiet.len() as u64).await
+        Ok(Prepared { couplings, ids, ops, quiet: quiet.len() as u64 })
     }
 
     /// Writes a planned page (one batch per side) and records its outcome.
     async fn apply(
         &self,
-        ctx: &PageContext<'_>,
-        couplings: &[plan::Coupling],
-        page_ids: &[Uuid],
-        ops: Vec<Operation>,
-        quiet: u64,
+        mapping: &TableMapping,
+        pass: Pass,
+        job_id: Uuid,
+        page: Prepared,
     ) -> Result<Counters, SyncError> {
-        let mapping = ctx.mapping;
-        let pass = ctx.pass;
+        let Prepared { couplings, ids, ops, quiet } = page;
+        let (couplings, page_ids) = (&couplings[..], &ids[..]);
         let (src, dst) = (pass.source(), pass.destination());
         let mut batches: HashMap<Side, Vec<(usize, WriteOp)>> = HashMap::new();
         for (k, op) in ops.iter().enumerate() {
@@ -631,9 +661,28 @@ impl Engine {
         // Rows that needed nothing (outside the filter, not coupled, gone) clear any old failure.
         let planned: HashSet<Uuid> = ops.iter().map(|o| o.source_id).collect();
         record.succeeded.extend(page_ids.iter().filter(|id| !planned.contains(id)));
-        self.store.record_page(&mapping.name, src, ctx.job_id, &record, now).await?;
-        self.store.add_to_job(ctx.job_id, &counters, &errors).await?;
+        self.store.record_page(&mapping.name, src, job_id, &record, now).await?;
+        self.store.add_to_job(job_id, &counters, &errors).await?;
         Ok(counters)
+    }
+}
+
+/// A planned page, ready to be written.
+#[derive(Default)]
+struct Prepared {
+    /// The couplings of the page's rows that needed planning.
+    couplings: Vec<plan::Coupling>,
+    /// Every source id of the page.
+    ids: Vec<Uuid>,
+    ops: Vec<Operation>,
+    /// Rows found at their last synced values (counted unchanged).
+    quiet: u64,
+}
+
+impl Prepared {
+    /// Whether writing this page concerns source record `id`.
+    fn touches(&self, id: Uuid) -> bool {
+        self.ids.contains(&id)
     }
 }
 

@@ -320,3 +320,83 @@ async fn match_based_coupling_couples_by_the_chosen_fields_and_creates_only_when
         .unwrap_err();
     assert!(err.to_string().contains("'shoeSize'"), "{err}");
 }
+
+/// The Financials side, changing customer 100 while the engine reads the second page of
+/// customers (so that it comes again in a later page, as a row changed during a read does).
+struct ChangesDuringTheRead {
+    inner: Arc<MemoryConnector>,
+    reads: std::sync::atomic::AtomicU32,
+}
+
+impl kontor_sync::connector::Connector for ChangesDuringTheRead {
+    fn side(&self) -> Side {
+        Side::Financials
+    }
+    fn read<'a>(
+        &'a self,
+        table: &'a kontor_sync::connector::TableRef,
+        cursor: &'a kontor_sync::connector::Cursor,
+        page_size: usize,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<kontor_sync::connector::ChangePage, kontor_sync::connector::ConnectorError>,
+    > {
+        if table.set == "customers"
+            && self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1
+        {
+            self.inner.put("customers", id(100), json!({"displayName": "Renamed"}), "anna");
+        }
+        self.inner.read(table, cursor, page_size)
+    }
+    fn get<'a>(
+        &'a self,
+        table: &'a kontor_sync::connector::TableRef,
+        ids: &'a [Uuid],
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<Vec<kontor_sync::connector::Row>, kontor_sync::connector::ConnectorError>,
+    > {
+        self.inner.get(table, ids)
+    }
+    fn write<'a>(
+        &'a self,
+        batch: &'a kontor_sync::connector::WriteBatch,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<Vec<kontor_sync::connector::WriteOutcome>, kontor_sync::connector::ConnectorError>,
+    > {
+        self.inner.write(batch)
+    }
+    fn count<'a>(
+        &'a self,
+        table: &'a kontor_sync::connector::TableRef,
+    ) -> futures::future::BoxFuture<'a, Result<u64, kontor_sync::connector::ConnectorError>> {
+        self.inner.count(table)
+    }
+}
+
+#[tokio::test]
+async fn a_row_changed_while_pages_are_in_flight_is_planned_after_its_earlier_version_is_recorded()
+{
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let mut w = world(&url).await;
+        full_sync(&w, &["SALESPEOPLE", "CURRENCY"]).await;
+        // Pages of two: [100, 101] is written while [102, 100 renamed] is planned — unless the
+        // engine waits, the renamed 100 is planned as uncoupled and inserted a second time.
+        w.engine.financials =
+            Arc::new(ChangesDuringTheRead { inner: w.fin.clone(), reads: Default::default() });
+        let set = w.engine.store.mappings().await.unwrap();
+        let mapping = set.get("CUSTOMER").unwrap().clone();
+        let report = w.engine.run_pass(&set, &mapping, Pass::ToSales, Mode::Full).await.unwrap();
+        assert_eq!(
+            (report.counters.inserted, report.counters.modified),
+            (3, 1),
+            "{:?}",
+            report.counters
+        );
+        assert_eq!(account_of(&w, 100)["name"], json!("Renamed"));
+        assert_eq!(w.sales.rows("accounts").len(), 3);
+        assert_eq!(w.engine.store.coupling_count("CUSTOMER").await.unwrap(), 3);
+    })
+    .await;
+}

@@ -97,9 +97,17 @@ async fn measured<T, F: Future<Output = anyhow::Result<T>>>(
     f: F,
 ) -> anyhow::Result<(T, Duration, u64)> {
     rss::reset_peak();
+    let cpu = rss::cpu_seconds();
     let start = Instant::now();
     let out = f.await?;
     let elapsed = start.elapsed();
+    // How busy the two cores were: CPU seconds of this process over wall seconds.
+    let used = rss::cpu_seconds() - cpu;
+    say(format!(
+        "{:.2} s wall, {used:.2} s CPU in this process ({:.2} cores busy)",
+        elapsed.as_secs_f64(),
+        used / elapsed.as_secs_f64().max(1e-9)
+    ));
     Ok((out, elapsed, rss::peak_bytes()))
 }
 

@@ -20,6 +20,22 @@ pub fn current_bytes() -> u64 {
     status_kib("VmRSS:").map_or(0, |k| k * 1024)
 }
 
+/// CPU time this process has used so far (all threads, user + system), from
+/// `/proc/self/stat` (clock ticks of 1/100 s, Linux's `USER_HZ`).
+pub fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    parse_cpu_ticks(&stat).map_or(0.0, |t| t as f64 / 100.0)
+}
+
+/// `utime + stime` (fields 14 and 15) of a `/proc/<pid>/stat` line; the command name in
+/// parentheses may hold spaces, so fields are counted after its closing parenthesis.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
 fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     parse_kib(&status, field)
@@ -44,6 +60,13 @@ mod tests {
         assert_eq!(parse_kib(status, "VmHWM:"), Some(20480));
         assert_eq!(parse_kib(status, "VmRSS:"), Some(10240));
         assert_eq!(parse_kib(status, "VmSwap:"), None);
+    }
+
+    #[test]
+    fn cpu_ticks_are_user_plus_system_time_counted_after_the_command_name() {
+        let stat = "4242 (kontor (x) y) S 1 2 3 4 5 6 7 8 9 10 150 25 0 0 20 0 8";
+        assert_eq!(parse_cpu_ticks(stat), Some(175));
+        assert_eq!(parse_cpu_ticks("4242 (kontor) S 1"), None);
     }
 
     #[test]
