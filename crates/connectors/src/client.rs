@@ -575,11 +575,8 @@ impl ODataConnector {
             url.push_str("&$select=");
             url.push_str(&table.select.join(","));
         }
-        let v = self.get_json(&url, Some("odata.maxpagesize=5000")).await?;
-        Ok(v["value"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        let mut v = self.get_json(&url, Some("odata.maxpagesize=5000")).await?;
+        Ok(take_values(&mut v)
             .into_iter()
             .filter_map(|r| match self.row(table, r) {
                 Some(Change::Upsert(row)) => Some(row),
@@ -610,14 +607,9 @@ impl Connector for ODataConnector {
                 Cursor::Next(u) | Cursor::Delta(u) => u.clone(),
             };
             let prefer = format!("odata.track-changes, odata.maxpagesize={page_size}");
-            let v = self.get_json(&url, Some(&prefer)).await?;
-            let changes = v["value"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|r| self.row(table, r))
-                .collect();
+            let mut v = self.get_json(&url, Some(&prefer)).await?;
+            let changes =
+                take_values(&mut v).into_iter().filter_map(|r| self.row(table, r)).collect();
             Ok(ChangePage {
                 changes,
                 next: v["@odata.nextLink"].as_str().map(str::to_owned),
@@ -746,6 +738,14 @@ impl Connector for ODataConnector {
                 })
                 .collect())
         })
+    }
+}
+
+/// The `value` array of a collection answer, moved out of it (rows are not copied).
+fn take_values(v: &mut Value) -> Vec<Value> {
+    match v.get_mut("value").map(Value::take) {
+        Some(Value::Array(rows)) => rows,
+        _ => Vec::new(),
     }
 }
 
