@@ -414,6 +414,27 @@ pub(super) async fn prepare(
                 ));
             }
         }
+        sets::RESOURCE_UNITS_OF_MEASURE => {
+            resolve_pair(
+                tx,
+                rec,
+                ("resourceId", "resourceNumber"),
+                (sets::RESOURCES, "number"),
+                "Resource",
+                true,
+            )
+            .await?;
+            let code = required(rec, "code")?;
+            rec.insert("code".into(), Json::String(code.to_uppercase()));
+            must_exist(tx, rec, "code", sets::UNITS_OF_MEASURE, "code", "Unit of Measure").await?;
+            default(rec, "qtyPerUnitOfMeasure", Json::from(1));
+            if dec(rec, "qtyPerUnitOfMeasure") <= Decimal::ZERO {
+                return Err(FinError::invalid(
+                    "qtyPerUnitOfMeasure",
+                    "The value of 'qtyPerUnitOfMeasure' must be greater than 0.",
+                ));
+            }
+        }
         sets::RESOURCES => {
             assign_number(tx, rec, "number", series::RESOURCES).await?;
             default(rec, "type", Json::String("Person".into()));
