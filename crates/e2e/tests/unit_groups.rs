@@ -5,45 +5,16 @@
 
 mod common;
 
-use std::collections::HashMap;
-
 use common::{Scale, World, all, id, put};
-use kontor_sync::defaults::{MappingOptions, default_mappings_with};
-use kontor_sync::mapping::MappingSet;
+use kontor_sync::defaults::MappingOptions;
+use kontor_sync::engine::Mode;
 use serde_json::{Value, json};
 
 const ITEMS: usize = 3;
 
 async fn unit_group_story(fin_url: String, sales_url: String) {
-    let w = World::start(&fin_url, &sales_url, None).await;
-    // Switch the connection's Unit Group Mapping on: the mappings it changes.
-    let on = default_mappings_with(MappingOptions { unit_group_mapping: true });
-    let changed = [
-        "UNIT OF MEASURE",
-        "UNIT GROUP",
-        "ITEM UOM",
-        "RESOURCE UOM",
-        "ITEM-PRODUCT",
-        "RESOURCE-PRODUCT",
-        "SALESPRC-PRODPRICE",
-    ];
-    let stored = w.store.mappings().await.unwrap();
-    let mut set: Vec<_> = stored.mappings.clone();
-    for m in &mut set {
-        if let Some(n) = on.get(&m.name).filter(|_| changed.contains(&m.name.as_str())) {
-            *m = n.clone();
-        }
-    }
-    let at = set.iter().position(|m| m.name == "UNIT OF MEASURE").unwrap() + 1;
-    let new: Vec<_> = ["UNIT GROUP", "ITEM UOM", "RESOURCE UOM"]
-        .iter()
-        .map(|n| on.get(n).unwrap().clone())
-        .collect();
-    set.splice(at..at, new);
-    let set = MappingSet::new(set);
-    set.validate().unwrap();
-    w.store.save_mappings(&set, false, false, w.clock.now()).await.unwrap();
-
+    let options = MappingOptions { unit_group_mapping: true };
+    let w = World::start_with(&fin_url, &sales_url, None, options).await;
     w.seed(Scale { customers: 1, items: ITEMS }).await;
     // Every item gets a second unit: a box of 12 pieces, or a piece of a twelfth of a box.
     let f = &w.fin_admin;
@@ -79,9 +50,6 @@ async fn unit_group_story(fin_url: String, sales_url: String) {
     let schedules = all(s, "uomschedules", "uomscheduleid").await;
     let uoms = all(s, "uoms", "uomid").await;
     let products = all(s, "products", "productid").await;
-    let text = |r: &HashMap<String, Value>, f: &str| {
-        r.get(f).and_then(Value::as_str).unwrap_or_default().to_lowercase()
-    };
     for n in 0..ITEMS {
         let number = format!("I{n:05}");
         let (base, other, qty) =
@@ -91,15 +59,9 @@ async fn unit_group_story(fin_url: String, sales_url: String) {
             .find(|(_, g)| g.get("name") == Some(&json!(format!("ITEM{number}"))))
             .unwrap_or_else(|| panic!("no unit group for {number}: {schedules:?}"));
         assert_eq!(group.get("baseuomname"), Some(&json!(base)));
-        let mut units: Vec<(&uuid::Uuid, &serde_json::Map<String, Value>)> = uoms
-            .iter()
-            .filter(|(_, u)| {
-                text(
-                    &u.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                    "_uomscheduleid_value",
-                ) == gid.to_string()
-            })
-            .collect();
+        let group_id = json!(gid.to_string());
+        let mut units: Vec<(&uuid::Uuid, &serde_json::Map<String, Value>)> =
+            uoms.iter().filter(|(_, u)| u.get("_uomscheduleid_value") == Some(&group_id)).collect();
         units.sort_by_key(|(_, u)| u.get("name").and_then(Value::as_str).map(str::to_owned));
         let names: Vec<&str> =
             units.iter().filter_map(|(_, u)| u.get("name").and_then(Value::as_str)).collect();
@@ -128,6 +90,34 @@ async fn unit_group_story(fin_url: String, sales_url: String) {
             "{product:?}"
         );
     }
+
+    // Bidirectional for items: the default unit chosen in Sales becomes the item's base unit.
+    let (pid, _) =
+        products.iter().find(|(_, p)| p.get("productnumber") == Some(&json!("I00000"))).unwrap();
+    let gid = schedules
+        .iter()
+        .find(|(_, g)| g.get("name") == Some(&json!("ITEMI00000")))
+        .map(|(g, _)| json!(g.to_string()))
+        .unwrap();
+    let (box_unit, _) = uoms
+        .iter()
+        .find(|(_, u)| {
+            u.get("name") == Some(&json!("BOX")) && u.get("_uomscheduleid_value") == Some(&gid)
+        })
+        .unwrap();
+    put(
+        s,
+        "products",
+        "productid",
+        vec![(*pid, json!({"defaultuomid@odata.bind": format!("/uoms({box_unit})")}))],
+    )
+    .await;
+    let reports = w.engine.run_mapping("ITEM-PRODUCT", Mode::Incremental).await.unwrap();
+    let errors = w.errors().await;
+    assert!(errors.iter().all(|e| !e.starts_with("ITEM-PRODUCT")), "{reports:?} {errors:#?}");
+    let item = &all(f, "items", "id").await[&id("item", 0)];
+    assert_eq!(item.get("baseUnitOfMeasureCode"), Some(&json!("BOX")), "{item:?}");
+    assert_eq!(item.get("baseItemUnitOfMeasureId"), Some(&json!(id("iuom", 0).to_string())));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

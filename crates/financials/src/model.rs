@@ -301,8 +301,9 @@ fn build_model() -> Model {
             guid("baseUnitOfMeasureId"),
             s("baseUnitOfMeasureCode", 10),
             flag("preventNegativeInventory"),
-            // Kontor: the item unit of measure row of the base unit (kept by the domain).
-            guid("baseItemUnitOfMeasureId").read_only(),
+            // Kontor: the item unit of measure row of the base unit (kept by the domain;
+            // setting it on an existing item makes that row's unit the base unit).
+            guid("baseItemUnitOfMeasureId"),
         ])
         .alt(&["number"])
         .nav_one("baseUnitOfMeasure", UNITS_OF_MEASURE, "baseUnitOfMeasureId")

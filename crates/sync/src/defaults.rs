@@ -686,7 +686,9 @@ pub fn default_mappings_with(options: MappingOptions) -> MappingSet {
                         .lookup("UNIT GROUP", "sourceId", "defaultuomscheduleid", "uomschedules")
                         .insert_only(),
                 );
-                m.fields.push(F::new(base, "_defaultuomid_value", To).lookup(
+                // Items: Base Unit of Measure <-> defaultuomid; resources: -> only.
+                let dir = if m.name == "ITEM-PRODUCT" { Both } else { To };
+                m.fields.push(F::new(base, "_defaultuomid_value", dir).lookup(
                     uom,
                     "id",
                     "defaultuomid",
