@@ -20,7 +20,8 @@
 //!
 //! Entity sets: customers, contacts, currencies, currencyExchangeRates, unitsOfMeasure,
 //! paymentTerms, shipmentMethods, shippingAgents, items, itemUnitsOfMeasure, resources,
-//! salespeople, customerPriceGroups,
+//! resourceUnitsOfMeasure, unitGroups (read-only: one per item and resource, kept by the
+//! domain), salespeople, customerPriceGroups,
 //! salesPrices, salesOrders, salesOrderLines, salesInvoices, salesInvoiceLines (read-only),
 //! itemLedgerEntries, customerLedgerEntries (read-only), users.
 //!

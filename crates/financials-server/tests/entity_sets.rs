@@ -538,3 +538,65 @@ async fn person_contacts_follow_their_company() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn items_and_resources_keep_a_unit_group_and_a_row_for_their_base_unit() {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let api = start(&url).await;
+        fixtures(&api).await;
+        api.create("unitsOfMeasure", json!({"code": "HOUR", "displayName": "Hour"})).await;
+        let item = api.get("items?$filter=number eq 'FIX-1'").await.values()[0].clone();
+        let item_id = item["id"].as_str().unwrap().to_owned();
+        let groups = api.get(&format!("unitGroups?$filter=sourceId eq {item_id}")).await.values();
+        assert_eq!(groups.len(), 1, "creating an item creates its unit group");
+        assert_eq!(groups[0]["code"], "ITEMFIX-1");
+        assert_eq!(groups[0]["sourceType"], "Item");
+        assert_eq!(groups[0]["sourceName"], "Fixture item");
+        assert_eq!(groups[0]["baseUnitOfMeasureCode"], "PCS");
+        let units = api.get(&format!("itemUnitsOfMeasure?$filter=itemId eq {item_id}")).await.values();
+        assert_eq!(units.len(), 1, "the base unit has a row");
+        assert_eq!((units[0]["code"].clone(), units[0]["qtyPerUnitOfMeasure"].clone()), (json!("PCS"), json!(1)));
+        assert_eq!(item["baseItemUnitOfMeasureId"], units[0]["id"]);
+
+        // The base unit's row cannot go; the unit group follows the item's name and base unit.
+        let r = api.delete(&format!("itemUnitsOfMeasure({})", units[0]["id"].as_str().unwrap()), "*").await;
+        assert!(!r.status.is_success(), "{}", r.text);
+        assert!(r.error_message().contains("base unit of measure of item FIX-1"), "{}", r.text);
+        let box_id = api.get("unitsOfMeasure?$filter=code eq 'BOX'").await.values()[0]["id"].clone();
+        let r = api.patch(&format!("items({item_id})"), "*", json!({"displayName": "Renamed", "baseUnitOfMeasureId": box_id})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let box_row = api.get(&format!("itemUnitsOfMeasure?$filter=itemId eq {item_id} and code eq 'BOX'")).await.values();
+        assert_eq!(r.body["baseItemUnitOfMeasureId"], box_row[0]["id"], "a new base unit gets its row");
+        let group = &api.get(&format!("unitGroups?$filter=sourceId eq {item_id}")).await.values()[0];
+        assert_eq!((group["sourceName"].clone(), group["baseUnitOfMeasureCode"].clone()), (json!("Renamed"), json!("BOX")));
+        // The base unit given as a unit row of the item (as the integration writes it).
+        let pcs_row = units[0]["id"].clone();
+        let r = api.patch(&format!("items({item_id})"), "*", json!({"baseItemUnitOfMeasureId": pcs_row})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["baseUnitOfMeasureCode"], "PCS");
+        let other = api.create("items", json!({"number": "FIX-2", "baseUnitOfMeasureCode": "BOX"})).await;
+        let r = api.patch(&format!("items({item_id})"), "*", json!({"baseItemUnitOfMeasureId": other["baseItemUnitOfMeasureId"]})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "another item's unit: {}", r.text);
+        let r = api.post("unitGroups", json!({"code": "X", "sourceType": "Item", "sourceId": item_id})).await;
+        assert!(!r.status.is_success(), "unit groups are the domain's: {}", r.text);
+
+        // Resources alike, with their own units of measure.
+        let res = api.create("resources", json!({"number": "R1", "displayName": "Consultant", "baseUnitOfMeasureCode": "HOUR"})).await;
+        let res_id = res["id"].as_str().unwrap().to_owned();
+        let day = api.create("resourceUnitsOfMeasure", json!({"resourceNumber": "R1", "code": "BOX", "qtyPerUnitOfMeasure": 8})).await;
+        assert_eq!(day["resourceId"], json!(res_id));
+        let units = api.get(&format!("resourceUnitsOfMeasure?$filter=resourceId eq {res_id}&$orderby=code")).await.values();
+        assert_eq!(units.iter().map(|u| u["code"].as_str().unwrap()).collect::<Vec<_>>(), ["BOX", "HOUR"]);
+        let res = api.get(&format!("resources({res_id})")).await.body;
+        assert_eq!(res["baseResourceUnitOfMeasureId"], units[1]["id"]);
+        let group = &api.get(&format!("unitGroups?$filter=sourceId eq {res_id}")).await.values()[0];
+        assert_eq!(group["code"], "RESOURCER1");
+
+        // Deleting the resource removes its units and its unit group.
+        let r = api.delete(&format!("resources({res_id})"), "*").await;
+        assert!(r.status.is_success(), "{}", r.text);
+        assert!(api.get(&format!("unitGroups?$filter=sourceId eq {res_id}")).await.values().is_empty());
+        assert!(api.get(&format!("resourceUnitsOfMeasure?$filter=resourceId eq {res_id}")).await.values().is_empty());
+    })
+    .await;
+}

@@ -26,6 +26,9 @@ pub mod sets {
     pub const ITEMS: &str = "items";
     pub const ITEM_UNITS_OF_MEASURE: &str = "itemUnitsOfMeasure";
     pub const RESOURCES: &str = "resources";
+    pub const RESOURCE_UNITS_OF_MEASURE: &str = "resourceUnitsOfMeasure";
+    /// Business Central's Unit Group table: one per item and per resource, kept by the domain.
+    pub const UNIT_GROUPS: &str = "unitGroups";
     pub const SALESPEOPLE: &str = "salespeople";
     pub const CUSTOMER_PRICE_GROUPS: &str = "customerPriceGroups";
     pub const SALES_PRICES: &str = "salesPrices";
@@ -298,6 +301,9 @@ fn build_model() -> Model {
             guid("baseUnitOfMeasureId"),
             s("baseUnitOfMeasureCode", 10),
             flag("preventNegativeInventory"),
+            // Kontor: the item unit of measure row of the base unit (kept by the domain;
+            // setting it on an existing item makes that row's unit the base unit).
+            guid("baseItemUnitOfMeasureId"),
         ])
         .alt(&["number"])
         .nav_one("baseUnitOfMeasure", UNITS_OF_MEASURE, "baseUnitOfMeasureId")
@@ -324,8 +330,35 @@ fn build_model() -> Model {
             money("unitPrice").required(),
             money("unitCost").required(),
             flag("blocked"),
+            // Kontor: the resource unit of measure row of the base unit (kept by the domain).
+            guid("baseResourceUnitOfMeasureId").read_only(),
         ])
         .alt(&["number"])
+        .nav_many("resourceUnitsOfMeasure", RESOURCE_UNITS_OF_MEASURE, "resourceId")
+        .build();
+
+    let resource_uom =
+        entity("resourceUnitOfMeasure", RESOURCE_UNITS_OF_MEASURE, "fin_resource_unit_of_measure")
+            .props([
+                guid("resourceId"),
+                s("resourceNumber", 20).required(),
+                s("code", 10).required(),
+                qty("qtyPerUnitOfMeasure").required(),
+            ])
+            .alt(&["resourceNumber", "code"])
+            .build();
+
+    // Read-only through the API: the domain creates one with each item and resource.
+    let unit_group = entity("unitGroup", UNIT_GROUPS, "fin_unit_group")
+        .props([
+            s("sourceType", 10).required(),
+            guid("sourceId").required(),
+            s("sourceNumber", 20),
+            s("code", 30).required(),
+            s("sourceName", 100),
+            s("baseUnitOfMeasureCode", 10),
+        ])
+        .alt(&["code"])
         .build();
 
     let salesperson = entity("salesperson", SALESPEOPLE, "fin_salesperson")
@@ -510,6 +543,8 @@ fn build_model() -> Model {
             item,
             item_uom,
             resource,
+            resource_uom,
+            unit_group,
             salesperson,
             price_group,
             sales_price,

@@ -959,10 +959,33 @@ async fn defaults_on_create(
     ctx: &Ctx<'_>,
     tx: &mut Tx,
     entity: &EntityType,
+    id: Uuid,
     attrs: &mut Map<String, Value>,
     pre: &Prefetched,
 ) -> ApiResult<()> {
     let missing = |a: &Map<String, Value>, k: &str| a.get(k).is_none_or(Value::is_null);
+    if entity.name == "uomschedule" {
+        create_base_unit(ctx, tx, id, attrs).await?;
+    }
+    if entity.name == "uom" {
+        // A unit without a base unit is expressed in its group's base unit, one for one.
+        if missing(attrs, "_baseuom_value")
+            && let Some(group) = attrs.get("_uomscheduleid_value").and_then(Value::as_str)
+            && let Some(base) = tx
+                .fetch_optional_sql(
+                    "SELECT uomid FROM crm_uom WHERE uomscheduleid = $1 AND isschedulebaseuom = TRUE",
+                    vec![group.to_ascii_lowercase().into()],
+                )
+                .await
+                .map_err(ApiError::from)?
+        {
+            attrs.insert("_baseuom_value".into(), Value::String(base.get_string("uomid")));
+        }
+        if missing(attrs, "quantity") {
+            attrs.insert("quantity".into(), json!(1));
+        }
+        attrs.insert("isschedulebaseuom".into(), json!(false));
+    }
     match entity.name.as_str() {
         "salesorder" if missing(attrs, "ordernumber") => {
             let n = directory::next_sequence(tx, "salesorder").await?;
@@ -1008,6 +1031,33 @@ async fn defaults_on_create(
     Ok(())
 }
 
+/// Dataverse creates a unit group's base unit with the group: named `baseuomname` ("Primary
+/// Unit" when not given), quantity 1, expressed in itself.
+async fn create_base_unit(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    schedule: Uuid,
+    attrs: &mut Map<String, Value>,
+) -> ApiResult<()> {
+    let name = match attrs.get("baseuomname").and_then(Value::as_str) {
+        Some(n) if !n.trim().is_empty() => n.to_owned(),
+        _ => "Primary Unit".to_owned(),
+    };
+    attrs.insert("baseuomname".into(), Value::String(name.clone()));
+    let (e, t, storage) = entity_of("uoms")?;
+    let id = Uuid::now_v7();
+    let mut unit = Map::new();
+    unit.insert("name".into(), Value::String(name));
+    unit.insert("_uomscheduleid_value".into(), Value::String(schedule.to_string()));
+    unit.insert("_baseuom_value".into(), Value::String(id.to_string()));
+    unit.insert("quantity".into(), json!(1));
+    unit.insert("isschedulebaseuom".into(), json!(true));
+    kontor_sales::rules::prepare_create(t, id, &mut unit, ctx.principal.user_id)?;
+    unit.insert(e.key.clone(), Value::String(id.to_string()));
+    rows::insert(tx, storage, &unit).await.map_err(ApiError::from)?;
+    Ok(())
+}
+
 /// Turns a parsed create body into the row to store (binds resolved, defaults and rules
 /// applied, key set). Checks the create privilege.
 pub async fn prepare_create(
@@ -1023,7 +1073,7 @@ pub async fn prepare_create(
     resolve_binds(tx, &mut body, &entity.set_name, pre).await?;
     let id = id.or(body.key).unwrap_or_else(Uuid::now_v7);
     let mut attrs = body.attrs;
-    defaults_on_create(ctx, tx, entity, &mut attrs, pre).await?;
+    defaults_on_create(ctx, tx, entity, id, &mut attrs, pre).await?;
     kontor_sales::rules::prepare_create(table, id, &mut attrs, ctx.principal.user_id)?;
     attrs.insert(entity.key.clone(), Value::String(id.to_string()));
     Ok(attrs)

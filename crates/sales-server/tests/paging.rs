@@ -63,8 +63,10 @@ async fn every_entity_set_pages_12000_rows_by_next_links_of_5000() {
             let (rows, sizes, _) = api
                 .all_pages(&format!("{set}?$select={key}"), &[("Prefer", "odata.maxpagesize=5000")])
                 .await;
-            assert_eq!(sizes.len(), 3, "{set}: pages {sizes:?}");
-            assert_eq!(&sizes[..2], &[5000, 5000], "{set}");
+            // Rows there before: uoms holds the base units Sales created with the unit groups.
+            let total = ROWS + before.len();
+            assert_eq!(sizes.len(), total.div_ceil(5000), "{set}: pages {sizes:?}");
+            assert!(sizes[..sizes.len() - 1].iter().all(|s| *s == 5000), "{set}: {sizes:?}");
             let ids: HashSet<&str> = rows.iter().map(|r| r[&key].as_str().unwrap()).collect();
             assert_eq!(ids.len(), ROWS + before.len(), "{set}: every row once");
         }

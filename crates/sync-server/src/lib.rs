@@ -236,6 +236,9 @@ pub struct SetupBody {
     pub admin_user: Option<String>,
     pub admin_password: Option<String>,
     pub enable: Option<Vec<String>>,
+    /// Business Central's "Unit Group Mapping" (off: the legacy UNIT OF MEASURE mapping).
+    #[serde(default)]
+    pub unit_group_mapping: bool,
 }
 
 impl std::fmt::Debug for SetupBody {
@@ -348,7 +351,10 @@ async fn setup(State(st): State<SyncState>, body: axum::body::Bytes) -> ApiResul
         admin,
         enable: body.enable.clone(),
     };
-    let mut report = kontor_sync::setup::setup(&st.store, &sides, req, st.clock.now()).await?;
+    let options =
+        kontor_sync::defaults::MappingOptions { unit_group_mapping: body.unit_group_mapping };
+    let mut report =
+        kontor_sync::setup::setup_with(&st.store, &sides, req, options, st.clock.now()).await?;
     match &st.sealer {
         Some(sealer) => {
             st.store.save_credentials(&credentials, sealer.as_ref(), st.clock.now()).await?

@@ -584,3 +584,128 @@ pub fn default_mappings() -> MappingSet {
     set.sort_by_key(|m| DEFAULT_MAPPING_NAMES.iter().position(|n| *n == m.name));
     MappingSet::new(set)
 }
+
+/// Options of the connection that change the default mapping set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MappingOptions {
+    /// Business Central's "Unit Group Mapping": each item's and resource's unit group becomes a
+    /// Sales unit group (UNIT GROUP) with the item's (resource's) units of measure as its units
+    /// (ITEM UOM, RESOURCE UOM), and products refer to their item's unit group and base unit.
+    /// Off: the legacy UNIT OF MEASURE mapping (one Sales unit group per unit of measure).
+    #[serde(default)]
+    pub unit_group_mapping: bool,
+}
+
+/// The unit group mappings, in dependency order (domain-reference §2: UNIT GROUP, ITEM UOM,
+/// RESOURCE UOM).
+pub const UNIT_GROUP_MAPPING_NAMES: &[&str] = &["UNIT GROUP", "ITEM UOM", "RESOURCE UOM"];
+
+/// A unit of measure of an item or resource → a unit of its owner's Sales unit group, matched
+/// by name within the group (the group's base unit, which Sales creates with the group, is
+/// coupled this way).
+fn owner_uom(name: &str, set: &str, owner_id: &str, caption: &str, plural: &str) -> TableMapping {
+    let mut m = mapping(
+        name,
+        side(set, "id", caption, "code", None),
+        side("uoms", "uomid", "Sales unit", "name", None),
+        plural,
+        To,
+        "UNIT GROUP",
+        RecommendationRule::UnitGroup,
+        vec![
+            F::new(owner_id, "_uomscheduleid_value", To)
+                .lookup("UNIT GROUP", "sourceId", "uomscheduleid", "uomschedules")
+                .insert_only()
+                .match_field(),
+            F::new("code", "name", To).match_field(),
+            F::new("qtyPerUnitOfMeasure", "quantity", To),
+        ],
+    );
+    m.create_if_no_match = true;
+    m
+}
+
+/// The default mapping set for `options`: [`default_mappings`] when Unit Group Mapping is off.
+/// On, UNIT OF MEASURE is disabled and UNIT GROUP, ITEM UOM and RESOURCE UOM follow it; the
+/// products' unit fields look up their unit group and base unit; the legacy sales price's unit
+/// field (a unit group in the legacy model) is disabled.
+pub fn default_mappings_with(options: MappingOptions) -> MappingSet {
+    let mut set = default_mappings();
+    if !options.unit_group_mapping {
+        return set;
+    }
+    let unit_group = {
+        let mut m = mapping(
+            "UNIT GROUP",
+            side("unitGroups", "id", "Unit group", "code", None),
+            side("uomschedules", "uomscheduleid", "Sales unit group", "name", None),
+            "unit groups",
+            To,
+            "",
+            RecommendationRule::UnitGroup,
+            vec![
+                F::new("code", "name", To).match_field(),
+                F::new("baseUnitOfMeasureCode", "baseuomname", To).insert_only(),
+                F::new("sourceName", "description", To),
+            ],
+        );
+        m.create_if_no_match = true;
+        m
+    };
+    let new = [
+        unit_group,
+        owner_uom(
+            "ITEM UOM",
+            "itemUnitsOfMeasure",
+            "itemId",
+            "Item unit of measure",
+            "item units of measure",
+        ),
+        owner_uom(
+            "RESOURCE UOM",
+            "resourceUnitsOfMeasure",
+            "resourceId",
+            "Resource unit of measure",
+            "resource units of measure",
+        ),
+    ];
+    for m in &mut set.mappings {
+        match m.name.as_str() {
+            "UNIT OF MEASURE" => m.enabled = false,
+            "ITEM-PRODUCT" | "RESOURCE-PRODUCT" => {
+                let (uom, base) = if m.name == "ITEM-PRODUCT" {
+                    ("ITEM UOM", "baseItemUnitOfMeasureId")
+                } else {
+                    ("RESOURCE UOM", "baseResourceUnitOfMeasureId")
+                };
+                m.dependency_filter = m.dependency_filter.replace("UNIT OF MEASURE", uom);
+                m.fields.retain(|f| f.sales.as_deref() != Some("_defaultuomscheduleid_value"));
+                // Sales cannot move a product to another unit group: set once, on create.
+                m.fields.push(
+                    F::new("id", "_defaultuomscheduleid_value", To)
+                        .lookup("UNIT GROUP", "sourceId", "defaultuomscheduleid", "uomschedules")
+                        .insert_only(),
+                );
+                // Items: Base Unit of Measure <-> defaultuomid; resources: -> only.
+                let dir = if m.name == "ITEM-PRODUCT" { Both } else { To };
+                m.fields.push(F::new(base, "_defaultuomid_value", dir).lookup(
+                    uom,
+                    "id",
+                    "defaultuomid",
+                    "uoms",
+                ));
+            }
+            "SALESPRC-PRODPRICE" => {
+                for f in &mut m.fields {
+                    if f.sales.as_deref() == Some("_uomscheduleid_value") {
+                        f.enabled = false;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let at = set.mappings.iter().position(|m| m.name == "UNIT OF MEASURE").map_or(0, |i| i + 1);
+    set.mappings.splice(at..at, new);
+    set
+}

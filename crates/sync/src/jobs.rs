@@ -66,9 +66,16 @@ impl Engine {
         let set = self.store.mappings().await?;
         let mut lines = Vec::new();
         for m in review::dependency_order(&set) {
+            // Unit mappings compare against the number of Sales unit groups (domain-reference
+            // §3.1), whatever their own Sales table.
+            let sales_table = if m.recommendation == crate::mapping::RecommendationRule::UnitGroup {
+                crate::connector::TableRef::new("uomschedules", "uomscheduleid")
+            } else {
+                m.sales.table_ref()
+            };
             let counts = TableCounts {
                 financials: self.financials.count(&m.financials.table_ref()).await?,
-                sales: self.sales.count(&m.sales.table_ref()).await?,
+                sales: self.sales.count(&sales_table).await?,
             };
             lines.push(ReviewLine {
                 name: m.name.clone(),

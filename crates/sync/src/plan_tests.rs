@@ -597,3 +597,156 @@ fn reads_select_the_key_the_mapped_fields_the_filter_and_the_last_modifier() {
     }
     assert_eq!(fin.len(), fin.iter().collect::<HashSet<_>>().len(), "each field once: {fin:?}");
 }
+
+mod unit_groups {
+    use super::*;
+    use crate::defaults::{MappingOptions, default_mappings_with};
+
+    const ITEM: u128 = 0x1;
+    const GROUP: Uuid = Uuid::from_u128(0x5a);
+    const PCS_UNIT: Uuid = Uuid::from_u128(0x5b);
+    const BASE_ROW: u128 = 0x61;
+
+    fn on() -> MappingSet {
+        default_mappings_with(MappingOptions { unit_group_mapping: true })
+    }
+
+    /// Lookups as after UNIT GROUP and ITEM UOM were synchronized: item 1's group and its base
+    /// unit row are coupled; item 2's are not.
+    fn unit_lookups(set: &MappingSet) -> Lookups {
+        let mut l = lookups(set);
+        let mut groups = LookupTable::new(set.get("UNIT GROUP").unwrap());
+        groups.add(json!(id(ITEM).to_string()), Some(GROUP));
+        groups.add(json!(id(2).to_string()), None);
+        l.insert("UNIT GROUP", "sourceId", groups);
+        let mut units = LookupTable::new(set.get("ITEM UOM").unwrap());
+        units.add(json!(id(BASE_ROW).to_string()), Some(PCS_UNIT));
+        l.insert("ITEM UOM", "id", units);
+        l
+    }
+
+    fn run(set: &MappingSet, mapping: &str, source: Value) -> Action {
+        let l = unit_lookups(set);
+        let changes = vec![Change::Upsert(row(ITEM, source))];
+        let mut ops = plan(PlanInput {
+            connection_id: CONN,
+            mapping: set.get(mapping).unwrap(),
+            pass: Pass::ToSales,
+            full_sync: true,
+            integration_user: None,
+            changes: &changes,
+            couplings: &[],
+            destination: &[],
+            matches: &HashMap::new(),
+            skipped: &HashSet::new(),
+            lookups: &l,
+        });
+        assert_eq!(ops.len(), 1, "{ops:?}");
+        ops.remove(0).action
+    }
+
+    #[test]
+    fn the_option_off_keeps_the_legacy_set_and_on_is_a_valid_set_in_dependency_order() {
+        assert_eq!(default_mappings_with(MappingOptions::default()), default_mappings());
+        let set = on();
+        set.validate().unwrap();
+        assert!(!set.get("UNIT OF MEASURE").unwrap().enabled);
+        let order: Vec<&str> =
+            crate::review::dependency_order(&set).iter().map(|m| m.name.as_str()).collect();
+        let at = |n: &str| order.iter().position(|m| *m == n).unwrap();
+        assert!(at("UNIT GROUP") < at("ITEM UOM") && at("ITEM UOM") < at("ITEM-PRODUCT"));
+        assert!(
+            at("UNIT GROUP") < at("RESOURCE UOM") && at("RESOURCE UOM") < at("RESOURCE-PRODUCT")
+        );
+        assert_eq!(set.get("ITEM-PRODUCT").unwrap().dependency_filter, "ITEM UOM");
+        assert_eq!(set.get("RESOURCE-PRODUCT").unwrap().dependency_filter, "RESOURCE UOM");
+        assert_eq!(MappingSet::from_json(&set.to_json()).unwrap(), set);
+    }
+
+    /// (mapping, Financials record, expected Sales fields or the failure message).
+    #[test]
+    fn unit_groups_units_and_products_plan_their_sales_fields() {
+        let set = on();
+        let cases: Vec<(&str, Value, Result<Value, &str>)> = vec![
+            (
+                "UNIT GROUP",
+                json!({"code": "ITEMI1", "sourceType": "Item", "sourceId": id(ITEM).to_string(), "sourceName": "Bolt", "baseUnitOfMeasureCode": "PCS"}),
+                Ok(json!({"name": "ITEMI1", "baseuomname": "PCS", "description": "Bolt"})),
+            ),
+            (
+                "ITEM UOM",
+                json!({"itemId": id(ITEM).to_string(), "itemNumber": "I1", "code": "BOX", "qtyPerUnitOfMeasure": 12}),
+                Ok(
+                    json!({"_uomscheduleid_value": GROUP.to_string(), "name": "BOX", "quantity": 12}),
+                ),
+            ),
+            (
+                "ITEM UOM",
+                json!({"itemId": id(2).to_string(), "itemNumber": "I2", "code": "BOX", "qtyPerUnitOfMeasure": 12}),
+                Err(
+                    "Unit group '00000000-0000-0000-0000-000000000002' is not coupled to a Sales unit group. Couple unit groups first.",
+                ),
+            ),
+            (
+                "ITEM-PRODUCT",
+                json!({"id": id(ITEM).to_string(), "number": "I1", "displayName": "Bolt", "blocked": false, "unitPrice": 1, "unitCost": 1, "inventory": 0,
+                       "baseUnitOfMeasureCode": "PCS", "baseItemUnitOfMeasureId": id(BASE_ROW).to_string()}),
+                Ok(
+                    json!({"productnumber": "I1", "name": "Bolt", "price": 1, "standardcost": 1, "currentcost": 1, "quantityonhand": 0,
+                          "producttypecode": 1, "_defaultuomscheduleid_value": GROUP.to_string(), "_defaultuomid_value": PCS_UNIT.to_string()}),
+                ),
+            ),
+        ];
+        for (mapping, source, want) in cases {
+            let action = run(&set, mapping, source.clone());
+            match (&action, want) {
+                (Action::Insert { fields, .. }, Ok(want)) => {
+                    assert_eq!(Value::Object(fields.clone()), want, "{mapping} {source}")
+                }
+                (Action::Fail { message, .. }, Err(want)) => {
+                    assert_eq!(message, want, "{mapping} {source}")
+                }
+                (other, want) => panic!("{mapping} {source}: {other:?}, wanted {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_item_unit_is_matched_by_name_within_its_items_unit_group_only() {
+        let set = on();
+        let m = set.get("ITEM UOM").unwrap();
+        let l = unit_lookups(&set);
+        let unit = json!({"itemId": id(ITEM).to_string(), "code": "PCS", "qtyPerUnitOfMeasure": 1});
+        let key = source_match_key(m, Pass::ToSales, &l, unit.as_object().unwrap()).unwrap();
+        let base = json!({"name": "PCS", "_uomscheduleid_value": GROUP.to_string().to_uppercase()});
+        let other =
+            json!({"name": "PCS", "_uomscheduleid_value": Uuid::from_u128(0x99).to_string()});
+        assert_eq!(
+            destination_match_key(m, Pass::ToSales, base.as_object().unwrap()),
+            Some(key.clone())
+        );
+        assert_ne!(destination_match_key(m, Pass::ToSales, other.as_object().unwrap()), Some(key));
+    }
+
+    #[test]
+    fn unit_mappings_recommend_like_unit_groups() {
+        use crate::review::{Recommendation, TableCounts, recommend};
+        let set = on();
+        for name in ["UNIT GROUP", "ITEM UOM", "RESOURCE UOM"] {
+            let m = set.get(name).unwrap();
+            let cases = [
+                (0, 1, Recommendation::NoRecordsFound),
+                (3, 1, Recommendation::FullSynchronization),
+                (3, 2, Recommendation::CoupleRecords),
+                (0, 2, Recommendation::FullSynchronization),
+            ];
+            for (financials, sales, want) in cases {
+                assert_eq!(
+                    recommend(m, TableCounts { financials, sales }),
+                    want,
+                    "{name} {financials}/{sales}"
+                );
+            }
+        }
+    }
+}

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::connector::ConnectorError;
-use crate::defaults::default_mappings;
+use crate::defaults::{MappingOptions, default_mappings_with};
 use crate::error::SyncError;
 use crate::store::{ConnectionSettings, SyncStore};
 
@@ -89,11 +89,24 @@ pub struct SetupReport {
     pub notes: Vec<String>,
 }
 
-/// Runs setup. See the module docs.
+/// Runs setup with the default options (Unit Group Mapping off). See the module docs.
 pub async fn setup(
     store: &SyncStore,
     sides: &dyn SetupSides,
     req: SetupRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SetupReport, SyncError> {
+    setup_with(store, sides, req, MappingOptions::default(), now).await
+}
+
+/// Runs setup with the connection's mapping options (Unit Group Mapping): the default mapping
+/// set stored is the one of these options; running setup again with other options switches
+/// the mappings that were not customised.
+pub async fn setup_with(
+    store: &SyncStore,
+    sides: &dyn SetupSides,
+    req: SetupRequest,
+    options: MappingOptions,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<SetupReport, SyncError> {
     let experience = sides.financials_experience().await?;
@@ -152,7 +165,18 @@ pub async fn setup(
         enabled: true,
     };
 
-    let mut set = default_mappings();
+    let mut set = default_mappings_with(options);
+    // Switching Unit Group Mapping off leaves its mappings stored, disabled.
+    let stored = store.mappings().await?;
+    for name in crate::defaults::UNIT_GROUP_MAPPING_NAMES {
+        if set.get(name).is_none()
+            && let Some(m) = stored.get(name)
+        {
+            let mut m = m.clone();
+            m.enabled = false;
+            set.mappings.push(m);
+        }
+    }
     if let Some(names) = &req.enable {
         for m in &mut set.mappings {
             m.enabled = names.iter().any(|n| n.eq_ignore_ascii_case(&m.name));

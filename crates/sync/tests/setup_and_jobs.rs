@@ -288,3 +288,71 @@ async fn a_review_line_whose_worker_died_on_the_last_attempt_shows_error_instead
     assert_eq!(checked[0].name, "CURRENCY");
     assert_eq!(checked[0].job_queue_entry_status, "Error", "{checked:?}");
 }
+
+#[tokio::test]
+async fn unit_group_mapping_switches_the_unit_mappings_and_they_recommend_against_sales_unit_groups()
+ {
+    use kontor_sync::defaults::MappingOptions;
+    use kontor_sync::setup::setup_with;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
+    let store = SyncStore::new(db.clone());
+    store.migrate().await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    let sides = FakeSides {
+        experience: "Suite".into(),
+        users: vec![("integration@kontor".into(), Uuid::from_u128(0xa1))],
+        calls: Mutex::default(),
+    };
+    let enabled = |set: &kontor_sync::mapping::MappingSet| -> Vec<String> {
+        set.mappings
+            .iter()
+            .filter(|m| m.enabled && m.name.contains("U"))
+            .map(|m| m.name.clone())
+            .collect()
+    };
+    let on = MappingOptions { unit_group_mapping: true };
+    setup_with(&store, &sides, request(None), on, now).await.unwrap();
+    let set = store.mappings().await.unwrap();
+    assert!(!set.get("UNIT OF MEASURE").unwrap().enabled);
+    for name in ["UNIT GROUP", "ITEM UOM", "RESOURCE UOM"] {
+        assert!(set.get(name).unwrap().enabled, "{name}: {:?}", enabled(&set));
+    }
+
+    // Sales holds one unit group (its default one) and two units: the units still count as
+    // empty, as Business Central compares the unit mappings against the unit group count.
+    let fin = Arc::new(MemoryConnector::new(Side::Financials, "f1"));
+    let sales = Arc::new(MemoryConnector::new(Side::Sales, &Uuid::from_u128(0xa1).to_string()));
+    fin.put(
+        "unitGroups",
+        Uuid::from_u128(1),
+        json!({"code": "ITEM1", "sourceType": "Item"}),
+        "anna",
+    );
+    fin.put("itemUnitsOfMeasure", Uuid::from_u128(2), json!({"code": "PCS"}), "anna");
+    sales.put("uomschedules", Uuid::from_u128(900), json!({"name": "Default Unit"}), "admin");
+    for n in 0..2u128 {
+        sales.put("uoms", Uuid::from_u128(901 + n), json!({"name": format!("U{n}")}), "admin");
+    }
+    let settings = store.connection().await.unwrap().unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let engine = Engine::new(store.clone(), fin, sales, settings, clock);
+    let lines = engine.prepare_full_sync().await.unwrap();
+    let rec = |n: &str| lines.iter().find(|l| l.name == n).unwrap().recommendation.label();
+    assert_eq!(rec("UNIT GROUP"), "Full Synchronization");
+    assert_eq!(rec("ITEM UOM"), "Full Synchronization");
+    assert_eq!(rec("RESOURCE UOM"), "No Records Found");
+
+    // Off again: the legacy mapping is back and the unit group mappings stay, disabled.
+    setup_with(&store, &sides, request(None), MappingOptions::default(), now).await.unwrap();
+    let set = store.mappings().await.unwrap();
+    assert!(set.get("UNIT OF MEASURE").unwrap().enabled);
+    for name in ["UNIT GROUP", "ITEM UOM", "RESOURCE UOM"] {
+        assert!(!set.get(name).unwrap().enabled, "{name}: {:?}", enabled(&set));
+    }
+    assert_eq!(
+        set.get("ITEM-PRODUCT").unwrap().dependency_filter,
+        "UNIT OF MEASURE",
+        "the products look up the legacy unit groups again"
+    );
+}

@@ -14,6 +14,7 @@ use kontor_jobs::{Clock, Queue, SystemClock, Worker};
 use kontor_sync::connector::{
     Connector, Cursor, Record, TableRef, WriteBatch, WriteOp, WriteOutcome,
 };
+use kontor_sync::defaults::MappingOptions;
 use kontor_sync::engine::Engine;
 use kontor_sync::setup::{AdminCredentials, SetupRequest};
 use kontor_sync::store::SyncStore;
@@ -102,6 +103,16 @@ impl World {
         fin_url: &str,
         sales_url: &str,
         limits: Option<kontor_sales_server::Limits>,
+    ) -> World {
+        World::start_with(fin_url, sales_url, limits, MappingOptions::default()).await
+    }
+
+    /// [`World::start`] with the connection's mapping options (Unit Group Mapping).
+    pub async fn start_with(
+        fin_url: &str,
+        sales_url: &str,
+        limits: Option<kontor_sales_server::Limits>,
+        options: MappingOptions,
     ) -> World {
         let fin = kontor_financials_server::testing::spawn_for_test(fin_url).await;
         let config = kontor_sales_server::Config { limits, ..Default::default() };
@@ -219,8 +230,9 @@ impl World {
             }),
             enable: None,
         };
-        let report =
-            kontor_sync::setup::setup(&store, &sides, req, clock.now()).await.expect("setup");
+        let report = kontor_sync::setup::setup_with(&store, &sides, req, options, clock.now())
+            .await
+            .expect("setup");
         assert!(report.role_assigned && report.solution_imported);
         let settings = store.connection().await.unwrap().unwrap();
         let opts =

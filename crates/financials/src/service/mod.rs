@@ -27,11 +27,13 @@ use crate::users;
 mod json;
 mod rules;
 mod ship;
+mod units;
 
 use json::*;
 pub use rules::check_body;
 use rules::*;
 pub use ship::ship_and_invoice;
+pub use units::unit_group_code;
 
 /// Starts a write transaction for domain operations. On PostgreSQL it takes the store's
 /// row-version counter lock first, before any row lock: every store write takes that lock first
@@ -66,6 +68,7 @@ fn read_only_set(set: &str) -> bool {
         set,
         sets::SALES_INVOICES
             | sets::SALES_INVOICE_LINES
+            | sets::UNIT_GROUPS
             | sets::ITEM_LEDGER_ENTRIES
             | sets::CUSTOMER_LEDGER_ENTRIES
     )
@@ -135,6 +138,9 @@ pub async fn create(
     let id = created.id().ok_or_else(|| FinError::internal("created row without id"))?;
     if let Some(p) = password {
         users::set_password(tx, id, &p).await?;
+    }
+    if matches!(set, sets::ITEMS | sets::RESOURCES) {
+        created = units::keep(tx, set, created, None, actor).await?;
     }
     match set {
         sets::CURRENCY_EXCHANGE_RATES => {
@@ -304,12 +310,18 @@ pub async fn update(
     check_unique(tx, e, &rec, Some(id)).await?;
     let diff: Map<String, Json> =
         rec.into_iter().filter(|(k, v)| old.data.get(k) != Some(v)).collect();
+    if diff.contains_key("code") || diff.contains_key("itemId") || diff.contains_key("resourceId") {
+        units::check_base_unit(tx, set, &old, "change").await?;
+    }
     if let Some(p) = password {
         users::set_password(tx, id, &p).await?;
     }
     let mut updated = rows::update(tx, e, id, &diff, Some(actor.0)).await?;
     if let Some(target) = new_inventory {
         updated = adjust_inventory(tx, &updated, &target, actor).await?;
+    }
+    if matches!(set, sets::ITEMS | sets::RESOURCES) {
+        updated = units::keep(tx, set, updated, Some(&old), actor).await?;
     }
     if set == sets::CONTACTS
         && updated.str("type") == Some("Company")
@@ -401,6 +413,9 @@ pub async fn plan_delete(
                 )));
             }
         }
+        sets::ITEM_UNITS_OF_MEASURE | sets::RESOURCE_UNITS_OF_MEASURE => {
+            units::check_base_unit(tx, set, &old, "delete").await?;
+        }
         sets::SALES_ORDERS => {
             let lines = rows::find_all(
                 tx,
@@ -434,6 +449,7 @@ pub async fn plan_delete(
         }
         _ => {}
     }
+    out.extend(units::deleted_with(tx, set, id).await?);
     let set_static: &'static str = &e.set_name;
     out.push((set_static, id));
     Ok(out)

@@ -390,6 +390,48 @@ pub(super) async fn prepare(
             }
             not_negative(rec, "unitPrice")?;
             not_negative(rec, "unitCost")?;
+            // A base unit given as one of the item's unit of measure rows (the integration's
+            // Unit Group Mapping writes it) sets the base unit to that row's code; a new item
+            // gets the row from its base unit instead.
+            match old {
+                None => {
+                    rec.remove("baseItemUnitOfMeasureId");
+                }
+                Some(o) if became(rec, old, "baseItemUnitOfMeasureId") => {
+                    if let Some(row) = guid(rec, "baseItemUnitOfMeasureId") {
+                        let unit = lookup(tx, sets::ITEM_UNITS_OF_MEASURE, "id", &row.to_string())
+                            .await?
+                            .filter(|u| guid(&u.data, "itemId") == o.id())
+                            .ok_or_else(|| {
+                                FinError::missing_reference(
+                                    "baseItemUnitOfMeasureId",
+                                    format!(
+                                        "The Item Unit of Measure does not exist. Identification fields and values: Item No.='{}', Id='{row}'",
+                                        o.str("number").unwrap_or_default()
+                                    ),
+                                )
+                            })?;
+                        rec.insert(
+                            "baseUnitOfMeasureCode".into(),
+                            unit.data.get("code").cloned().unwrap_or(Json::Null),
+                        );
+                        rec.insert("baseUnitOfMeasureId".into(), Json::Null);
+                    }
+                }
+                Some(_) => {}
+            }
+            // A new base unit given by id or by code alone replaces the other of the pair.
+            if old.is_some() && !became(rec, old, "baseItemUnitOfMeasureId") {
+                let (by_id, by_code) = (
+                    became(rec, old, "baseUnitOfMeasureId"),
+                    became(rec, old, "baseUnitOfMeasureCode"),
+                );
+                if by_id && !by_code {
+                    rec.insert("baseUnitOfMeasureCode".into(), Json::Null);
+                } else if by_code && !by_id {
+                    rec.insert("baseUnitOfMeasureId".into(), Json::Null);
+                }
+            }
             resolve_pair(
                 tx,
                 rec,
@@ -403,6 +445,27 @@ pub(super) async fn prepare(
         sets::ITEM_UNITS_OF_MEASURE => {
             resolve_pair(tx, rec, ("itemId", "itemNumber"), (sets::ITEMS, "number"), "Item", true)
                 .await?;
+            let code = required(rec, "code")?;
+            rec.insert("code".into(), Json::String(code.to_uppercase()));
+            must_exist(tx, rec, "code", sets::UNITS_OF_MEASURE, "code", "Unit of Measure").await?;
+            default(rec, "qtyPerUnitOfMeasure", Json::from(1));
+            if dec(rec, "qtyPerUnitOfMeasure") <= Decimal::ZERO {
+                return Err(FinError::invalid(
+                    "qtyPerUnitOfMeasure",
+                    "The value of 'qtyPerUnitOfMeasure' must be greater than 0.",
+                ));
+            }
+        }
+        sets::RESOURCE_UNITS_OF_MEASURE => {
+            resolve_pair(
+                tx,
+                rec,
+                ("resourceId", "resourceNumber"),
+                (sets::RESOURCES, "number"),
+                "Resource",
+                true,
+            )
+            .await?;
             let code = required(rec, "code")?;
             rec.insert("code".into(), Json::String(code.to_uppercase()));
             must_exist(tx, rec, "code", sets::UNITS_OF_MEASURE, "code", "Unit of Measure").await?;
