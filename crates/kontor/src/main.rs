@@ -11,6 +11,11 @@
 //! | `kontor couple MAPPING …`, `kontor uncouple MAPPING …` | couplings by hand or by matching |
 //! | `kontor bench sync --records N` | the synchronization benchmark |
 
+/// mimalloc rather than the system allocator: every request builds and drops many small JSON maps
+/// and strings, and glibc's malloc spent a quarter of the synchronization benchmark's CPU on them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod demo;
 mod integration_cli;

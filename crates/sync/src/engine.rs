@@ -357,22 +357,27 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
-        // Three pages in flight: while page N is written and recorded, page N+1 is planned and
-        // page N+2 read. A page that shares a record with the one still being written waits
-        // for it (its couplings and skip state must be read after that write is recorded).
+        // Four pages in flight: page N is recorded while N+1 is written, N+2 planned and N+3
+        // read. A page that shares a record with one not yet recorded waits until it is (its
+        // couplings and skip state must be read after that).
+        let mut recording: Option<Written> = None;
         let mut writing: Option<Prepared> = None;
         loop {
             let next_cursor = page.next.clone().map(Cursor::Next);
             let changes = std::mem::take(&mut page.changes);
-            if let Some(w) = &writing
-                && changes.iter().any(|c| w.touches(c.id()))
-            {
-                let w = writing.take().expect("checked");
-                total.add(&self.apply(mapping, pass, job_id, w).await?);
+            let pending = recording.iter().map(|w| &w.page).chain(writing.iter());
+            if pending.into_iter().any(|p| changes.iter().any(|c| p.touches(c.id()))) {
+                total.add(&self.drain(mapping, pass, job_id, &mut recording, &mut writing).await?);
             }
-            let previous = async {
+            let record = async {
+                match recording.take() {
+                    Some(w) => self.record(mapping, pass, job_id, w).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let write = async {
                 match writing.take() {
-                    Some(w) => self.apply(mapping, pass, job_id, w).await.map(Some),
+                    Some(p) => self.write_page(mapping, pass, p).await.map(Some),
                     None => Ok(None),
                 }
             };
@@ -382,18 +387,19 @@ impl Engine {
                     None => None,
                 }
             };
-            let (applied, prepared, next) =
-                tokio::join!(previous, self.prepare_page(&mut ctx, changes), read_next);
-            if let Some(c) = applied? {
+            let (recorded, written, prepared, next) =
+                tokio::join!(record, write, self.prepare_page(&mut ctx, changes), read_next);
+            if let Some(c) = recorded? {
                 total.add(&c);
             }
+            recording = written?;
             writing = Some(prepared?);
             match next {
                 Some(n) => page = n?,
                 None => {
-                    if let Some(w) = writing.take() {
-                        total.add(&self.apply(mapping, pass, job_id, w).await?);
-                    }
+                    total.add(
+                        &self.drain(mapping, pass, job_id, &mut recording, &mut writing).await?,
+                    );
                     if let Some(delta) = &page.delta {
                         self.store
                             .set_watermark(&mapping.name, src, delta, self.clock.now())
@@ -402,6 +408,25 @@ impl Engine {
                     break;
                 }
             }
+        }
+        Ok(total)
+    }
+
+    /// Records the page written last, then writes and records the page planned last.
+    async fn drain(
+        &self,
+        mapping: &TableMapping,
+        pass: Pass,
+        job_id: Uuid,
+        recording: &mut Option<Written>,
+        writing: &mut Option<Prepared>,
+    ) -> Result<Counters, SyncError> {
+        let mut total = Counters::default();
+        if let Some(w) = recording.take() {
+            total.add(&self.record(mapping, pass, job_id, w).await?);
+        }
+        if let Some(p) = writing.take() {
+            total.add(&self.apply(mapping, pass, job_id, p).await?);
         }
         Ok(total)
     }
@@ -551,9 +576,19 @@ impl Engine {
         job_id: Uuid,
         page: Prepared,
     ) -> Result<Counters, SyncError> {
-        let Prepared { couplings, ids, ops, quiet } = page;
-        let (couplings, page_ids) = (&couplings[..], &ids[..]);
-        let (src, dst) = (pass.source(), pass.destination());
+        let written = self.write_page(mapping, pass, page).await?;
+        self.record(mapping, pass, job_id, written).await
+    }
+
+    /// Writes a planned page: one batch per side; notes which operations failed.
+    async fn write_page(
+        &self,
+        mapping: &TableMapping,
+        pass: Pass,
+        page: Prepared,
+    ) -> Result<Written, SyncError> {
+        let ops = &page.ops;
+        let dst = pass.destination();
         let mut batches: HashMap<Side, Vec<(usize, WriteOp)>> = HashMap::new();
         for (k, op) in ops.iter().enumerate() {
             let (side, w) = match &op.action {
@@ -585,6 +620,21 @@ impl Engine {
                 }
             }
         }
+        Ok(Written { page, failures })
+    }
+
+    /// Records a written page's outcome: couplings and their bases, skip-rule state, the
+    /// synch job's counters and errors.
+    async fn record(
+        &self,
+        mapping: &TableMapping,
+        pass: Pass,
+        job_id: Uuid,
+        written: Written,
+    ) -> Result<Counters, SyncError> {
+        let Written { page: Prepared { couplings, ids, ops, quiet }, mut failures } = written;
+        let (couplings, page_ids) = (&couplings[..], &ids[..]);
+        let (src, dst) = (pass.source(), pass.destination());
 
         let by_src: HashMap<Uuid, &plan::Coupling> =
             couplings.iter().map(|c| (c.id(src), c)).collect();
@@ -677,6 +727,13 @@ struct Prepared {
     ops: Vec<Operation>,
     /// Rows found at their last synced values (counted unchanged).
     quiet: u64,
+}
+
+/// A written page, to be recorded.
+struct Written {
+    page: Prepared,
+    /// Operations (by index) the destination refused, with its message.
+    failures: HashMap<usize, String>,
 }
 
 impl Prepared {
