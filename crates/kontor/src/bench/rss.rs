@@ -78,10 +78,17 @@ mod tests {
         assert!(before > 0);
         let big = vec![1u8; 64 << 20];
         std::hint::black_box(&big);
-        assert!(peak_bytes() >= before + (60 << 20), "64 MiB touched raises the peak");
+        let high = peak_bytes();
+        assert!(high >= before + (60 << 20), "64 MiB touched raises the peak");
         drop(big);
+        // The allocator may keep the freed pages resident; either way the reset brings the peak
+        // down to what is resident now.
         assert!(reset_peak());
-        assert!(peak_bytes() < before + (32 << 20), "the reset forgets the old peak");
-        assert!(current_bytes() > 0);
+        let (peak, current) = (peak_bytes(), current_bytes());
+        assert!(current > 0);
+        assert!(peak <= current + (8 << 20), "the reset forgets the old peak: {peak} vs {current}");
+        if current + (32 << 20) < high {
+            assert!(peak < high, "the freed 64 MiB left the peak: {peak} vs {high}");
+        }
     }
 }
