@@ -164,10 +164,9 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
 
 /// A running Sales with the integration's application user and the salespeople's users.
 pub struct Sales {
-    pub server: kontor_sales_server::testing::TestServer,
+    /// Kept so that the server runs as long as this value lives.
+    _server: kontor_sales_server::testing::TestServer,
     pub base_url: String,
-    /// Web API root (`…/api/data/v9.2`).
-    pub api_url: String,
     /// The administrator (a person making changes in Sales).
     pub admin: Api,
     /// The integration user (application user, client credentials).
@@ -175,7 +174,6 @@ pub struct Sales {
     pub integration_user_id: Uuid,
     pub client_id: Uuid,
     pub client_secret: String,
-    pub db: Db,
 }
 
 impl Sales {
@@ -261,18 +259,15 @@ impl Sales {
             ],
         )
         .await?;
-        let integration = Api::bearer(client, api_url.clone(), integration_token);
-        let db = server.db.clone();
+        let integration = Api::bearer(client, api_url, integration_token);
         Ok(Sales {
-            server,
+            _server: server,
             base_url,
-            api_url,
             admin,
             integration,
             integration_user_id,
             client_id,
             client_secret,
-            db,
         })
     }
 }
