@@ -442,30 +442,14 @@ pub(super) async fn prepare(
             )
             .await?;
         }
-        sets::ITEM_UNITS_OF_MEASURE => {
-            resolve_pair(tx, rec, ("itemId", "itemNumber"), (sets::ITEMS, "number"), "Item", true)
-                .await?;
-            let code = required(rec, "code")?;
-            rec.insert("code".into(), Json::String(code.to_uppercase()));
-            must_exist(tx, rec, "code", sets::UNITS_OF_MEASURE, "code", "Unit of Measure").await?;
-            default(rec, "qtyPerUnitOfMeasure", Json::from(1));
-            if dec(rec, "qtyPerUnitOfMeasure") <= Decimal::ZERO {
-                return Err(FinError::invalid(
-                    "qtyPerUnitOfMeasure",
-                    "The value of 'qtyPerUnitOfMeasure' must be greater than 0.",
-                ));
-            }
-        }
-        sets::RESOURCE_UNITS_OF_MEASURE => {
-            resolve_pair(
-                tx,
-                rec,
-                ("resourceId", "resourceNumber"),
-                (sets::RESOURCES, "number"),
-                "Resource",
-                true,
-            )
-            .await?;
+        sets::ITEM_UNITS_OF_MEASURE | sets::RESOURCE_UNITS_OF_MEASURE => {
+            // An item's or a resource's unit: the owner, then the same rules for both.
+            let owner = if set == sets::ITEM_UNITS_OF_MEASURE {
+                (("itemId", "itemNumber"), sets::ITEMS, "Item")
+            } else {
+                (("resourceId", "resourceNumber"), sets::RESOURCES, "Resource")
+            };
+            resolve_pair(tx, rec, owner.0, (owner.1, "number"), owner.2, true).await?;
             let code = required(rec, "code")?;
             rec.insert("code".into(), Json::String(code.to_uppercase()));
             must_exist(tx, rec, "code", sets::UNITS_OF_MEASURE, "code", "Unit of Measure").await?;
