@@ -512,16 +512,17 @@ impl ODataConnector {
         if self.upsert_multiple(table, binds, ops).await? {
             return Ok(vec![WriteOutcome::Done; ops.len()]);
         }
-        let results = join_all(
-            ops.chunks(self.options.batch_size.max(1))
-                .map(|chunk| self.write_chunk(table, binds, chunk)),
-        )
-        .await;
-        let mut out = Vec::with_capacity(ops.len());
-        for r in results {
-            out.extend(r?);
-        }
-        Ok(out)
+        self.write_batches(table, binds, ops).await
+    }
+
+    /// Writes ops as `$batch` requests of `batch_size` independent operations.
+    async fn write_batches(
+        &self,
+        table: &TableRef,
+        binds: &[Bind],
+        ops: &[WriteOp],
+    ) -> Result<Vec<WriteOutcome>, ConnectorError> {
+        in_chunks(ops, self.options.batch_size, |chunk| self.write_chunk(table, binds, chunk)).await
     }
 
     /// Writes one chunk, resending operations that were not answered, were throttled or met a
@@ -648,32 +649,12 @@ impl Connector for ODataConnector {
                 && self.side == Side::Sales
                 && batch.ops.iter().all(|o| matches!(o, WriteOp::Upsert { .. }))
             {
-                let results = join_all(
-                    batch
-                        .ops
-                        .chunks(bulk)
-                        .map(|ops| self.bulk_chunk(&batch.table, &batch.binds, ops)),
-                )
+                return in_chunks(&batch.ops, bulk, |ops| {
+                    self.bulk_chunk(&batch.table, &batch.binds, ops)
+                })
                 .await;
-                let mut out = Vec::with_capacity(batch.ops.len());
-                for r in results {
-                    out.extend(r?);
-                }
-                return Ok(out);
             }
-            // Several batches in flight, bounded by the governor.
-            let results = join_all(
-                batch
-                    .ops
-                    .chunks(self.options.batch_size.max(1))
-                    .map(|ops| self.write_chunk(&batch.table, &batch.binds, ops)),
-            )
-            .await;
-            let mut out = Vec::with_capacity(batch.ops.len());
-            for r in results {
-                out.extend(r?);
-            }
-            Ok(out)
+            self.write_batches(&batch.table, &batch.binds, &batch.ops).await
         })
     }
 
@@ -739,6 +720,25 @@ impl Connector for ODataConnector {
                 .collect())
         })
     }
+}
+
+/// Runs `write` on every chunk of `size` ops at once (the governor bounds how many requests are in
+/// flight) and joins their outcomes in order; any error fails the whole.
+async fn in_chunks<'o, F, Fut>(
+    ops: &'o [WriteOp],
+    size: usize,
+    write: F,
+) -> Result<Vec<WriteOutcome>, ConnectorError>
+where
+    F: FnMut(&'o [WriteOp]) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<WriteOutcome>, ConnectorError>>,
+{
+    let results = join_all(ops.chunks(size.max(1)).map(write)).await;
+    let mut out = Vec::with_capacity(ops.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
 }
 
 /// The `value` array of a collection answer, moved out of it (rows are not copied).

@@ -365,8 +365,9 @@ impl Engine {
         loop {
             let next_cursor = page.next.clone().map(Cursor::Next);
             let changes = std::mem::take(&mut page.changes);
-            let pending = recording.iter().map(|w| &w.page).chain(writing.iter());
-            if pending.into_iter().any(|p| changes.iter().any(|c| p.touches(c.id()))) {
+            let page_ids: HashSet<Uuid> = changes.iter().map(Change::id).collect();
+            let mut pending = recording.iter().map(|w| &w.page).chain(writing.iter());
+            if pending.any(|p| p.ids.iter().any(|id| page_ids.contains(id))) {
                 total.add(&self.drain(mapping, pass, job_id, &mut recording, &mut writing).await?);
             }
             let record = async {
@@ -734,13 +735,6 @@ struct Written {
     page: Prepared,
     /// Operations (by index) the destination refused, with its message.
     failures: HashMap<usize, String>,
-}
-
-impl Prepared {
-    /// Whether writing this page concerns source record `id`.
-    fn touches(&self, id: Uuid) -> bool {
-        self.ids.contains(&id)
-    }
 }
 
 pub(crate) struct PageContext<'a> {
