@@ -110,6 +110,26 @@ impl Up {
         }
     }
 
+    /// How many records `mapping` has coupled, from the integration API (`None` while the
+    /// server or its credentials are not there yet).
+    fn coupling_count(&self, rt: &tokio::runtime::Runtime, mapping: &str) -> Option<u64> {
+        let bytes = std::fs::read(self.data().join("credentials.json")).ok()?;
+        let v: Value = serde_json::from_slice(&bytes).ok()?;
+        let password = v["financials_admin_password"].as_str()?.to_owned();
+        let url = format!("{}/integration/v1/couplings/{mapping}?limit=1", self.financials());
+        let body: Value = rt.block_on(async {
+            let res = reqwest::Client::new()
+                .get(url)
+                .basic_auth("ADMIN", Some(password))
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .ok()?;
+            res.json().await.ok()
+        })?;
+        body["count"].as_u64()
+    }
+
     fn credential(&self, name: &str) -> String {
         let bytes = std::fs::read(self.data().join("credentials.json")).expect("credentials.json");
         let v: Value = serde_json::from_slice(&bytes).expect("credentials.json is JSON");
@@ -427,6 +447,7 @@ fn killing_kontor_up_at_random_points_of_the_full_synchronization_ends_like_an_u
     println!("kill points from KONTOR_CRASH_SEED={seed}");
     let mut rng = Lcg(seed);
     let up = Up::new();
+    let poll = runtime();
     let mut kills = 0;
     for round in 0..3 {
         let mut child = up
@@ -453,7 +474,24 @@ fn killing_kontor_up_at_random_points_of_the_full_synchronization_ends_like_an_u
         });
         let marker = if round == 0 { Duration::from_secs(120) } else { Duration::from_secs(30) };
         let _ = rx.recv_timeout(marker);
-        std::thread::sleep(Duration::from_millis(rng.next_ms(50, 2500)));
+        // Kill points follow the synchronization's progress, not the clock (a full sync of this
+        // size takes about a second): wait until a mapping still under way has coupled a random
+        // number of further records, then a few milliseconds more.
+        let under_way = ["CUSTOMER", "CONTACT"].into_iter().find_map(|m| {
+            up.coupling_count(&poll, m).filter(|n| (*n as usize) < CUSTOMERS).map(|n| (m, n))
+        });
+        if let Some((mapping, start)) = under_way {
+            let aim = start + rng.next_ms(1, CUSTOMERS as u64 / 2);
+            let began = std::time::Instant::now();
+            while child.try_wait().expect("poll kontor up").is_none()
+                && began.elapsed() < Duration::from_secs(60)
+                && up.coupling_count(&poll, mapping).is_none_or(|n| n < aim)
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            println!("round {round}: {mapping} from {start} couplings, aiming at {aim}");
+        }
+        std::thread::sleep(Duration::from_millis(rng.next_ms(0, 50)));
         if child.try_wait().expect("poll kontor up").is_none() {
             child.kill().expect("kill kontor up"); // SIGKILL: no clean shutdown
             kills += 1;
