@@ -37,11 +37,14 @@ fn main() -> Result<()> {
     }
 }
 
+/// The workspace this run belongs to: `cargo run` tells the binary its manifest folder. The
+/// folder baked in at compile time is only the fallback: a build folder shared by several clones
+/// (CI's) reuses a binary compiled in another clone.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace root")
-        .to_owned()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    Path::new(&manifest_dir).parent().expect("xtask lives in the workspace root").to_owned()
 }
 
 fn run(cmd: &mut Command) -> Result<()> {
