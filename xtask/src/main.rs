@@ -102,14 +102,21 @@ fn has_nextest() -> bool {
 
 fn test(extra: &[String]) -> Result<()> {
     ensure_postgres()?;
+    // Snapshots are found under this clone, not under the folder a reused test binary was
+    // compiled in (insta otherwise starts from the compile-time manifest folder).
+    let root = workspace_root();
     if has_nextest() {
         run(Command::new("cargo")
+            .env("INSTA_WORKSPACE_ROOT", &root)
             .args(["nextest", "run", "--workspace", "--no-fail-fast", "--profile", "ci"])
             .args(extra))
     } else {
         eprintln!(
             "cargo-nextest not found: running `cargo test` (install it with `cargo install cargo-nextest --locked` for faster runs)"
         );
-        run(Command::new("cargo").args(["test", "--workspace", "--no-fail-fast"]).args(extra))
+        run(Command::new("cargo")
+            .env("INSTA_WORKSPACE_ROOT", &root)
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .args(extra))
     }
 }

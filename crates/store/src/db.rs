@@ -220,10 +220,9 @@ impl Db {
             Db::Sqlite(p, turn) => {
                 // Waiting for the turn longer than SQLite would wait for the lock falls back to
                 // SQLite's own waiting (which then reports the database locked, as before).
-                let turn =
-                    tokio::time::timeout(SQLITE_BUSY_TIMEOUT, Arc::clone(turn).lock_owned())
-                        .await
-                        .ok();
+                let turn = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, Arc::clone(turn).lock_owned())
+                    .await
+                    .ok();
                 Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
             }
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
