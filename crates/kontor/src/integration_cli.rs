@@ -561,8 +561,6 @@ fn setup_summary(report: &Value) -> String {
 struct ReviewLine {
     name: String,
     #[serde(default)]
-    dependency_filter: String,
-    #[serde(default)]
     direction: String,
     #[serde(default)]
     recommendation: String,
@@ -576,6 +574,9 @@ struct ReviewLine {
     to_int_table_job_id: Option<Uuid>,
     #[serde(default)]
     from_int_table_job_id: Option<Uuid>,
+    /// Waits for a line in Error: it will not go on by itself.
+    #[serde(default)]
+    held_up: bool,
 }
 
 impl ReviewLine {
@@ -596,29 +597,9 @@ fn review_lines(v: &Value) -> anyhow::Result<Vec<ReviewLine>> {
     serde_json::from_value(v["value"].clone()).context("read the review lines")
 }
 
-/// Lines that will never start: not started, and a dependency (transitively) ended in Error or
-/// will never start itself.
+/// Lines held up by a line in Error (the service works it out: `review::held_up`).
 fn blocked(lines: &[ReviewLine]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    loop {
-        let before = out.len();
-        for l in lines {
-            if out.contains(&l.name) || !l.job_queue_entry_status.trim().is_empty() {
-                continue;
-            }
-            let stuck = l.dependency_filter.split('|').map(str::trim).any(|d| {
-                lines.iter().any(|o| {
-                    o.name == d && (o.job_queue_entry_status == "Error" || out.contains(&o.name))
-                })
-            });
-            if stuck {
-                out.push(l.name.clone());
-            }
-        }
-        if out.len() == before {
-            return out;
-        }
-    }
+    lines.iter().filter(|l| l.held_up).map(|l| l.name.clone()).collect()
 }
 
 fn status_text(s: &str) -> &str {
@@ -955,10 +936,9 @@ async fn couple(args: CoupleArgs) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    fn line(name: &str, deps: &str, entry: &str) -> ReviewLine {
+    fn line(name: &str, entry: &str) -> ReviewLine {
         ReviewLine {
             name: name.into(),
-            dependency_filter: deps.into(),
             direction: "Bidirectional".into(),
             recommendation: "Full Synchronization".into(),
             job_queue_entry_status: entry.into(),
@@ -966,6 +946,7 @@ mod tests {
             from_int_table_job_status: " ".into(),
             to_int_table_job_id: None,
             from_int_table_job_id: None,
+            held_up: false,
         }
     }
 
@@ -1046,18 +1027,6 @@ mod tests {
     }
 
     #[test]
-    fn lines_behind_a_failed_dependency_are_held_up_transitively() {
-        let lines = vec![
-            line("CURRENCY", "", "Error"),
-            line("CUSTOMER", "SALESPEOPLE|CURRENCY", " "),
-            line("CONTACT", "CUSTOMER", " "),
-            line("ITEM-PRODUCT", "", " "),
-            line("SALESPEOPLE", "", "Finished"),
-        ];
-        assert_eq!(blocked(&lines), vec!["CUSTOMER".to_owned(), "CONTACT".to_owned()]);
-    }
-
-    #[test]
     fn a_server_error_is_shown_as_its_message() {
         let body = json!({"error": {"code": "NotFound", "message": "integration table mapping X"}});
         assert_eq!(
@@ -1078,7 +1047,7 @@ mod tests {
 
     #[test]
     fn the_review_table_pads_columns_and_shows_blank_statuses_as_dashes() {
-        let text = review_table(&[line("CUSTOMER", "", "Finished"), line("CONTACT", "", " ")]);
+        let text = review_table(&[line("CUSTOMER", "Finished"), line("CONTACT", " ")]);
         insta::assert_snapshot!(text);
     }
 }

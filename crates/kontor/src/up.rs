@@ -339,7 +339,8 @@ async fn follow_full_sync(engine: &Engine, queue: &Queue) -> anyhow::Result<Vec<
                 l.to_int_table_job_status,
                 l.from_int_table_job_status
             ));
-            if matches!(l.job_queue_entry_status.as_str(), "Finished" | "Error") {
+            // A line held up by a line in Error does not go on by itself.
+            if matches!(l.job_queue_entry_status.as_str(), "Finished" | "Error") || l.held_up {
                 bar.finish();
             } else {
                 bar.tick();
@@ -349,7 +350,7 @@ async fn follow_full_sync(engine: &Engine, queue: &Queue) -> anyhow::Result<Vec<
         if open == 0 {
             return Ok(lines
                 .iter()
-                .filter(|l| l.job_queue_entry_status == "Error")
+                .filter(|l| l.job_queue_entry_status == "Error" || l.held_up)
                 .map(|l| l.name.clone())
                 .collect());
         }

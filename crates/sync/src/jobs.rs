@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::engine::{Engine, Mode};
 use crate::error::SyncError;
 use crate::mapping::Pass;
-use crate::review::{self, QueueStatus, Recommendation, ReviewLine, TableCounts};
+use crate::review::{self, QueueStatus, Recommendation, ReviewLine, Stage, TableCounts};
 use crate::store::StoredReviewLine;
 
 /// Job kind of a full synchronization of one mapping.
@@ -37,6 +37,32 @@ struct MappingParams {
     mapping: String,
 }
 
+/// A [`FULL_SYNC`] job's parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FullSyncParams {
+    mapping: String,
+    /// Only the line's Sales → Financials pass (its first pass is done).
+    #[serde(default)]
+    from_pass: bool,
+}
+
+/// A step of the full synchronization review that one worker runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A line, from its first pass.
+    Line(String),
+    /// A line's Sales → Financials pass, after its Financials → Sales pass.
+    FromPass(String),
+}
+
+impl Step {
+    pub fn name(&self) -> &str {
+        match self {
+            Step::Line(n) | Step::FromPass(n) => n,
+        }
+    }
+}
+
 /// A review line with its derived job statuses, as the review page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewStatus {
@@ -49,6 +75,9 @@ pub struct ReviewStatus {
     pub from_int_table_job_status: String,
     pub to_int_table_job_id: Option<uuid::Uuid>,
     pub from_int_table_job_id: Option<uuid::Uuid>,
+    /// The line waits for a line in Error (directly or through another waiting line): it will
+    /// not go on until that line is run again ([`review::held_up`]).
+    pub held_up: bool,
 }
 
 fn to_job_error(e: SyncError) -> JobError {
@@ -83,31 +112,61 @@ impl Engine {
                 direction: m.direction,
                 recommendation: review::recommend(m, counts),
                 queue_status: QueueStatus::NotStarted,
+                stage: Stage::Start,
             });
         }
         self.store.replace_review(&lines, self.clock.now()).await?;
         Ok(lines)
     }
 
-    /// *Start*: enqueues the lines whose dependencies are done; lines with no records finish at
-    /// once. Called again each time a full-sync job ends. Returns the names started.
+    /// *Start*: enqueues the steps of the review that can start now — lines whose dependencies
+    /// are far enough ([`review::startable`]), and second passes whose dependencies finished
+    /// ([`review::from_startable`]); lines with no records finish at once. Called again each time
+    /// a full-sync job ends. Returns the names of the lines started or continued.
     pub async fn advance_full_sync(&self, queue: &Queue) -> Result<Vec<String>, SyncError> {
         let mut started = Vec::new();
+        for step in self.claim_full_sync_steps().await? {
+            let (name, from_pass) = match &step {
+                Step::Line(n) => (n, false),
+                Step::FromPass(n) => (n, true),
+            };
+            let what = if from_pass { "Sales → Financials pass" } else { "synchronization" };
+            let enqueued = queue
+                .enqueue(
+                    NewJob::new(FULL_SYNC, json!({ "mapping": name, "from_pass": from_pass }))
+                        .description(format!("Full {what} of {name}"))
+                        .max_attempts(3)
+                        .rerun_delay(Duration::from_secs(30)),
+                )
+                .await;
+            let id = match enqueued {
+                Ok(id) => id,
+                Err(e) => {
+                    // Give the step back so the next advance starts it.
+                    self.release_full_sync_step(&step).await?;
+                    return Err(SyncError::Store(e.to_string()));
+                }
+            };
+            self.store.set_review_entry(name, &id.to_string()).await?;
+            started.push(name.clone());
+        }
+        Ok(started)
+    }
+
+    /// Claims the steps of the review that can start now, each for this caller alone (several
+    /// workers may advance the review at once: only the one that moves a line out of Not Started,
+    /// or a second pass out of To Done, starts it — else a line could run twice and a late
+    /// "Ready" overwrite its "Finished"). Lines with no records are finished on the way.
+    pub async fn claim_full_sync_steps(&self) -> Result<Vec<Step>, SyncError> {
+        let mut steps = Vec::new();
         loop {
             let lines: Vec<ReviewLine> =
                 self.store.review().await?.into_iter().map(|l| l.line).collect();
-            let ready: Vec<ReviewLine> = review::startable(&lines).into_iter().cloned().collect();
-            if ready.is_empty() {
-                return Ok(started);
-            }
             let mut finished_any = false;
-            for l in ready {
+            for l in review::startable(&lines) {
                 let now = self.clock.now();
-                // Several workers may advance the review at once: only the one that moves the line
-                // out of Not Started starts it (else a line could run twice and a late "Ready"
-                // overwrite its "Finished").
                 if l.recommendation == Recommendation::NoRecordsFound {
-                    if self
+                    finished_any |= self
                         .store
                         .claim_review_line(
                             &l.name,
@@ -115,49 +174,45 @@ impl Engine {
                             QueueStatus::Finished,
                             now,
                         )
-                        .await?
-                    {
-                        finished_any = true;
-                    }
-                    continue;
-                }
-                if !self
+                        .await?;
+                } else if self
                     .store
                     .claim_review_line(&l.name, QueueStatus::NotStarted, QueueStatus::Ready, now)
                     .await?
                 {
-                    continue;
+                    steps.push(Step::Line(l.name.clone()));
                 }
-                let enqueued = queue
-                    .enqueue(
-                        NewJob::new(FULL_SYNC, json!({ "mapping": l.name }))
-                            .description(format!("Full synchronization of {}", l.name))
-                            .max_attempts(3)
-                            .rerun_delay(Duration::from_secs(30)),
-                    )
-                    .await;
-                let id = match enqueued {
-                    Ok(id) => id,
-                    Err(e) => {
-                        // Give the line back so the next advance starts it.
-                        self.store
-                            .claim_review_line(
-                                &l.name,
-                                QueueStatus::Ready,
-                                QueueStatus::NotStarted,
-                                now,
-                            )
-                            .await?;
-                        return Err(SyncError::Store(e.to_string()));
-                    }
-                };
-                self.store.set_review_entry(&l.name, &id.to_string()).await?;
-                started.push(l.name.clone());
+            }
+            for l in review::from_startable(&lines) {
+                if self.store.claim_review_stage(&l.name, Stage::ToDone, Stage::FromStarted).await?
+                {
+                    steps.push(Step::FromPass(l.name.clone()));
+                }
             }
             if !finished_any {
-                return Ok(started);
+                return Ok(steps);
             }
         }
+    }
+
+    /// Gives a claimed step back (its job could not be enqueued).
+    async fn release_full_sync_step(&self, step: &Step) -> Result<(), SyncError> {
+        match step {
+            Step::Line(n) => {
+                self.store
+                    .claim_review_line(
+                        n,
+                        QueueStatus::Ready,
+                        QueueStatus::NotStarted,
+                        self.clock.now(),
+                    )
+                    .await?;
+            }
+            Step::FromPass(n) => {
+                self.store.claim_review_stage(n, Stage::FromStarted, Stage::ToDone).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The review lines with their job statuses.
@@ -179,17 +234,22 @@ impl Engine {
         queue: Option<&Queue>,
     ) -> Result<Vec<ReviewStatus>, SyncError> {
         let mut out = Vec::new();
-        for StoredReviewLine { mut line, queue_entry_id, to_job_id, from_job_id } in
-            self.store.review().await?
-        {
+        let mut stored = self.store.review().await?;
+        for StoredReviewLine { line, queue_entry_id, .. } in &mut stored {
             let open = matches!(line.queue_status, QueueStatus::Ready | QueueStatus::InProcess);
-            let entry = queue_entry_id.and_then(|id| id.parse::<kontor_jobs::JobId>().ok());
+            let entry =
+                queue_entry_id.as_ref().and_then(|id| id.parse::<kontor_jobs::JobId>().ok());
             if let (true, Some(queue), Some(entry)) = (open, queue, entry) {
                 let entry = queue.get(entry).await.map_err(|e| SyncError::Store(e.to_string()))?;
                 if entry.is_some_and(|e| e.status == kontor_jobs::Status::Error) {
                     line.queue_status = QueueStatus::Error;
                 }
             }
+        }
+        let lines: Vec<ReviewLine> = stored.iter().map(|l| l.line.clone()).collect();
+        let held: std::collections::HashSet<String> =
+            review::held_up(&lines).into_iter().map(|l| l.name.clone()).collect();
+        for StoredReviewLine { line, to_job_id, from_job_id, .. } in stored {
             let status = |job: Option<crate::store::SynchJob>| match job {
                 None => review::JobStatus::None,
                 // A pass that failed as a whole has its error as the job's message.
@@ -208,6 +268,7 @@ impl Engine {
                 None => review::JobStatus::None,
             };
             out.push(ReviewStatus {
+                held_up: held.contains(&line.name),
                 name: line.name,
                 dependency_filter: line.dependency_filter,
                 direction: line.direction.as_str().to_owned(),
@@ -222,15 +283,38 @@ impl Engine {
         Ok(out)
     }
 
-    /// Runs the full synchronization of one review line (the [`FULL_SYNC`] job's work).
+    /// Runs the full synchronization of one review line, both passes, whatever the other lines
+    /// do (reference data before a measurement, tests).
     pub async fn run_full_sync_line(&self, name: &str) -> Result<(), SyncError> {
+        self.run_full_sync_passes(name, None).await
+    }
+
+    /// Runs a step of the review (the [`FULL_SYNC`] job's work): a line's first pass, or its
+    /// Sales → Financials pass. A bidirectional line's step ends after its Financials → Sales
+    /// pass (the line stays In Process, stage To Done), so that the next
+    /// [`Engine::advance_full_sync`] can start the lines after it and, once the lines it depends
+    /// on have finished, its own second pass.
+    pub async fn run_full_sync_step(&self, step: &Step) -> Result<(), SyncError> {
+        match step {
+            Step::Line(n) => self.run_full_sync_passes(n, Some(Pass::ToSales)).await,
+            Step::FromPass(n) => self.run_full_sync_passes(n, Some(Pass::ToFinancials)).await,
+        }
+    }
+
+    /// Runs the line's passes, or only `only` of a bidirectional line.
+    async fn run_full_sync_passes(&self, name: &str, only: Option<Pass>) -> Result<(), SyncError> {
         let set = self.store.mappings().await?;
         let mapping = set
             .get(name)
             .ok_or_else(|| SyncError::NotFound(format!("integration table mapping {name}")))?
             .clone();
         self.store.set_review_status(name, QueueStatus::InProcess, None, self.clock.now()).await?;
-        for pass in mapping.direction.passes() {
+        let passes = mapping.direction.passes();
+        let both = passes.len() == 2;
+        for pass in passes {
+            if both && only.is_some_and(|p| p != pass) {
+                continue;
+            }
             let (job_id, report) = self.run_pass_job(&set, &mapping, pass, Mode::Full).await;
             // The line names its pass's job whether the pass succeeded or failed as a whole
             // (the job's message then says why).
@@ -244,6 +328,14 @@ impl Engine {
                 let status = if e.is_transient() { QueueStatus::Ready } else { QueueStatus::Error };
                 self.store.set_review_status(name, status, None, self.clock.now()).await?;
                 return Err(e);
+            }
+            if both && pass == Pass::ToSales {
+                // Lines after this one may now send their records to Sales.
+                self.store.claim_review_stage(name, Stage::Start, Stage::ToDone).await?;
+                if only.is_some() {
+                    return Ok(());
+                }
+                self.store.claim_review_stage(name, Stage::ToDone, Stage::FromStarted).await?;
             }
         }
         self.store.set_review_status(name, QueueStatus::Finished, None, self.clock.now()).await?;
@@ -391,9 +483,10 @@ struct FullSyncHandler {
 
 impl Handler for FullSyncHandler {
     async fn run(&self, job: &Claimed) -> Result<Outcome, JobError> {
-        let p: MappingParams = job.params_as()?;
+        let p: FullSyncParams = job.params_as()?;
         let engine = self.engine.for_job()?;
-        let res = engine.run_full_sync_line(&p.mapping).await;
+        let step = if p.from_pass { Step::FromPass(p.mapping) } else { Step::Line(p.mapping) };
+        let res = engine.run_full_sync_step(&step).await;
         // Whatever happened, lines whose dependencies are now done can start.
         engine.advance_full_sync(&self.queue).await.map_err(to_job_error)?;
         res.map_err(to_job_error)?;

@@ -157,6 +157,36 @@ impl JobStatus {
     }
 }
 
+/// How far a line has got between its two passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Stage {
+    /// Its first pass has not finished.
+    #[default]
+    Start,
+    /// Its Financials → Sales pass finished; its Sales → Financials pass waits for the lines it
+    /// depends on to finish.
+    ToDone,
+    /// Its Sales → Financials pass was started (by one worker).
+    FromStarted,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Start => "",
+            Stage::ToDone => "To Done",
+            Stage::FromStarted => "From Started",
+        }
+    }
+    pub fn parse(s: &str) -> Stage {
+        match s {
+            "To Done" => Stage::ToDone,
+            "From Started" => Stage::FromStarted,
+            _ => Stage::Start,
+        }
+    }
+}
+
 /// One line of the review page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewLine {
@@ -165,26 +195,89 @@ pub struct ReviewLine {
     pub direction: crate::mapping::Direction,
     pub recommendation: Recommendation,
     pub queue_status: QueueStatus,
+    #[serde(default, skip_serializing_if = "is_start")]
+    pub stage: Stage,
 }
 
-/// Lines that can start now: not started, every dependency line Finished or "No Records Found"
-/// (dependencies without a line don't hold anything up).
+fn is_start(s: &Stage) -> bool {
+    *s == Stage::Start
+}
+
+impl ReviewLine {
+    fn dependencies(&self) -> impl Iterator<Item = &str> {
+        self.dependency_filter.split('|').map(str::trim).filter(|d| !d.is_empty())
+    }
+
+    /// Whether this line's work is over as far as the lines after it are concerned.
+    fn done(&self) -> bool {
+        self.queue_status == QueueStatus::Finished
+            || self.recommendation == Recommendation::NoRecordsFound
+    }
+
+    /// Whether the line's first pass is Financials → Sales.
+    fn begins_to_sales(&self) -> bool {
+        self.direction.allows(crate::mapping::Pass::ToSales)
+    }
+
+    /// Whether every dependency (that has a line) satisfies `ready`.
+    fn dependencies_are(&self, lines: &[ReviewLine], ready: impl Fn(&ReviewLine) -> bool) -> bool {
+        self.dependencies().all(|d| lines.iter().find(|o| o.name == d).is_none_or(&ready))
+    }
+}
+
+/// Lines whose first pass can start now: not started, and every dependency line Finished or
+/// "No Records Found" — or, for a line that begins with its Financials → Sales pass, past its
+/// own Financials → Sales pass. Each direction keeps its dependency order: a line's records
+/// reach Sales after those they look up (the dependency's couplings are made by its To pass),
+/// and its Sales → Financials pass waits for the dependencies' lines to finish
+/// ([`from_startable`]). Dependencies without a line don't hold anything up.
 pub fn startable(lines: &[ReviewLine]) -> Vec<&ReviewLine> {
     lines
         .iter()
         .filter(|l| l.queue_status == QueueStatus::NotStarted)
         .filter(|l| {
-            l.dependency_filter.split('|').map(str::trim).filter(|d| !d.is_empty()).all(|d| {
-                match lines.iter().find(|o| o.name == d) {
-                    None => true,
-                    Some(o) => {
-                        o.queue_status == QueueStatus::Finished
-                            || o.recommendation == Recommendation::NoRecordsFound
-                    }
-                }
-            })
+            let to_first = l.begins_to_sales();
+            l.dependencies_are(lines, |o| o.done() || (to_first && o.stage != Stage::Start))
         })
         .collect()
+}
+
+/// Lines whose Financials → Sales pass is done and whose Sales → Financials pass can start
+/// now: every dependency line Finished or "No Records Found".
+pub fn from_startable(lines: &[ReviewLine]) -> Vec<&ReviewLine> {
+    lines
+        .iter()
+        .filter(|l| l.stage == Stage::ToDone && l.queue_status == QueueStatus::InProcess)
+        .filter(|l| l.dependencies_are(lines, ReviewLine::done))
+        .collect()
+}
+
+/// Lines that wait for a dependency that ended in Error (directly or through another waiting
+/// line): not started, or between their passes. They go on only when that line is run again.
+pub fn held_up(lines: &[ReviewLine]) -> Vec<&ReviewLine> {
+    let waiting = |l: &ReviewLine| {
+        l.queue_status == QueueStatus::NotStarted
+            || (l.stage == Stage::ToDone && l.queue_status == QueueStatus::InProcess)
+    };
+    let mut held: Vec<&str> = Vec::new();
+    loop {
+        let before = held.len();
+        for l in lines.iter().filter(|l| waiting(l)) {
+            if held.contains(&l.name.as_str()) {
+                continue;
+            }
+            let stuck = l.dependencies().any(|d| {
+                held.contains(&d)
+                    || lines.iter().any(|o| o.name == d && o.queue_status == QueueStatus::Error)
+            });
+            if stuck {
+                held.push(&l.name);
+            }
+        }
+        if held.len() == before {
+            return lines.iter().filter(|l| held.contains(&l.name.as_str())).collect();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -249,6 +342,7 @@ mod tests {
             direction: crate::mapping::Direction::Bidirectional,
             recommendation: rec,
             queue_status: status,
+            stage: Stage::Start,
         };
         let lines = vec![
             line("CURRENCY", "", Recommendation::FullSynchronization, QueueStatus::Finished),
@@ -274,6 +368,100 @@ mod tests {
         ];
         let names: Vec<&str> = startable(&lines).iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, vec!["SALESPEOPLE", "CUSTOMER"]);
+    }
+
+    fn line(
+        name: &str,
+        deps: &str,
+        direction: &str,
+        status: QueueStatus,
+        stage: Stage,
+    ) -> ReviewLine {
+        ReviewLine {
+            name: name.into(),
+            dependency_filter: deps.into(),
+            direction: match direction {
+                "to" => crate::mapping::Direction::ToIntegrationTable,
+                "from" => crate::mapping::Direction::FromIntegrationTable,
+                _ => crate::mapping::Direction::Bidirectional,
+            },
+            recommendation: Recommendation::FullSynchronization,
+            queue_status: status,
+            stage,
+        }
+    }
+
+    #[test]
+    fn a_line_that_begins_towards_sales_starts_once_its_dependencies_have_reached_sales() {
+        use QueueStatus::*;
+        use Stage::*;
+        // (dependency's direction, status, stage, dependant's direction) → may the dependant start?
+        let cases = [
+            ("both", InProcess, Start, "both", false),
+            ("both", InProcess, ToDone, "both", true),
+            ("both", InProcess, FromStarted, "both", true),
+            ("both", InProcess, ToDone, "to", true),
+            // A dependant that begins with its Sales → Financials pass needs the whole line.
+            ("both", InProcess, ToDone, "from", false),
+            ("both", Finished, FromStarted, "from", true),
+            ("from", InProcess, Start, "both", false),
+            ("to", Finished, Start, "both", true),
+            ("both", Error, ToDone, "both", true),
+        ];
+        for (dep_dir, status, stage, dir, expected) in cases {
+            let lines = vec![
+                line("CUSTOMER", "", dep_dir, status, stage),
+                line("CONTACT", "CUSTOMER", dir, NotStarted, Start),
+            ];
+            let started: Vec<&str> = startable(&lines).iter().map(|l| l.name.as_str()).collect();
+            assert_eq!(
+                started.contains(&"CONTACT"),
+                expected,
+                "dependency {dep_dir} {status:?} {stage:?}, dependant {dir}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_lines_pass_towards_financials_waits_for_its_dependencies_to_finish() {
+        use QueueStatus::*;
+        use Stage::*;
+        let cases = [
+            (InProcess, ToDone, ToDone, false),
+            (InProcess, FromStarted, ToDone, false),
+            (Finished, FromStarted, ToDone, true),
+            // Already started by another worker.
+            (Finished, FromStarted, FromStarted, false),
+            (Finished, Start, Start, false),
+        ];
+        for (dep_status, dep_stage, stage, expected) in cases {
+            let lines = vec![
+                line("CUSTOMER", "", "both", dep_status, dep_stage),
+                line("CONTACT", "CUSTOMER", "both", InProcess, stage),
+            ];
+            let next: Vec<&str> = from_startable(&lines).iter().map(|l| l.name.as_str()).collect();
+            assert_eq!(
+                next.contains(&"CONTACT"),
+                expected,
+                "{dep_status:?} {dep_stage:?} {stage:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lines_waiting_behind_a_line_in_error_are_held_up_through_the_chain() {
+        use QueueStatus::*;
+        use Stage::*;
+        let lines = vec![
+            line("CUSTOMER", "", "both", Error, ToDone),
+            line("CONTACT", "CUSTOMER", "both", InProcess, ToDone),
+            line("OPPORTUNITY", "CONTACT", "both", NotStarted, Start),
+            line("ITEM-PRODUCT", "", "both", NotStarted, Start),
+            line("SALESPRC-PRODPRICE", "ITEM-PRODUCT", "both", NotStarted, Start),
+            line("SALESPEOPLE", "CUSTOMER", "from", Finished, Start),
+        ];
+        let held: Vec<&str> = held_up(&lines).iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(held, vec!["CONTACT", "OPPORTUNITY"]);
     }
 
     #[test]

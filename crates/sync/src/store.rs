@@ -18,7 +18,7 @@ use crate::connector::Side;
 use crate::error::SyncError;
 use crate::mapping::{MappingSet, TableMapping};
 use crate::plan::{Base, Counters, Coupling};
-use crate::review::{QueueStatus, Recommendation, ReviewLine};
+use crate::review::{QueueStatus, Recommendation, ReviewLine, Stage};
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
@@ -848,6 +848,7 @@ impl SyncStore {
                         direction,
                         recommendation,
                         queue_status: QueueStatus::parse(&r.get_string("queue_status")),
+                        stage: Stage::parse(&r.get_string("stage")),
                     },
                     queue_entry_id: r.get_opt_string("queue_entry_id"),
                     to_job_id: r.get_opt_string("to_job_id").and_then(|x| Uuid::parse_str(&x).ok()),
@@ -889,6 +890,19 @@ impl SyncStore {
             .execute_sql(
                 "UPDATE sync_review_line SET queue_status = $3, updated_at = $4 WHERE name = $1 AND queue_status = $2",
                 vec![s(name), s(from.as_str()), s(to.as_str()), i(micros(now))],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Moves a review line from stage `from` to `to` only if it is still in `from` (one worker
+    /// starts a line's second pass). Returns whether this call moved it.
+    pub async fn claim_review_stage(&self, name: &str, from: Stage, to: Stage) -> Result<bool> {
+        let n = self
+            .db
+            .execute_sql(
+                "UPDATE sync_review_line SET stage = $3 WHERE name = $1 AND stage = $2",
+                vec![s(name), s(from.as_str()), s(to.as_str())],
             )
             .await?;
         Ok(n == 1)

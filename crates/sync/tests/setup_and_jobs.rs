@@ -11,6 +11,7 @@ use kontor_sync::connector::ConnectorError;
 use kontor_sync::engine::Engine;
 use kontor_sync::jobs;
 use kontor_sync::memory::MemoryConnector;
+use kontor_sync::review::{QueueStatus, Stage};
 use kontor_sync::setup::{AdminCredentials, SetupRequest, SetupSides, setup};
 use kontor_sync::store::SyncStore;
 use serde_json::json;
@@ -355,4 +356,96 @@ async fn unit_group_mapping_switches_the_unit_mappings_and_they_recommend_agains
         "UNIT OF MEASURE",
         "the products look up the legacy unit groups again"
     );
+}
+
+#[tokio::test]
+async fn a_lines_records_go_to_sales_once_its_dependencies_have_reached_sales_and_back_once_they_have_finished()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
+    let store = SyncStore::new(db.clone());
+    store.migrate().await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let sides = FakeSides {
+        experience: "Suite".into(),
+        users: vec![("integration@kontor".into(), Uuid::from_u128(0xa1))],
+        calls: Mutex::default(),
+    };
+    let mut req = request(None);
+    req.enable = Some(vec!["CUSTOMER".into(), "CONTACT".into()]);
+    setup(&store, &sides, req, now).await.unwrap();
+    let fin = Arc::new(MemoryConnector::new(Side::Financials, "f1"));
+    let sales = Arc::new(MemoryConnector::new(Side::Sales, &Uuid::from_u128(0xa1).to_string()));
+    for n in 0..3u128 {
+        fin.put(
+            "customers",
+            Uuid::from_u128(100 + n),
+            json!({"number": format!("C{n}"), "displayName": format!("Customer {n}")}),
+            "anna",
+        );
+        fin.put("contacts", Uuid::from_u128(200 + n), json!({"number": format!("K{n}"), "type": "Person", "companyNumber": format!("C{n}"), "displayName": format!("Ann Smith{n}")}), "anna");
+    }
+    let settings = store.connection().await.unwrap().unwrap();
+    let engine =
+        Arc::new(Engine::new(store.clone(), fin.clone(), sales.clone(), settings, clock.clone()));
+    let queue = Queue::with_clock(db.clone(), clock.clone());
+    let worker = Worker::new(queue.clone(), jobs::handlers(engine.clone(), queue.clone()));
+    engine.prepare_full_sync().await.unwrap();
+    assert_eq!(engine.advance_full_sync(&queue).await.unwrap(), vec!["CUSTOMER".to_owned()]);
+
+    let line = |name: &str| {
+        let store = store.clone();
+        let name = name.to_owned();
+        async move {
+            let l =
+                store.review().await.unwrap().into_iter().find(|l| l.line.name == name).unwrap();
+            (l.line.queue_status, l.line.stage)
+        }
+    };
+    let ready = || {
+        let queue = queue.clone();
+        async move {
+            let filter = kontor_jobs::ListFilter {
+                status: Some(kontor_jobs::Status::Ready),
+                kind: Some(jobs::FULL_SYNC.into()),
+                ..Default::default()
+            };
+            let mut d: Vec<String> =
+                queue.list(&filter).await.unwrap().into_iter().map(|e| e.description).collect();
+            d.sort();
+            d
+        }
+    };
+
+    // CUSTOMER's records reach Sales: CONTACT's may follow while CUSTOMER reads Sales back.
+    worker.run_once(clock.now()).await.unwrap().expect("CUSTOMER's job");
+    assert_eq!(line("CUSTOMER").await, (QueueStatus::InProcess, Stage::FromStarted));
+    assert_eq!(
+        ready().await,
+        vec![
+            "Full Sales → Financials pass of CUSTOMER".to_owned(),
+            "Full synchronization of CONTACT".to_owned()
+        ]
+    );
+    // Whatever order the two run in, CONTACT's own read-back waits for CUSTOMER to finish.
+    while worker.run_once(clock.now()).await.unwrap().is_some() {
+        let (customer, _) = line("CUSTOMER").await;
+        let (_, contact) = line("CONTACT").await;
+        assert!(
+            contact != Stage::FromStarted || customer == QueueStatus::Finished,
+            "CONTACT read Sales back before CUSTOMER finished"
+        );
+    }
+    for name in ["CUSTOMER", "CONTACT"] {
+        assert_eq!(line(name).await, (QueueStatus::Finished, Stage::FromStarted), "{name}");
+    }
+    let status = engine.review_status().await.unwrap();
+    assert!(
+        status.iter().all(|s| s.to_int_table_job_status == "Success"
+            && s.from_int_table_job_status == "Success"
+            && !s.held_up),
+        "{status:?}"
+    );
+    assert_eq!(sales.rows("contacts").len(), 3);
 }

@@ -4,7 +4,7 @@ use chrono::{Duration, TimeZone, Utc};
 use kontor_store::Db;
 use kontor_sync::defaults::default_mappings;
 use kontor_sync::plan::{Base, Counters};
-use kontor_sync::review::{QueueStatus, Recommendation, ReviewLine};
+use kontor_sync::review::{QueueStatus, Recommendation, ReviewLine, Stage};
 use kontor_sync::store::{PageRecord, SyncStore, SynchError};
 use kontor_sync::{Direction, Side};
 use serde_json::json;
@@ -140,6 +140,7 @@ async fn the_sync_store_keeps_couplings_jobs_watermarks_and_review_on_both_backe
             direction: Direction::Bidirectional,
             recommendation: Recommendation::CoupleRecords,
             queue_status: QueueStatus::NotStarted,
+            stage: Stage::Start,
         };
         store.replace_review(std::slice::from_ref(&line), now).await.unwrap();
         store
@@ -154,6 +155,19 @@ async fn the_sync_store_keeps_couplings_jobs_watermarks_and_review_on_both_backe
             (r[0].to_job_id, r[0].from_job_id, r[0].queue_entry_id.as_deref()),
             (Some(job), None, Some("q1"))
         );
+        // The second pass is started once: the stage moves only from where it is.
+        assert_eq!(r[0].line.stage, Stage::Start);
+        assert!(
+            !store.claim_review_stage("CUSTOMER", Stage::ToDone, Stage::FromStarted).await.unwrap()
+        );
+        assert!(store.claim_review_stage("CUSTOMER", Stage::Start, Stage::ToDone).await.unwrap());
+        assert!(
+            store.claim_review_stage("CUSTOMER", Stage::ToDone, Stage::FromStarted).await.unwrap()
+        );
+        assert!(
+            !store.claim_review_stage("CUSTOMER", Stage::ToDone, Stage::FromStarted).await.unwrap()
+        );
+        assert_eq!(store.review().await.unwrap()[0].line.stage, Stage::FromStarted);
     })
     .await;
 }

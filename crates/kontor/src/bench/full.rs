@@ -3,14 +3,12 @@
 //! mapping, each line started as soon as the lines it depends on are done (as the full
 //! synchronization review's scheduler starts them).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use kontor_jobs::SystemClock;
 use kontor_sync::defaults::default_mappings;
 use kontor_sync::engine::Engine;
-use kontor_sync::review::Recommendation;
 use kontor_sync::store::{ConnectionSettings, SyncStore};
 use uuid::Uuid;
 
@@ -60,50 +58,39 @@ pub async fn connect(
     Ok(Pair { engine: Arc::new(engine), store, stats })
 }
 
-/// Timed: *Run Full Synchronization* and every line to the end. Returns the records written
-/// to Sales (inserted, modified or coupled).
+/// Timed: *Run Full Synchronization* and every line to the end, each step started as soon as
+/// the review allows it (the scheduling of the job queue's workers, without the queue). Returns
+/// the records written to Sales (inserted, modified or coupled).
 pub async fn run(pair: &Pair) -> anyhow::Result<u64> {
     let engine = &pair.engine;
-    let lines = engine.prepare_full_sync().await?;
-    let set = pair.store.mappings().await?;
-    let mut done: HashSet<String> = HashSet::new();
-    let mut pending: Vec<String> = lines
-        .iter()
-        .filter(|l| l.recommendation != Recommendation::NoRecordsFound)
-        .map(|l| l.name.clone())
-        .collect();
-    let known: HashSet<String> = pending.iter().cloned().collect();
-    // Each line starts as soon as its dependencies are done, as the review's scheduler does.
-    let mut running = futures::stream::FuturesUnordered::new();
+    engine.prepare_full_sync().await?;
+    // Each step is its own task, as on a worker: the steps in flight go on (and release the
+    // stores' write locks) while this loop claims the next ones.
+    let mut running = tokio::task::JoinSet::new();
     loop {
-        let ready: Vec<String> = pending
-            .iter()
-            .filter(|n| {
-                set.get(n).is_some_and(|m| {
-                    m.dependencies().iter().all(|d| !known.contains(*d) || done.contains(*d))
-                })
-            })
-            .cloned()
-            .collect();
-        pending.retain(|n| !ready.contains(n));
-        for n in ready {
+        for step in engine.claim_full_sync_steps().await? {
             let engine = engine.clone();
-            running.push(async move {
+            running.spawn(async move {
                 let t = std::time::Instant::now();
-                let r = engine.run_full_sync_line(&n).await;
-                (n, r, t.elapsed())
+                let r = engine.run_full_sync_step(&step).await;
+                (step, r, t.elapsed())
             });
         }
-        let Some((n, r, took)) = futures::StreamExt::next(&mut running).await else {
-            anyhow::ensure!(pending.is_empty(), "the mappings {pending:?} wait on each other");
-            break;
-        };
-        r.with_context(|| format!("full synchronization of {n}"))?;
+        let Some(joined) = running.join_next().await else { break };
+        let (step, r, took) = joined.context("a review step panicked")?;
+        r.with_context(|| format!("full synchronization of {}", step.name()))?;
         if pair.stats.is_some() {
-            eprintln!("profile: line {n} took {:.3} s", took.as_secs_f64());
+            eprintln!("profile: {step:?} took {:.3} s", took.as_secs_f64());
         }
-        done.insert(n);
     }
+    let open: Vec<String> = engine
+        .review_status()
+        .await?
+        .into_iter()
+        .filter(|l| l.job_queue_entry_status != "Finished")
+        .map(|l| format!("{} ({})", l.name, l.job_queue_entry_status))
+        .collect();
+    anyhow::ensure!(open.is_empty(), "review lines not finished: {}", open.join(", "));
     let mut written = 0u64;
     let mut failed = Vec::new();
     for job in pair.store.jobs(None, 1000).await? {
