@@ -75,6 +75,32 @@ fn request(admin: Option<AdminCredentials>) -> SetupRequest {
     }
 }
 
+/// A sync store on a fresh SQLite file, set up (Suite, an integration user) with `enable`d
+/// mappings, and a manual clock at the set-up time.
+struct SetUp {
+    _dir: tempfile::TempDir,
+    db: Db,
+    store: SyncStore,
+    clock: Arc<ManualClock>,
+}
+
+async fn set_up(enable: &[&str]) -> SetUp {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
+    let store = SyncStore::new(db.clone());
+    store.migrate().await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    let sides = FakeSides {
+        experience: "Suite".into(),
+        users: vec![("integration@kontor".into(), Uuid::from_u128(0xa1))],
+        calls: Mutex::default(),
+    };
+    let mut req = request(None);
+    req.enable = Some(enable.iter().map(|m| m.to_string()).collect());
+    setup(&store, &sides, req, now).await.unwrap();
+    SetUp { _dir: dir, db, store, clock: Arc::new(ManualClock::new(now)) }
+}
+
 #[tokio::test]
 async fn setup_is_refused_without_suite_or_a_sales_user_and_keeps_customised_mappings() {
     kontor_testkit::for_each_backend(|url, _| async move {
@@ -147,20 +173,7 @@ async fn setup_is_refused_without_suite_or_a_sales_user_and_keeps_customised_map
 
 #[tokio::test]
 async fn the_full_sync_review_runs_jobs_in_dependency_order_through_the_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
-    let store = SyncStore::new(db.clone());
-    store.migrate().await.unwrap();
-    let now = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
-    let clock = Arc::new(ManualClock::new(now));
-    let sides = FakeSides {
-        experience: "Suite".into(),
-        users: vec![("integration@kontor".into(), Uuid::from_u128(0xa1))],
-        calls: Mutex::default(),
-    };
-    let mut req = request(None);
-    req.enable = Some(vec!["SALESPEOPLE".into(), "CURRENCY".into(), "CUSTOMER".into()]);
-    setup(&store, &sides, req, now).await.unwrap();
+    let SetUp { _dir, db, store, clock } = set_up(&["SALESPEOPLE", "CURRENCY", "CUSTOMER"]).await;
 
     let fin = Arc::new(MemoryConnector::new(Side::Financials, "f1"));
     let sales = Arc::new(MemoryConnector::new(Side::Sales, &Uuid::from_u128(0xa1).to_string()));
@@ -237,20 +250,7 @@ async fn the_full_sync_review_runs_jobs_in_dependency_order_through_the_queue() 
 
 #[tokio::test]
 async fn a_review_line_whose_worker_died_on_the_last_attempt_shows_error_instead_of_in_process() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
-    let store = SyncStore::new(db.clone());
-    store.migrate().await.unwrap();
-    let now = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
-    let clock = Arc::new(ManualClock::new(now));
-    let sides = FakeSides {
-        experience: "Suite".into(),
-        users: vec![("integration@kontor".into(), Uuid::from_u128(0xa1))],
-        calls: Mutex::default(),
-    };
-    let mut req = request(None);
-    req.enable = Some(vec!["CURRENCY".into()]);
-    setup(&store, &sides, req, now).await.unwrap();
+    let SetUp { _dir, db, store, clock } = set_up(&["CURRENCY"]).await;
     let fin = Arc::new(MemoryConnector::new(Side::Financials, "f1"));
     let sales = Arc::new(MemoryConnector::new(Side::Sales, &Uuid::from_u128(0xa1).to_string()));
     fin.put(
@@ -361,20 +361,7 @@ async fn unit_group_mapping_switches_the_unit_mappings_and_they_recommend_agains
 #[tokio::test]
 async fn a_lines_records_go_to_sales_once_its_dependencies_have_reached_sales_and_back_once_they_have_finished()
  {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
-    let store = SyncStore::new(db.clone());
-    store.migrate().await.unwrap();
-    let now = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
-    let clock = Arc::new(ManualClock::new(now));
-    let sides = FakeSides {
-        experience: "Suite".into(),
-        users: vec![("integration@kontor".into(), Uuid::from_u128(0xa1))],
-        calls: Mutex::default(),
-    };
-    let mut req = request(None);
-    req.enable = Some(vec!["CUSTOMER".into(), "CONTACT".into()]);
-    setup(&store, &sides, req, now).await.unwrap();
+    let SetUp { _dir, db, store, clock } = set_up(&["CUSTOMER", "CONTACT"]).await;
     let fin = Arc::new(MemoryConnector::new(Side::Financials, "f1"));
     let sales = Arc::new(MemoryConnector::new(Side::Sales, &Uuid::from_u128(0xa1).to_string()));
     for n in 0..3u128 {
