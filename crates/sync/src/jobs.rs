@@ -125,8 +125,9 @@ impl Engine {
     /// a full-sync job ends. Returns the names of the lines started or continued.
     pub async fn advance_full_sync(&self, queue: &Queue) -> Result<Vec<String>, SyncError> {
         let mut started = Vec::new();
-        for step in self.claim_full_sync_steps().await? {
-            let (name, from_pass) = match &step {
+        let steps = self.claim_full_sync_steps().await?;
+        for (i, step) in steps.iter().enumerate() {
+            let (name, from_pass) = match step {
                 Step::Line(n) => (n, false),
                 Step::FromPass(n) => (n, true),
             };
@@ -142,8 +143,11 @@ impl Engine {
             let id = match enqueued {
                 Ok(id) => id,
                 Err(e) => {
-                    // Give the step back so the next advance starts it.
-                    self.release_full_sync_step(&step).await?;
+                    // Give this step and those not enqueued yet back, so the next advance
+                    // starts them.
+                    for s in &steps[i..] {
+                        self.release_full_sync_step(s).await?;
+                    }
                     return Err(SyncError::Store(e.to_string()));
                 }
             };
