@@ -3,52 +3,13 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use common::{Scale, World, all};
-use kontor_sync::mapping::Pass;
-use kontor_sync::value::{same, transform};
-use serde_json::Value;
 
-/// Checks one mapping: every Financials row inside its filter is coupled exactly once, its Sales
-/// row exists, and every plain mapped field (no lookup) has the same value.
+/// Checks one mapping (see [`kontor_e2e::check_mapping`]); returns the records checked.
 async fn check_mapping(w: &World, name: &str) -> usize {
-    let m = w.store.mapping(name).await.unwrap();
-    let fin = all(&w.fin_admin, &m.financials.set, &m.financials.key).await;
-    let sales = all(&w.sales_admin, &m.sales.set, &m.sales.key).await;
-    let filter =
-        m.financials.filter.as_deref().map(|f| kontor_sync::filter::Filter::parse(f).unwrap());
-    let pairs = w.store.coupling_pairs(name).await.unwrap();
-    let by_fin: HashMap<_, _> = pairs.iter().copied().collect();
-    assert_eq!(by_fin.len(), pairs.len(), "{name}: a Financials record is coupled twice");
-    let sales_ids: HashSet<_> = pairs.iter().map(|p| p.1).collect();
-    assert_eq!(sales_ids.len(), pairs.len(), "{name}: a Sales record is coupled twice");
-    let mut checked = 0;
-    for (fid, frow) in &fin {
-        if !kontor_sync::filter::matches(filter.as_ref(), frow) {
-            continue;
-        }
-        let sid = by_fin
-            .get(fid)
-            .unwrap_or_else(|| panic!("{name}: Financials record {fid} is not coupled"));
-        let srow =
-            sales.get(sid).unwrap_or_else(|| panic!("{name}: Sales record {sid} is missing"));
-        for f in m
-            .fields
-            .iter()
-            .filter(|f| f.applies_to(Pass::ToSales) && f.lookup.is_none() && !f.insert_only)
-        {
-            let (Some(ff), Some(sf)) = (&f.financials, &f.sales) else { continue };
-            let mut want = frow.get(ff).cloned().unwrap_or(Value::Null);
-            if let Some(t) = &f.transformation {
-                want = transform(t, &want, Pass::ToSales);
-            }
-            let got = srow.get(sf).cloned().unwrap_or(Value::Null);
-            assert!(same(&want, &got), "{name}: {ff} = {want} but {sf} = {got} ({fid} ↔ {sid})");
-        }
-        checked += 1;
-    }
-    checked
+    kontor_e2e::check_mapping(&w.store, &w.fin_admin, &w.sales_admin, name).await.checked
 }
 
 async fn full_sync_story(fin_url: String, sales_url: String, scale: Scale) {

@@ -4,20 +4,16 @@
 //! `secret.key`), and several `kontor worker` processes sharing one full synchronization while
 //! the test SIGKILLs them at random points.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use kontor_connectors::{Grant, ODataConnector, Secret, TokenSource};
+use kontor_connectors::{Grant, ODataConnector, Secret};
+use kontor_e2e::{all, put, sales_tokens};
 use kontor_store::Db;
-use kontor_sync::connector::{
-    Connector, Cursor, Record, TableRef, WriteBatch, WriteOp, WriteOutcome,
-};
-use kontor_sync::mapping::Pass;
 use kontor_sync::store::SyncStore;
-use kontor_sync::value::{same, transform};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -49,9 +45,6 @@ impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
-    }
-    fn between(&mut self, from: u64, to: u64) -> u64 {
-        from + self.below(to - from)
     }
 }
 
@@ -132,100 +125,18 @@ where
     }
 }
 
-fn sales_tokens(root: &str, grant: Grant) -> TokenSource {
-    TokenSource::new(format!("{root}/oauth2/v2.0/token"), format!("{root}/.default"), grant)
-}
-
-/// Upserts rows with client-chosen keys; panics with the side's message on any failure.
-async fn put(c: &ODataConnector, set: &str, key: &str, rows: Vec<(Uuid, Value)>) {
-    for chunk in rows.chunks(500) {
-        let batch = WriteBatch {
-            table: TableRef::new(set, key),
-            binds: vec![],
-            ops: chunk
-                .iter()
-                .map(|(id, v)| WriteOp::Upsert {
-                    id: *id,
-                    fields: v.as_object().cloned().unwrap_or_default(),
-                })
-                .collect(),
-        };
-        let out = c.write(&batch).await.unwrap_or_else(|e| panic!("writing {set}: {e}"));
-        for (o, (id, _)) in out.iter().zip(chunk) {
-            if let WriteOutcome::Failed { message } = o {
-                panic!("writing {set}({id}): {message}");
-            }
-        }
-    }
-}
-
-/// Every row of a set, by id, and how many rows were read (a key read twice would show).
-async fn all(c: &ODataConnector, set: &str, key: &str) -> (HashMap<Uuid, Record>, usize) {
-    let t = TableRef::new(set, key);
-    let (mut out, mut read) = (HashMap::new(), 0);
-    let mut cursor = Cursor::Start;
-    loop {
-        let page = c.read(&t, &cursor, 5000).await.unwrap_or_else(|e| panic!("read {set}: {e}"));
-        for ch in page.changes {
-            if let kontor_sync::Change::Upsert(r) = ch {
-                read += 1;
-                out.insert(r.id, r.fields);
-            }
-        }
-        match page.next {
-            Some(n) => cursor = Cursor::Next(n),
-            None => return (out, read),
-        }
-    }
-}
-
-/// Checks one mapping: every Financials row inside its filter is coupled exactly once, to a Sales
-/// row that exists, with every plain mapped field equal; and Sales has no row the couplings don't
-/// name (no duplicate). Returns how many records were checked.
+/// Checks one mapping (see [`kontor_e2e::check_mapping`]), and that Sales listed no row twice and
+/// has no coupling of a record outside the mapping. Returns how many records were checked.
 async fn check_mapping(
     store: &SyncStore,
     fin: &ODataConnector,
     sales: &ODataConnector,
     name: &str,
 ) -> usize {
-    let m = store.mapping(name).await.expect("the mapping");
-    let (fin_rows, _) = all(fin, &m.financials.set, &m.financials.key).await;
-    let (sales_rows, sales_read) = all(sales, &m.sales.set, &m.sales.key).await;
-    assert_eq!(sales_read, sales_rows.len(), "{name}: Sales listed a row twice");
-    let filter =
-        m.financials.filter.as_deref().map(|f| kontor_sync::filter::Filter::parse(f).unwrap());
-    let pairs = store.coupling_pairs(name).await.expect("couplings");
-    let by_fin: HashMap<Uuid, Uuid> = pairs.iter().copied().collect();
-    assert_eq!(by_fin.len(), pairs.len(), "{name}: a Financials record is coupled twice");
-    let sales_ids: HashSet<Uuid> = pairs.iter().map(|p| p.1).collect();
-    assert_eq!(sales_ids.len(), pairs.len(), "{name}: a Sales record is coupled twice");
-    let mut checked = 0;
-    for (fid, frow) in &fin_rows {
-        if !kontor_sync::filter::matches(filter.as_ref(), frow) {
-            continue;
-        }
-        let sid = by_fin
-            .get(fid)
-            .unwrap_or_else(|| panic!("{name}: Financials record {fid} is not coupled"));
-        let srow =
-            sales_rows.get(sid).unwrap_or_else(|| panic!("{name}: Sales record {sid} is missing"));
-        for f in m
-            .fields
-            .iter()
-            .filter(|f| f.applies_to(Pass::ToSales) && f.lookup.is_none() && !f.insert_only)
-        {
-            let (Some(ff), Some(sf)) = (&f.financials, &f.sales) else { continue };
-            let mut want = frow.get(ff).cloned().unwrap_or(Value::Null);
-            if let Some(t) = &f.transformation {
-                want = transform(t, &want, Pass::ToSales);
-            }
-            let got = srow.get(sf).cloned().unwrap_or(Value::Null);
-            assert!(same(&want, &got), "{name}: {ff} = {want} but {sf} = {got} ({fid} ↔ {sid})");
-        }
-        checked += 1;
-    }
-    assert_eq!(checked, pairs.len(), "{name}: couplings of records outside the mapping");
-    checked
+    let c = kontor_e2e::check_mapping(store, fin, sales, name).await;
+    assert_eq!(c.sales_read, c.sales_rows, "{name}: Sales listed a row twice");
+    assert_eq!(c.checked, c.couplings, "{name}: couplings of records outside the mapping");
+    c.checked
 }
 
 /// The review lines (`GET /integration/v1/full-sync`).
@@ -614,9 +525,9 @@ async fn story() {
     }
     assert_eq!(check_mapping(&store, &fin_admin, &sales_admin, "CUSTOMER").await, CUSTOMERS);
     assert_eq!(check_mapping(&store, &fin_admin, &sales_admin, "CONTACT").await, CUSTOMERS);
-    let (accounts, _) = all(&sales_admin, "accounts", "accountid").await;
+    let accounts = all(&sales_admin, "accounts", "accountid").await;
     assert_eq!(accounts.len(), CUSTOMERS, "every customer once in Sales, no duplicate");
-    let (contacts, _) = all(&sales_admin, "contacts", "contactid").await;
+    let contacts = all(&sales_admin, "contacts", "contactid").await;
     assert_eq!(contacts.len(), CUSTOMERS, "every person once in Sales, no duplicate");
     let errors: usize = {
         let mut n = 0;

@@ -4,16 +4,12 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kontor_connectors::setup::HttpSetupSides;
-use kontor_connectors::{ClientOptions, Grant, ODataConnector, Secret, TokenSource};
+use kontor_connectors::{ClientOptions, Grant, ODataConnector, Secret};
 use kontor_jobs::{Clock, Queue, SystemClock, Worker};
-use kontor_sync::connector::{
-    Connector, Cursor, Record, TableRef, WriteBatch, WriteOp, WriteOutcome,
-};
 use kontor_sync::defaults::MappingOptions;
 use kontor_sync::engine::Engine;
 use kontor_sync::setup::{AdminCredentials, SetupRequest};
@@ -43,51 +39,8 @@ pub fn id(kind: &str, n: usize) -> Uuid {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("kontor.e2e.{kind}.{n}").as_bytes())
 }
 
-fn sales_tokens(root: &str, grant: Grant) -> TokenSource {
-    TokenSource::new(format!("{root}/oauth2/v2.0/token"), format!("{root}/.default"), grant)
-}
-
-/// Upserts rows (client-chosen keys) and panics with the side's message on any failure.
-pub async fn put(c: &ODataConnector, set: &str, key: &str, rows: Vec<(Uuid, Value)>) {
-    for chunk in rows.chunks(500) {
-        let batch = WriteBatch {
-            table: TableRef::new(set, key),
-            binds: vec![],
-            ops: chunk
-                .iter()
-                .map(|(id, v)| WriteOp::Upsert {
-                    id: *id,
-                    fields: v.as_object().cloned().unwrap_or_default(),
-                })
-                .collect(),
-        };
-        let out = c.write(&batch).await.unwrap_or_else(|e| panic!("writing {set}: {e}"));
-        for (o, (id, _)) in out.iter().zip(chunk) {
-            if let WriteOutcome::Failed { message } = o {
-                panic!("writing {set}({id}): {message}");
-            }
-        }
-    }
-}
-
-/// All rows of a set, by id.
-pub async fn all(c: &ODataConnector, set: &str, key: &str) -> HashMap<Uuid, Record> {
-    let t = TableRef::new(set, key);
-    let mut out = HashMap::new();
-    let mut cursor = Cursor::Start;
-    loop {
-        let page = c.read(&t, &cursor, 5000).await.unwrap();
-        for ch in page.changes {
-            if let kontor_sync::Change::Upsert(r) = ch {
-                out.insert(r.id, r.fields);
-            }
-        }
-        match page.next {
-            Some(n) => cursor = Cursor::Next(n),
-            None => return out,
-        }
-    }
-}
+#[allow(unused_imports)]
+pub use kontor_e2e::{all, put, sales_tokens};
 
 /// Size of the seeded data set.
 #[derive(Debug, Clone, Copy)]
