@@ -75,6 +75,15 @@ fn request(admin: Option<AdminCredentials>) -> SetupRequest {
     }
 }
 
+/// Suite, with the integration user in Sales.
+fn suite_sides() -> FakeSides {
+    FakeSides {
+        experience: "Suite".into(),
+        users: vec![("integration@kontor".into(), Uuid::from_u128(0xa1))],
+        calls: Mutex::default(),
+    }
+}
+
 /// A sync store on a fresh SQLite file, set up (Suite, an integration user) with `enable`d
 /// mappings, and a manual clock at the set-up time.
 struct SetUp {
@@ -90,11 +99,7 @@ async fn set_up(enable: &[&str]) -> SetUp {
     let store = SyncStore::new(db.clone());
     store.migrate().await.unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
-    let sides = FakeSides {
-        experience: "Suite".into(),
-        users: vec![("integration@kontor".into(), Uuid::from_u128(0xa1))],
-        calls: Mutex::default(),
-    };
+    let sides = suite_sides();
     let mut req = request(None);
     req.enable = Some(enable.iter().map(|m| m.to_string()).collect());
     setup(&store, &sides, req, now).await.unwrap();
@@ -300,11 +305,7 @@ async fn unit_group_mapping_switches_the_unit_mappings_and_they_recommend_agains
     let store = SyncStore::new(db.clone());
     store.migrate().await.unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
-    let sides = FakeSides {
-        experience: "Suite".into(),
-        users: vec![("integration@kontor".into(), Uuid::from_u128(0xa1))],
-        calls: Mutex::default(),
-    };
+    let sides = suite_sides();
     let enabled = |set: &kontor_sync::mapping::MappingSet| -> Vec<String> {
         set.mappings
             .iter()
