@@ -1,91 +1,166 @@
-//! The crate dependency invariants of ARCHITECTURE.md, checked from `cargo metadata`.
+//! The crate dependency invariants of ARCHITECTURE.md, checked on the resolved graph of
+//! `cargo metadata` (default features, normal and build dependencies: dev-dependencies are free).
 //!
-//! 1. Protocol-free cores: `odata`, `financials`, `sales`, `sync` (and `store`, `jobs`) link neither axum nor
-//!    reqwest nor hyper; only `*-server` crates link axum, only `connectors` links reqwest (tests may use
-//!    anything: dev-dependencies are not checked).
-//! 2. `sync` and `connectors` never link `financials` or `sales` (nor their servers).
+//! Every rule is checked on the **transitive closure**: a forbidden crate reached through any path
+//! breaks it, and the report prints that path (`kontor-sync-core → some-crate → axum`).
+//!
+//! 1. Protocol-free cores (`odata`, `store`, `financials`, `sales`, `sync-core`, `sync`, `jobs`) reach
+//!    no HTTP crate.
+//! 2. The pure sync core (`sync-core`) also reaches no sqlx, tokio, futures runtime, store or jobs.
+//! 3. axum is reached only by `*-server` crates and the binary; the application layer
+//!    (`integration`) reaches no HTTP server crate.
+//! 4. `sync`, `sync-core` and `connectors` never reach `financials` or `sales` (nor their servers).
+//! 5. `kontor-testkit` is a dev-dependency only: no crate reaches it through normal dependencies
+//!    with default features (the binary's benchmark asks for it with the `bench` feature).
+//! 6. Only `connectors` (and the binary) depend on reqwest directly.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-/// Normal (non-dev) dependencies of each workspace package, by package name.
+/// Normal and build dependencies of every package in the resolved graph, by package name.
 pub type Graph = BTreeMap<String, BTreeSet<String>>;
+
+/// The HTTP crates: no core may reach one.
+pub const HTTP: [&str; 6] = ["http", "hyper", "hyper-util", "axum", "tower-http", "reqwest"];
+
+const CORES: [&str; 7] = [
+    "kontor-odata",
+    "kontor-store",
+    "kontor-financials",
+    "kontor-sales",
+    "kontor-sync-core",
+    "kontor-sync",
+    "kontor-jobs",
+];
+const PURE_CORE: &str = "kontor-sync-core";
+const PURE_CORE_FORBIDDEN: [&str; 5] = ["sqlx", "tokio", "futures", "kontor-store", "kontor-jobs"];
+const SIDES: [&str; 4] =
+    ["kontor-financials", "kontor-sales", "kontor-financials-server", "kontor-sales-server"];
+const ENGINE: [&str; 3] = ["kontor-sync-core", "kontor-sync", "kontor-connectors"];
+const SERVER_CRATES: [&str; 1] = ["axum"];
 
 pub fn check(root: &Path) -> Result<()> {
     let out = Command::new("cargo")
         .current_dir(root)
-        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .args(["metadata", "--format-version", "1"])
         .output()
         .context("running cargo metadata")?;
     if !out.status.success() {
         bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let meta: Value = serde_json::from_slice(&out.stdout)?;
-    let violations = violations(&graph(&meta));
+    let (graph, members) = graph(&meta);
+    let violations = violations(&graph, &members);
     if violations.is_empty() {
-        eprintln!("dependency invariants hold");
+        eprintln!("dependency invariants hold ({} workspace crates checked)", members.len());
         Ok(())
     } else {
         bail!("dependency invariants broken:\n  {}", violations.join("\n  "))
     }
 }
 
-pub fn graph(meta: &Value) -> Graph {
+/// The resolved graph (names of packages, with default features) and the workspace members.
+pub fn graph(meta: &Value) -> (Graph, BTreeSet<String>) {
+    let name_of: BTreeMap<&str, &str> = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
+        .collect();
+    let members = meta["workspace_members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|id| name_of.get(id.as_str()?).map(|n| n.to_string()))
+        .collect();
     let mut g = Graph::new();
-    for p in meta["packages"].as_array().into_iter().flatten() {
-        let name = p["name"].as_str().unwrap_or_default().to_owned();
-        let deps = p["dependencies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|d| d["kind"].is_null() || d["kind"] == "build")
-            .filter_map(|d| d["name"].as_str().map(str::to_owned))
-            .collect();
-        g.insert(name, deps);
+    for node in meta["resolve"]["nodes"].as_array().into_iter().flatten() {
+        let Some(name) = node["id"].as_str().and_then(|id| name_of.get(id)) else { continue };
+        let deps = g.entry(name.to_string()).or_default();
+        for dep in node["deps"].as_array().into_iter().flatten() {
+            let linked = dep["dep_kinds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| k["kind"].is_null() || k["kind"] == "build");
+            if let Some(dep_name) = dep["pkg"].as_str().and_then(|id| name_of.get(id))
+                && linked
+            {
+                deps.insert(dep_name.to_string());
+            }
+        }
     }
-    g
+    (g, members)
 }
 
-/// Every broken rule, as a sentence. Only direct dependencies are looked at: workspace crates are checked
-/// each in turn, so an indirect path through another workspace crate is caught where it starts.
-pub fn violations(g: &Graph) -> Vec<String> {
-    const CORES: [&str; 6] = [
-        "kontor-odata",
-        "kontor-store",
-        "kontor-financials",
-        "kontor-sales",
-        "kontor-sync",
-        "kontor-jobs",
-    ];
-    const HTTP: [&str; 4] = ["axum", "reqwest", "hyper", "tower-http"];
-    const SIDES: [&str; 4] =
-        ["kontor-financials", "kontor-sales", "kontor-financials-server", "kontor-sales-server"];
+/// The shortest path from `from` to any crate of `targets` (both ends included), if one exists.
+pub fn path_to(g: &Graph, from: &str, targets: &[&str]) -> Option<Vec<String>> {
+    let mut parent: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut queue = VecDeque::from([from]);
+    let mut seen = BTreeSet::from([from]);
+    while let Some(at) = queue.pop_front() {
+        if at != from && targets.contains(&at) {
+            let mut path = vec![at.to_string()];
+            let mut cur = at;
+            while let Some(p) = parent.get(cur) {
+                path.push(p.to_string());
+                cur = p;
+            }
+            path.reverse();
+            return Some(path);
+        }
+        for dep in g.get(at).into_iter().flatten() {
+            if seen.insert(dep.as_str()) {
+                parent.insert(dep.as_str(), at);
+                queue.push_back(dep.as_str());
+            }
+        }
+    }
+    None
+}
+
+/// Every broken rule, as a sentence naming the path that breaks it.
+pub fn violations(g: &Graph, members: &BTreeSet<String>) -> Vec<String> {
     let mut out = Vec::new();
-    for (pkg, deps) in g {
-        for dep in deps {
-            if CORES.contains(&pkg.as_str()) && HTTP.contains(&dep.as_str()) {
-                out.push(format!("{pkg} is a protocol-free core but depends on {dep}"));
-            }
-            if dep == "axum" && !pkg.ends_with("-server") && pkg != "kontor" {
-                out.push(format!(
-                    "{pkg} depends on axum, which only *-server crates (and the binary) may"
-                ));
-            }
-            if dep == "reqwest" && pkg != "kontor-connectors" && pkg != "kontor" {
-                out.push(format!(
-                    "{pkg} depends on reqwest, which only kontor-connectors (and the binary) may"
-                ));
-            }
-            if (pkg == "kontor-sync" || pkg == "kontor-connectors") && SIDES.contains(&dep.as_str())
-            {
-                out.push(format!(
-                    "{pkg} must see each side only through its API, but depends on {dep}"
-                ));
-            }
+    let forbid = |out: &mut Vec<String>, pkg: &str, targets: &[&str], why: &str| {
+        if let Some(path) = path_to(g, pkg, targets) {
+            out.push(format!(
+                "{pkg} {why}, but reaches {}: {}",
+                path[path.len() - 1],
+                path.join(" → ")
+            ));
+        }
+    };
+    for pkg in members {
+        let pkg = pkg.as_str();
+        if CORES.contains(&pkg) {
+            forbid(&mut out, pkg, &HTTP, "is a protocol-free core");
+        }
+        if pkg == PURE_CORE {
+            forbid(&mut out, pkg, &PURE_CORE_FORBIDDEN, "is the pure sync core (no IO)");
+        }
+        if !pkg.ends_with("-server") && pkg != "kontor" && !CORES.contains(&pkg) {
+            let why = "may not reach an HTTP server crate (only *-server crates and the binary)";
+            forbid(&mut out, pkg, &SERVER_CRATES, why);
+        }
+        if ENGINE.contains(&pkg) {
+            forbid(&mut out, pkg, &SIDES, "must see each side only through its API");
+        }
+        forbid(
+            &mut out,
+            pkg,
+            &["kontor-testkit"],
+            "may use kontor-testkit only as a dev-dependency",
+        );
+        let direct_reqwest = g.get(pkg).is_some_and(|d| d.contains("reqwest"));
+        if pkg != "kontor-connectors" && pkg != "kontor" && direct_reqwest {
+            out.push(format!(
+                "{pkg} depends on reqwest, which only kontor-connectors (and the binary) may"
+            ));
         }
     }
     out
@@ -95,43 +170,100 @@ pub fn violations(g: &Graph) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn g(edges: &[(&str, &[&str])]) -> Graph {
-        edges
+    fn g(edges: &[(&str, &[&str])]) -> (Graph, BTreeSet<String>) {
+        let graph: Graph = edges
             .iter()
             .map(|(p, ds)| (p.to_string(), ds.iter().map(|d| d.to_string()).collect()))
-            .collect()
+            .collect();
+        let members =
+            edges.iter().map(|(p, _)| p.to_string()).filter(|p| p.starts_with("kontor")).collect();
+        (graph, members)
+    }
+
+    fn check(edges: &[(&str, &[&str])]) -> Vec<String> {
+        let (graph, members) = g(edges);
+        violations(&graph, &members)
     }
 
     #[test]
     fn the_workspace_keeps_its_dependency_invariants() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        check(root).unwrap();
+        super::check(root).unwrap();
     }
 
     #[test]
-    fn a_core_that_links_axum_is_reported() {
-        let v = violations(&g(&[("kontor-sync", &["axum", "serde"])]));
-        assert_eq!(v.len(), 2, "{v:?}");
-        assert!(v[0].contains("kontor-sync is a protocol-free core but depends on axum"));
-    }
-
-    #[test]
-    fn the_sync_engine_linking_a_side_is_reported() {
-        let v = violations(&g(&[("kontor-connectors", &["reqwest", "kontor-sales"])]));
+    fn a_core_reaching_axum_through_an_intermediate_crate_is_reported_with_its_path() {
+        let v = check(&[
+            ("kontor-sync-core", &["serde", "pretty-router"]),
+            ("pretty-router", &["axum"]),
+            ("axum", &["hyper"]),
+        ]);
         assert_eq!(
             v,
             vec![
-                "kontor-connectors must see each side only through its API, but depends on kontor-sales"
+                "kontor-sync-core is a protocol-free core, but reaches axum: kontor-sync-core → pretty-router → axum"
             ]
         );
     }
 
     #[test]
-    fn servers_may_link_axum_and_connectors_may_link_reqwest() {
-        let v = violations(&g(&[
+    fn the_pure_core_reaching_tokio_through_another_workspace_crate_is_reported() {
+        let v = check(&[("kontor-sync-core", &["kontor-helpers"]), ("kontor-helpers", &["tokio"])]);
+        assert_eq!(
+            v,
+            vec![
+                "kontor-sync-core is the pure sync core (no IO), but reaches tokio: kontor-sync-core → kontor-helpers → tokio"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_engine_reaching_a_side_is_reported() {
+        let v = check(&[("kontor-connectors", &["reqwest", "kontor-sales"])]);
+        assert_eq!(
+            v,
+            vec![
+                "kontor-connectors must see each side only through its API, but reaches kontor-sales: kontor-connectors → kontor-sales"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_application_layer_reaching_axum_through_a_server_is_reported() {
+        let v = check(&[
+            ("kontor-integration", &["kontor-sync-server"]),
+            ("kontor-sync-server", &["axum"]),
+        ]);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].contains("kontor-integration → kontor-sync-server → axum"), "{v:?}");
+    }
+
+    #[test]
+    fn testkit_as_a_normal_dependency_is_reported() {
+        let v = check(&[("kontor", &["kontor-bench"]), ("kontor-bench", &["kontor-testkit"])]);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(v[0].contains("kontor → kontor-bench → kontor-testkit"), "{v:?}");
+    }
+
+    #[test]
+    fn servers_may_reach_axum_and_connectors_may_use_reqwest() {
+        let v = check(&[
             ("kontor-sales-server", &["axum", "kontor-sales"]),
             ("kontor-connectors", &["reqwest", "kontor-sync"]),
-        ]));
+            ("kontor-sync-server", &["axum", "kontor-connectors"]),
+            ("kontor", &["kontor-sync-server", "reqwest"]),
+        ]);
         assert!(v.is_empty(), "{v:?}");
+    }
+
+    #[test]
+    fn a_direct_reqwest_dependency_outside_connectors_is_reported() {
+        let v = check(&[("kontor-sync-server", &["reqwest"])]);
+        assert_eq!(
+            v,
+            vec![
+                "kontor-sync-server depends on reqwest, which only kontor-connectors (and the binary) may"
+            ]
+        );
     }
 }

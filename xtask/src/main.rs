@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask test`  — installs what the tests need on a fresh Debian machine (PostgreSQL), then runs
 //!   every test of the workspace (cargo-nextest when present, else `cargo test`).
-//! - `cargo xtask ci`    — what `.ci/run` runs: format check, then `test`.
+//! - `cargo xtask ci`    — what `.ci/run` runs: format check, dependency invariants, clippy with
+//!   `-D warnings`, then `test`.
 //! - `cargo xtask fuzz [SECONDS]` — runs the cargo-fuzz targets for a bounded time each.
 //! - `cargo xtask deps`  — checks the crate dependency invariants of ARCHITECTURE.md.
 
@@ -23,6 +24,17 @@ fn main() -> Result<()> {
             run(Command::new("cargo").args(["fmt", "--all", "--check"]))
                 .context("formatting differs: run `cargo fmt --all`")?;
             deps::check(&root)?;
+            run(Command::new("cargo").args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--features",
+                "kontor/bench",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+            .context("clippy found warnings")?;
             test(&args[1..])
         }
         Some("fuzz") => {
@@ -109,6 +121,7 @@ fn test(extra: &[String]) -> Result<()> {
         run(Command::new("cargo")
             .env("INSTA_WORKSPACE_ROOT", &root)
             .args(["nextest", "run", "--workspace", "--no-fail-fast", "--profile", "ci"])
+            .args(["--features", "kontor/bench"])
             .args(extra))
     } else {
         eprintln!(
@@ -116,7 +129,7 @@ fn test(extra: &[String]) -> Result<()> {
         );
         run(Command::new("cargo")
             .env("INSTA_WORKSPACE_ROOT", &root)
-            .args(["test", "--workspace", "--no-fail-fast"])
+            .args(["test", "--workspace", "--no-fail-fast", "--features", "kontor/bench"])
             .args(extra))
     }
 }

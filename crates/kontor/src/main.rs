@@ -9,13 +9,14 @@
 //! | `kontor setup --financials URL --sales URL …` | connection setup against running services |
 //! | `kontor sync full [--wait]`, `sync status`, `sync now [MAPPING]` | full and incremental synchronization |
 //! | `kontor couple MAPPING …`, `kontor uncouple MAPPING …` | couplings by hand or by matching |
-//! | `kontor bench sync --records N` | the synchronization benchmark |
+//! | `kontor bench sync --records N` | the synchronization benchmark (built with `--features bench`) |
 
 /// mimalloc rather than the system allocator: every request builds and drops many small JSON maps
 /// and strings, and glibc's malloc spent a quarter of the synchronization benchmark's CPU on them.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[cfg(feature = "bench")]
 mod bench;
 mod demo;
 mod integration_cli;
@@ -72,7 +73,14 @@ enum ServeCommand {
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// The synchronization benchmark: full sync vs one request per record vs a raw copy.
+    #[cfg(feature = "bench")]
     Sync(bench::BenchArgs),
+    /// The synchronization benchmark (this binary was built without it: see the message).
+    #[cfg(not(feature = "bench"))]
+    Sync {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
 }
 
 fn init_tracing(default: &str) {
@@ -105,6 +113,12 @@ fn main() -> anyhow::Result<()> {
             init_tracing("info");
             rt.block_on(serve::worker(args))
         }
+        #[cfg(not(feature = "bench"))]
+        Command::Bench { what: BenchCommand::Sync { .. } } => anyhow::bail!(
+            "this kontor was built without the benchmark: run it with \
+             `cargo run --release -p kontor --features bench -- bench sync …`"
+        ),
+        #[cfg(feature = "bench")]
         Command::Bench { what: BenchCommand::Sync(args) } => {
             init_tracing("warn");
             let json = args.json;
