@@ -256,10 +256,8 @@ pub async fn wake_on_changes(
                 Err(e) => tracing::warn!(error = %e, "reading a store's version"),
             }
         }
-        if changed {
-            if let Err(e) = queue.wake(kontor_sync::jobs::INCREMENTAL, None).await {
-                tracing::warn!(error = %e, "waking the incremental synchronization");
-            }
+        if changed && let Err(e) = queue.wake(kontor_sync::jobs::INCREMENTAL, None).await {
+            tracing::warn!(error = %e, "waking the incremental synchronization");
         }
     }
 }

@@ -612,11 +612,8 @@ fn anonymous_placeholders(sql: &str, values: &[Value]) -> Option<(String, Vec<Va
     while i < bytes.len() {
         let b = bytes[i];
         match quote {
-            Some(q) => {
-                if b == q {
-                    quote = None;
-                }
-            }
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
             None if b == b'\'' || b == b'"' => quote = Some(b),
             None if b == b'?' => return None,
             None if b == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
@@ -672,7 +669,8 @@ mod tests {
     #[test]
     fn numbered_placeholders_become_anonymous_with_values_in_order_of_appearance() {
         let values = vec![text("a"), text("b"), text("c")];
-        let cases: &[(&str, Option<(&str, Vec<Value>)>)] = &[
+        type Case<'a> = (&'a str, Option<(&'a str, Vec<Value>)>);
+        let cases: &[Case] = &[
             ("SELECT 1", None),
             (
                 "SELECT * FROM t WHERE a = $1",

@@ -21,8 +21,11 @@ pub struct Stat {
     pub max: Duration,
 }
 
+/// The totals of each (side, call, entity set).
+type Totals = BTreeMap<(Side, &'static str, String), Stat>;
+
 #[derive(Debug, Default, Clone)]
-pub struct Stats(Arc<Mutex<BTreeMap<(Side, &'static str, String), Stat>>>);
+pub struct Stats(Arc<Mutex<Totals>>);
 
 impl Stats {
     fn add(&self, side: Side, call: &'static str, set: &str, rows: u64, time: Duration) {
@@ -38,7 +41,7 @@ impl Stats {
     pub fn table(&self) -> String {
         let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let mut rows: Vec<_> = m.iter().collect();
-        rows.sort_by(|a, b| b.1.time.cmp(&a.1.time));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.1.time));
         let mut out = format!(
             "{:<11} {:<6} {:<22} {:>7} {:>9} {:>10} {:>10} {:>9}\n",
             "side", "call", "set", "calls", "rows", "total s", "avg ms", "max ms"
