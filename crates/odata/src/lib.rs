@@ -7,10 +7,11 @@
 //!   JSON ⇄ stored-value codec.
 //! - [`json`]: payload annotations (`@odata.context`, `@odata.etag`, next and delta links).
 //! - [`csdl`]: the `$metadata` document.
-//! - [`batch`]: the `$batch` multipart codec.
+//! - `batch`: the `$batch` multipart codec (feature `batch`, on by default).
 //! - [`error`]: the crate's one error type, [`ODataError`].
 
 pub mod ast;
+#[cfg(feature = "batch")]
 pub mod batch;
 pub mod csdl;
 pub mod error;

@@ -41,7 +41,7 @@ use kontor_sync::mapping::{MappingSet, TableMapping};
 use kontor_sync::matching::{MatchCriteria, MatchOptions};
 use kontor_sync::setup::{AdminCredentials, SetupRequest};
 use kontor_sync::store::{ConnectionSettings, SyncStore};
-use kontor_sync::{Side, SyncError};
+use kontor_sync::{CoreError, Side, SyncError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -162,7 +162,10 @@ impl From<SyncError> for ApiError {
             SyncError::InvalidMapping { .. } | SyncError::InvalidFilter { .. } => {
                 (StatusCode::BAD_REQUEST, "InvalidMapping")
             }
-            SyncError::Refused(_) => (StatusCode::BAD_REQUEST, "Refused"),
+            SyncError::Refused(_) | SyncError::Core(CoreError::Refused(_)) => {
+                (StatusCode::BAD_REQUEST, "Refused")
+            }
+            SyncError::Core(_) => (StatusCode::BAD_REQUEST, "InvalidMapping"),
             SyncError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
             SyncError::Connector(c) if c.is_transient() => {
                 (StatusCode::SERVICE_UNAVAILABLE, "Unavailable")
@@ -175,6 +178,12 @@ impl From<SyncError> for ApiError {
             return ApiError { status, code, message: "An internal error occurred.".into() };
         }
         ApiError { status, code, message: e.to_string() }
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        SyncError::from(e).into()
     }
 }
 
@@ -411,8 +420,10 @@ async fn mapping(
 async fn put_mapping(
     State(st): State<SyncState>,
     Path(name): Path<String>,
-    Json(m): Json<TableMapping>,
+    Json(body): Json<Value>,
 ) -> ApiResult<Json<TableMapping>> {
+    // Read here rather than by the extractor, so that a bad filter is a 400 naming its position.
+    let m = TableMapping::from_value(body)?;
     if m.name != name {
         return Err(bad(format!("The mapping in the body is named {}, not {name}.", m.name)));
     }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::connector::{Change, Cursor, Row, Side};
 use crate::engine::{Engine, PageContext, PassReport};
 use crate::error::SyncError;
-use crate::filter::{self, Filter};
+use crate::filter;
 use crate::mapping::{MappingSet, Pass, TableMapping};
 use crate::matching::{Decision, MatchCriteria, MatchIndex, MatchOptions, plan_coupling};
 use crate::plan::Counters;
@@ -76,8 +76,7 @@ impl Engine {
         };
         let coupled_dst: HashSet<Uuid> = pairs.iter().map(|p| id_on(dst, p)).collect();
         let coupled_src: HashSet<Uuid> = pairs.iter().map(|p| id_on(src, p)).collect();
-        let side_filter =
-            |side: Side| mapping.side(side).filter.as_deref().and_then(|f| Filter::parse(f).ok());
+        let side_filter = |side: Side| mapping.side(side).filter.as_ref();
 
         // The uncoupled destination records within the mapping's filter.
         let mut index = MatchIndex::new(&criteria);
@@ -89,7 +88,7 @@ impl Engine {
             for c in page.changes {
                 if let Change::Upsert(r) = c
                     && !coupled_dst.contains(&r.id)
-                    && filter::matches(dst_filter.as_ref(), &r.fields)
+                    && filter::matches(dst_filter, &r.fields)
                 {
                     index.add(&criteria, &r);
                 }
@@ -124,7 +123,7 @@ impl Engine {
                 .filter_map(|c| match c {
                     Change::Upsert(r)
                         if !coupled_src.contains(&r.id)
-                            && filter::matches(src_filter.as_ref(), &r.fields) =>
+                            && filter::matches(src_filter, &r.fields) =>
                     {
                         Some(r)
                     }

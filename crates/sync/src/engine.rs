@@ -20,8 +20,9 @@ use crate::connector::{
 use crate::error::SyncError;
 use crate::ids::target_id;
 use crate::mapping::{MappingSet, Pass, TableMapping};
+use crate::page::{self, PageOutcome, WrittenPage};
 use crate::plan::{self, Action, Counters, LookupTable, Lookups, Operation, PlanInput};
-use crate::store::{ConnectionSettings, PageRecord, SyncStore, SynchError};
+use crate::store::{ConnectionSettings, SyncStore};
 
 /// Full read (create uncoupled records, match-based coupling) or changes since the watermark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,10 +62,6 @@ pub struct Engine {
     pub settings: ConnectionSettings,
     pub clock: Arc<dyn Clock>,
     pub options: EngineOptions,
-}
-
-fn resource(mapping: &TableMapping, side: Side, id: Uuid) -> String {
-    format!("{}({id})", mapping.side(side).set)
 }
 
 impl Engine {
@@ -210,8 +207,7 @@ impl Engine {
             .into_iter()
             .map(|(f, s)| if dst == Side::Financials { f } else { s })
             .collect();
-        let filter =
-            mapping.side(dst).filter.as_deref().and_then(|f| crate::filter::Filter::parse(f).ok());
+        let filter = mapping.side(dst).filter.as_ref();
         let t = mapping.side(dst).table_ref().selecting(mapping.read_fields(dst));
         let mut index: HashMap<String, Option<Uuid>> = HashMap::new();
         let mut cursor = Cursor::Start;
@@ -219,7 +215,7 @@ impl Engine {
             let page = self.connector(dst).read(&t, &cursor, 5000).await?;
             for c in page.changes {
                 let Change::Upsert(r) = c else { continue };
-                if coupled.contains(&r.id) || !crate::filter::matches(filter.as_ref(), &r.fields) {
+                if coupled.contains(&r.id) || !crate::filter::matches(filter, &r.fields) {
                     continue;
                 }
                 if let Some(k) = plan::destination_match_key(mapping, pass, &r.fields) {
@@ -459,29 +455,8 @@ impl Engine {
         let couplings = self.store.couplings_for(&mapping.name, src, &ids).await?;
         // Coupled rows still at their last synced values need nothing: counted unchanged
         // without reading their destination rows.
-        let integration_user = self.integration_user(src);
-        let quiet: HashSet<Uuid> = {
-            let bases: HashMap<Uuid, &plan::Base> =
-                couplings.iter().filter_map(|c| Some((c.id(src), c.base.as_ref()?))).collect();
-            let mut seen = HashSet::new();
-            let mut quiet = HashSet::new();
-            // Only a row's last change in the page counts.
-            for c in changes.iter().rev() {
-                if !seen.insert(c.id()) {
-                    continue;
-                }
-                if let Change::Upsert(r) = c
-                    && bases.get(&r.id).is_some_and(|b| {
-                        let echo = integration_user
-                            .is_some_and(|u| r.modified_by(src).as_deref() == Some(u));
-                        plan::unchanged_since_base(mapping, pass, &r.fields, b, echo)
-                    })
-                {
-                    quiet.insert(r.id);
-                }
-            }
-            quiet
-        };
+        let quiet =
+            page::quiet_rows(mapping, pass, &changes, &couplings, self.integration_user(src));
         let changes: Vec<Change> = if quiet.is_empty() {
             changes
         } else {
@@ -506,14 +481,13 @@ impl Engine {
         // Destination rows: coupled ones and those at deterministic ids (crash repair), one request.
         let mut want: Vec<Uuid> = couplings.iter().map(|c| c.id(dst)).collect();
         // Uncoupled rows outside the source's table filter are left alone: nothing to read.
-        let src_filter =
-            mapping.side(src).filter.as_deref().and_then(|f| crate::filter::Filter::parse(f).ok());
+        let src_filter = mapping.side(src).filter.as_ref();
         let uncoupled: Vec<&Row> = changes
             .iter()
             .filter_map(|c| match c {
                 Change::Upsert(r)
                     if !coupled_src.contains(&r.id)
-                        && crate::filter::matches(src_filter.as_ref(), &r.fields) =>
+                        && crate::filter::matches(src_filter, &r.fields) =>
                 {
                     Some(r)
                 }
@@ -633,85 +607,19 @@ impl Engine {
         job_id: Uuid,
         written: Written,
     ) -> Result<Counters, SyncError> {
-        let Written { page: Prepared { couplings, ids, ops, quiet }, mut failures } = written;
-        let (couplings, page_ids) = (&couplings[..], &ids[..]);
-        let (src, dst) = (pass.source(), pass.destination());
-
-        let by_src: HashMap<Uuid, &plan::Coupling> =
-            couplings.iter().map(|c| (c.id(src), c)).collect();
-        let pair = |source: Uuid, target: Uuid| match pass {
-            Pass::ToSales => (source, target),
-            Pass::ToFinancials => (target, source),
-        };
+        let Written { page: Prepared { couplings, ids, ops, quiet }, failures } = written;
         let now = self.clock.now();
-        let mut record = PageRecord::default();
-        // Rows found at their last synced values without a destination read are unchanged.
-        let mut counters = Counters { unchanged: quiet, ..Counters::default() };
-        let mut errors = Vec::new();
-        for (k, op) in ops.iter().enumerate() {
-            let target = match &op.action {
-                Action::Insert { target, .. }
-                | Action::Update { target, .. }
-                | Action::Couple { target, .. }
-                | Action::Unchanged { target, .. } => Some(*target),
-                Action::Restore { id, side, .. } if *side == dst => Some(*id),
-                Action::Fail { target, .. } => *target,
-                _ => by_src.get(&op.source_id).map(|c| c.id(dst)),
-            };
-            let destination = target.map(|t| resource(mapping, dst, t)).unwrap_or_default();
-            if let Some(message) = failures.remove(&k) {
-                counters.failed += 1;
-                record.failed.push((op.source_id, message.clone()));
-                errors.push(SynchError {
-                    source: resource(mapping, src, op.source_id),
-                    destination,
-                    message,
-                    at: now,
-                });
-                continue;
-            }
-            counters.count(&op.action);
-            match &op.action {
-                Action::Insert { target, base, .. }
-                | Action::Update { target, base, .. }
-                | Action::Couple { target, base, .. } => {
-                    let (f, s) = pair(op.source_id, *target);
-                    record.set.push((f, s, base.clone()));
-                    record.succeeded.push(op.source_id);
-                }
-                Action::Unchanged { target, base, .. } => {
-                    if let Some(base) = base {
-                        let (f, s) = pair(op.source_id, *target);
-                        record.set.push((f, s, base.clone()));
-                    }
-                    record.succeeded.push(op.source_id);
-                }
-                Action::Restore { base, .. } => {
-                    if let Some(c) = by_src.get(&op.source_id) {
-                        record.set.push((c.financials_id, c.sales_id, base.clone()));
-                    }
-                    record.succeeded.push(op.source_id);
-                }
-                Action::Delete { financials_id, sales_id, .. }
-                | Action::Uncouple { financials_id, sales_id, .. } => {
-                    record.remove.push((*financials_id, *sales_id));
-                    record.succeeded.push(op.source_id);
-                }
-                Action::Skip { .. } => {}
-                Action::Fail { message, .. } => {
-                    record.failed.push((op.source_id, message.clone()));
-                    errors.push(SynchError {
-                        source: resource(mapping, src, op.source_id),
-                        destination,
-                        message: message.clone(),
-                        at: now,
-                    });
-                }
-            }
-        }
-        // Rows that needed nothing (outside the filter, not coupled, gone) clear any old failure.
-        let planned: HashSet<Uuid> = ops.iter().map(|o| o.source_id).collect();
-        record.succeeded.extend(page_ids.iter().filter(|id| !planned.contains(id)));
+        let PageOutcome { record, counters, errors } = page::outcome(WrittenPage {
+            mapping,
+            pass,
+            couplings: &couplings,
+            ids: &ids,
+            ops: &ops,
+            failures: &failures,
+            quiet,
+            now,
+        });
+        let src = pass.source();
         self.store.record_page(&mapping.name, src, job_id, &record, now).await?;
         self.store.add_to_job(job_id, &counters, &errors).await?;
         Ok(counters)

@@ -1,5 +1,7 @@
 //! The engine's error type. Every variant says whether retrying can help ([`SyncError::is_transient`]).
 
+use kontor_sync_core::CoreError;
+
 use crate::connector::ConnectorError;
 
 #[derive(Debug, thiserror::Error)]
@@ -10,6 +12,9 @@ pub enum SyncError {
     /// A `$filter` text could not be parsed.
     #[error("invalid filter at position {position}: {message}")]
     InvalidFilter { position: usize, message: String },
+    /// Refused by the pure core (a mapping, a filter, match fields…); its message as is.
+    #[error(transparent)]
+    Core(#[from] CoreError),
     /// Talking to a side failed.
     #[error(transparent)]
     Connector(#[from] ConnectorError),

@@ -14,30 +14,31 @@
 //!   priorities, case sensitivity, create when no match, synchronize after coupling).
 //! - [`setup`]: connection setup; [`credentials`]: the integration's credentials, stored sealed.
 //!
+//! The pure half — mappings, defaults, the planner, values, filters, matching, the review rules,
+//! ids, option planning, page bookkeeping — is `kontor-sync-core`, re-exported here under the
+//! same paths ([`mapping`], [`plan`], …); this crate adds the IO: connectors, store, engine, jobs.
+//!
 //! This crate does no HTTP and never links the Financials or Sales crates.
+
+pub use kontor_sync_core::{
+    defaults, direction, filter, ids, mapping, matching, page, plan, review, value,
+};
 
 pub mod connector;
 pub mod coupling;
 pub mod credentials;
-pub mod defaults;
 pub mod engine;
 pub mod error;
-pub mod filter;
-pub mod ids;
 pub mod jobs;
-pub mod mapping;
-pub mod matching;
 pub mod memory;
 pub mod options;
-pub mod plan;
-pub mod review;
 pub mod setup;
 pub mod store;
-pub mod value;
 
 pub use connector::{
     Change, ChangePage, Connector, ConnectorError, Cursor, Record, Row, Side, TableRef, WriteBatch,
     WriteOp, WriteOutcome,
 };
 pub use error::SyncError;
+pub use kontor_sync_core::CoreError;
 pub use mapping::{Direction, FieldMapping, MappingSet, Pass, TableMapping};

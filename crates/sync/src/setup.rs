@@ -184,7 +184,8 @@ pub async fn setup_with(
     }
     // The integration user is not a salesperson.
     if let Some(sp) = set.mappings.iter_mut().find(|m| m.name == "SALESPEOPLE") {
-        sp.sales.filter = Some(format!("isdisabled eq false and systemuserid ne {sales_user}"));
+        let text = format!("isdisabled eq false and systemuserid ne {sales_user}");
+        sp.sales.filter = Some(crate::filter::Filter::parse(&text)?);
     }
     let kept_customized = store.customized_mappings().await?;
     store.save_mappings(&set, true, false, now).await?;

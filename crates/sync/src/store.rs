@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::connector::Side;
 use crate::error::SyncError;
 use crate::mapping::{MappingSet, TableMapping};
+pub use crate::page::{PageRecord, SynchError};
 use crate::plan::{Base, Counters, Coupling};
 use crate::review::{QueueStatus, Recommendation, ReviewLine, Stage};
 
@@ -89,15 +90,6 @@ pub struct SynchJob {
     pub counters: Counters,
 }
 
-/// One error of a synch job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SynchError {
-    pub source: String,
-    pub destination: String,
-    pub message: String,
-    pub at: DateTime<Utc>,
-}
-
 /// A coupling as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CouplingInfo {
@@ -115,17 +107,6 @@ pub struct StoredReviewLine {
     pub queue_entry_id: Option<String>,
     pub to_job_id: Option<Uuid>,
     pub from_job_id: Option<Uuid>,
-}
-
-/// What the engine writes for a page: couplings to set (with their new base) and to remove.
-#[derive(Debug, Clone, Default)]
-pub struct PageRecord {
-    pub set: Vec<(Uuid, Uuid, Base)>,
-    pub remove: Vec<(Uuid, Uuid)>,
-    /// Source ids that succeeded (their failure state is cleared).
-    pub succeeded: Vec<Uuid>,
-    /// Source ids that failed, with the message.
-    pub failed: Vec<(Uuid, String)>,
 }
 
 fn hash(base: &Base) -> String {

@@ -215,3 +215,26 @@ async fn integration_credentials_are_stored_sealed_and_open_only_with_the_same_k
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_stored_mapping_whose_filter_does_not_parse_fails_loudly_when_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
+    let store = SyncStore::new(db.clone());
+    store.migrate().await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap();
+    store.save_mappings(&default_mappings(), true, false, now).await.unwrap();
+    // A definition written by an older version, or by hand, with a filter that does not parse.
+    let mut customer = serde_json::to_value(store.mapping("CUSTOMER").await.unwrap()).unwrap();
+    customer["sales"]["filter"] = json!("statecode eq");
+    db.execute_sql(
+        "UPDATE sync_mapping SET definition = $1 WHERE name = 'CUSTOMER'",
+        vec![customer.to_string().into()],
+    )
+    .await
+    .unwrap();
+    let err = store.mapping("CUSTOMER").await.unwrap_err();
+    assert!(err.to_string().contains("invalid filter at position 12"), "{err}");
+    let err = store.mappings().await.unwrap_err();
+    assert!(err.to_string().contains("a stored mapping cannot be read: invalid filter"), "{err}");
+}

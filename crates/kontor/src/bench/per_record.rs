@@ -130,7 +130,7 @@ pub async fn prepare(
     for (name, order) in TIMED {
         let m = set.get(name).with_context(|| format!("mapping {name}"))?.clone();
         let filter =
-            m.financials.filter.as_deref().map(|f| format!("&$filter={f}")).unwrap_or_default();
+            m.financials.filter.as_ref().map(|f| format!("&$filter={f}")).unwrap_or_default();
         let rows = fin
             .all(&format!("{company}/{}?$select=id,{order}{filter}", m.financials.set), 5000)
             .await?;

@@ -5,80 +5,15 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::connector::{Bind, Side, TableRef};
-use crate::error::SyncError;
+pub use crate::direction::{Direction, Pass};
+use crate::error::CoreError;
 use crate::filter::Filter;
+use crate::types::{Bind, Side, TableRef};
+pub use crate::value::Transformation;
 
-/// Direction of a table or field mapping, in Business Central's terms: the "table" is
-/// Financials, the "integration table" is Sales.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Direction {
-    Bidirectional,
-    /// Financials → Sales.
-    ToIntegrationTable,
-    /// Sales → Financials.
-    FromIntegrationTable,
-}
-
-impl Direction {
-    /// The one-way passes this direction runs, Financials → Sales first.
-    pub fn passes(self) -> Vec<Pass> {
-        match self {
-            Direction::Bidirectional => vec![Pass::ToSales, Pass::ToFinancials],
-            Direction::ToIntegrationTable => vec![Pass::ToSales],
-            Direction::FromIntegrationTable => vec![Pass::ToFinancials],
-        }
-    }
-    pub fn allows(self, pass: Pass) -> bool {
-        self.passes().contains(&pass)
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Bidirectional => "Bidirectional",
-            Direction::ToIntegrationTable => "ToIntegrationTable",
-            Direction::FromIntegrationTable => "FromIntegrationTable",
-        }
-    }
-}
-
-/// One synchronization pass: source side → destination side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Pass {
-    /// Financials → Sales ("To Int. Table").
-    ToSales,
-    /// Sales → Financials ("From Int. Table").
-    ToFinancials,
-}
-
-impl Pass {
-    pub fn source(self) -> Side {
-        match self {
-            Pass::ToSales => Side::Financials,
-            Pass::ToFinancials => Side::Sales,
-        }
-    }
-    pub fn destination(self) -> Side {
-        self.source().other()
-    }
-    pub fn reverse(self) -> Pass {
-        match self {
-            Pass::ToSales => Pass::ToFinancials,
-            Pass::ToFinancials => Pass::ToSales,
-        }
-    }
-    pub fn direction(self) -> Direction {
-        match self {
-            Pass::ToSales => Direction::ToIntegrationTable,
-            Pass::ToFinancials => Direction::FromIntegrationTable,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Pass::ToSales => "ToIntegrationTable",
-            Pass::ToFinancials => "FromIntegrationTable",
-        }
-    }
-}
+/// The Sales-side fields of an option (option mappings see an option as the record
+/// `{"value": <n>, "label": "<label>"}`).
+pub const OPTION_FIELDS: &[&str] = &["value", "label"];
 
 /// What happens when both sides changed the same bidirectional field since the last sync
 /// (Business Central's "Resolve Update Conflicts").
@@ -119,43 +54,17 @@ pub struct TableSide {
     pub caption: String,
     /// Field naming a record in messages (`number`, `name`).
     pub display_field: String,
-    /// OData `$filter` text rows must match to be synchronized from this side (evaluated by the
-    /// engine on each row, since change-tracked reads take no `$filter`).
+    /// OData `$filter` rows must match to be synchronized from this side (evaluated by the
+    /// engine on each row, since change-tracked reads take no `$filter`). Parsed when the
+    /// mapping is read: a mapping never holds a filter that does not parse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filter: Option<String>,
+    pub filter: Option<Filter>,
 }
 
 impl TableSide {
     pub fn table_ref(&self) -> TableRef {
         TableRef::new(self.set.clone(), self.key.clone())
     }
-}
-
-/// A value change applied on the way to the destination (and undone, where possible, on the way back).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum Transformation {
-    Trim,
-    Uppercase,
-    Lowercase,
-    /// Cut text to `max` characters.
-    Truncate {
-        max: usize,
-    },
-    /// Negative numbers become 0 (Business Central: inventory → quantityonhand).
-    NonNegative,
-    /// A code from free text: uppercase letters and digits, at most `max` characters.
-    Code {
-        max: usize,
-    },
-    /// First word of a person's name.
-    FirstName,
-    /// Everything after the first word of a person's name (the whole name if one word).
-    LastName,
-    /// Value pairs (Financials value, Sales value), e.g. item type ↔ option value.
-    ValueMap {
-        pairs: Vec<(Value, Value)>,
-    },
 }
 
 /// What to do when a Sales reference has no coupled Financials record.
@@ -418,6 +327,42 @@ fn is_table(k: &MappingKind) -> bool {
 }
 
 impl TableMapping {
+    /// Reads a mapping from its JSON form (an element of an export file, a request body): the
+    /// table filters are parsed here, and one that does not parse is refused naming the mapping,
+    /// the side and the position.
+    pub fn from_value(mut value: Value) -> Result<TableMapping, CoreError> {
+        let name = value.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let invalid =
+            |message: String| CoreError::InvalidMapping { mapping: name.clone(), message };
+        let mut filters = [None, None];
+        for (i, side) in [Side::Financials, Side::Sales].into_iter().enumerate() {
+            let key = side.as_str();
+            let Some(text) =
+                value.get_mut(key).and_then(Value::as_object_mut).and_then(|t| t.remove("filter"))
+            else {
+                continue;
+            };
+            filters[i] = match text {
+                Value::Null => None,
+                Value::String(text) => Some(
+                    Filter::parse(&text)
+                        .map_err(|e| invalid(format!("the {side} table filter is invalid: {e}")))?,
+                ),
+                other => {
+                    return Err(invalid(format!(
+                        "the {side} table filter is not text but {other}"
+                    )));
+                }
+            };
+        }
+        let mut m: TableMapping = serde_json::from_value(value)
+            .map_err(|e| invalid(format!("the mapping cannot be read: {e}")))?;
+        let [financials, sales] = filters;
+        m.financials.filter = financials;
+        m.sales.filter = sales;
+        Ok(m)
+    }
+
     pub fn side(&self, side: Side) -> &TableSide {
         match side {
             Side::Financials => &self.financials,
@@ -437,7 +382,7 @@ impl TableMapping {
     pub fn read_fields(&self, side: Side) -> Vec<String> {
         let t = self.side(side);
         let mut out: Vec<String> = vec![t.key.clone(), t.display_field.clone()];
-        out.push(crate::connector::modified_by_field(side).to_owned());
+        out.push(crate::types::modified_by_field(side).to_owned());
         for f in &self.fields {
             out.extend(f.field(side).map(str::to_owned));
             if side == Side::Financials
@@ -446,8 +391,7 @@ impl TableMapping {
                 out.push(c.financials.clone());
             }
         }
-        if let Some(filter) = t.filter.as_deref().and_then(|f| crate::filter::Filter::parse(f).ok())
-        {
+        if let Some(filter) = &t.filter {
             out.extend(filter.fields());
         }
         let mut seen = std::collections::HashSet::new();
@@ -480,18 +424,11 @@ impl TableMapping {
     }
     /// Checks the mapping is coherent; `names` are all mapping names of the set and
     /// `option_sets` those of its option mappings.
-    pub fn validate(&self, names: &[&str], option_sets: &[&str]) -> Result<(), SyncError> {
+    pub fn validate(&self, names: &[&str], option_sets: &[&str]) -> Result<(), CoreError> {
         let bad =
-            |m: String| Err(SyncError::InvalidMapping { mapping: self.name.clone(), message: m });
+            |m: String| Err(CoreError::InvalidMapping { mapping: self.name.clone(), message: m });
         if self.name.trim().is_empty() {
             return bad("the mapping has no name".into());
-        }
-        for side in [Side::Financials, Side::Sales] {
-            if let Some(text) = &self.side(side).filter
-                && let Err(e) = Filter::parse(text)
-            {
-                return bad(format!("the {side} table filter is invalid: {e}"));
-            }
         }
         for f in &self.fields {
             if f.financials.is_none() && f.sales.is_none() {
@@ -559,9 +496,11 @@ impl TableMapping {
             if self.fields.iter().any(|f| f.lookup.is_some()) {
                 return bad("an option mapping cannot look up other mappings".into());
             }
-            if let Some(f) = self.fields.iter().find(|f| {
-                f.sales.as_deref().is_some_and(|s| !crate::options::OPTION_FIELDS.contains(&s))
-            }) {
+            if let Some(f) = self
+                .fields
+                .iter()
+                .find(|f| f.sales.as_deref().is_some_and(|s| !OPTION_FIELDS.contains(&s)))
+            {
                 return bad(format!(
                     "field mapping {} names an option field other than value or label",
                     f.label()
@@ -597,11 +536,11 @@ impl MappingSet {
     pub fn get(&self, name: &str) -> Option<&TableMapping> {
         self.mappings.iter().find(|m| m.name == name)
     }
-    pub fn validate(&self) -> Result<(), SyncError> {
+    pub fn validate(&self) -> Result<(), CoreError> {
         let names: Vec<&str> = self.mappings.iter().map(|m| m.name.as_str()).collect();
         for (i, n) in names.iter().enumerate() {
             if names[..i].contains(n) {
-                return Err(SyncError::InvalidMapping {
+                return Err(CoreError::InvalidMapping {
                     mapping: (*n).to_owned(),
                     message: "two mappings have this name".into(),
                 });
@@ -618,23 +557,32 @@ impl MappingSet {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("mapping set serializes")
     }
-    /// Parses and validates an export file.
-    pub fn from_json(text: &str) -> Result<MappingSet, SyncError> {
-        let set: MappingSet =
-            serde_json::from_str(text).map_err(|e| SyncError::InvalidMapping {
-                mapping: String::new(),
-                message: format!("the file is not a mapping export: {e}"),
-            })?;
-        if set.version != Self::VERSION {
-            return Err(SyncError::InvalidMapping {
+    /// Parses and validates an export file; a filter that does not parse is refused naming its
+    /// mapping, side and position.
+    pub fn from_json(text: &str) -> Result<MappingSet, CoreError> {
+        #[derive(Deserialize)]
+        struct File {
+            version: u32,
+            mappings: Vec<Value>,
+        }
+        let not_an_export = |e: serde_json::Error| CoreError::InvalidMapping {
+            mapping: String::new(),
+            message: format!("the file is not a mapping export: {e}"),
+        };
+        let file: File = serde_json::from_str(text).map_err(not_an_export)?;
+        if file.version != Self::VERSION {
+            return Err(CoreError::InvalidMapping {
                 mapping: String::new(),
                 message: format!(
                     "export version {} is not supported (expected {})",
-                    set.version,
+                    file.version,
                     Self::VERSION
                 ),
             });
         }
+        let mappings =
+            file.mappings.into_iter().map(TableMapping::from_value).collect::<Result<_, _>>()?;
+        let set = MappingSet { version: file.version, mappings };
         set.validate()?;
         Ok(set)
     }
@@ -672,13 +620,41 @@ mod tests {
 
     #[test]
     fn an_import_with_a_bad_filter_names_the_position() {
-        let mut set = default_mappings();
-        let customer = set.mappings.iter_mut().find(|m| m.name == "CUSTOMER").unwrap();
-        customer.sales.filter = Some("statecode eq".into());
-        let err = MappingSet::from_json(&set.to_json()).unwrap_err();
+        let mut file = serde_json::to_value(default_mappings()).unwrap();
+        let customer = file["mappings"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|m| m["name"] == "CUSTOMER")
+            .unwrap();
+        customer["sales"]["filter"] = "statecode eq".into();
+        let err = MappingSet::from_json(&file.to_string()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "mapping CUSTOMER: the Sales table filter is invalid: invalid filter at position 12: the filter ends too early"
+            "mapping CUSTOMER: the Sales table filter is invalid: invalid filter at position 12: expected a value after 'eq'"
         );
+    }
+
+    #[test]
+    fn a_saved_mapping_with_a_bad_filter_is_refused_naming_the_position() {
+        let mut m = serde_json::to_value(default_mappings().get("CUSTOMER").unwrap()).unwrap();
+        m["financials"]["filter"] = "blocked eq ' '' ".into();
+        let err = TableMapping::from_value(m.clone()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "mapping CUSTOMER: the Financials table filter is invalid: invalid filter at position 11: the string starting here is not closed with a quote (')"
+        );
+        // Read any other way (a stored definition), the mapping fails as a whole.
+        let err = serde_json::from_value::<TableMapping>(m).unwrap_err();
+        assert!(err.to_string().starts_with("invalid filter at position 11"), "{err}");
+    }
+
+    #[test]
+    fn a_deeply_nested_filter_on_import_is_refused() {
+        let mut file = serde_json::to_value(default_mappings()).unwrap();
+        let deep = format!("{}blocked eq ' '{}", "(".repeat(10_000), ")".repeat(10_000));
+        file["mappings"][0]["financials"]["filter"] = deep.into();
+        let err = MappingSet::from_json(&file.to_string()).unwrap_err();
+        assert!(err.to_string().contains("the filter nests more than 100 levels deep"), "{err}");
     }
 }

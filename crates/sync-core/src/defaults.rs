@@ -4,11 +4,12 @@
 
 use serde_json::json;
 
-use crate::connector::Side;
+use crate::filter::Filter;
 use crate::mapping::{
     DeletionPolicy, Direction, FieldMapping as F, MappingKind, MappingSet, RecommendationRule,
     TableMapping, TableSide, Transformation, UpdateConflictPolicy,
 };
+use crate::types::Side;
 
 use Direction::{Bidirectional as Both, FromIntegrationTable as From, ToIntegrationTable as To};
 
@@ -24,7 +25,7 @@ fn side(
         key: key.into(),
         caption: caption.into(),
         display_field: display_field.into(),
-        filter: filter.map(Into::into),
+        filter: filter.map(|f| Filter::parse(f).expect("the default filters parse")),
     }
 }
 

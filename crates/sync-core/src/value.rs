@@ -3,9 +3,37 @@
 
 use std::cmp::Ordering;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::mapping::{Pass, Transformation};
+use crate::direction::Pass;
+
+/// A value change applied on the way to the destination (and undone, where possible, on the way back).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Transformation {
+    Trim,
+    Uppercase,
+    Lowercase,
+    /// Cut text to `max` characters.
+    Truncate {
+        max: usize,
+    },
+    /// Negative numbers become 0 (Business Central: inventory → quantityonhand).
+    NonNegative,
+    /// A code from free text: uppercase letters and digits, at most `max` characters.
+    Code {
+        max: usize,
+    },
+    /// First word of a person's name.
+    FirstName,
+    /// Everything after the first word of a person's name (the whole name if one word).
+    LastName,
+    /// Value pairs (Financials value, Sales value), e.g. item type ↔ option value.
+    ValueMap {
+        pairs: Vec<(Value, Value)>,
+    },
+}
 
 fn as_number(v: &Value) -> Option<f64> {
     match v {

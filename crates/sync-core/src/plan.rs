@@ -16,13 +16,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::connector::{Change, Record, Row, Side};
 use crate::filter::{self, Filter};
 use crate::ids::target_id;
 use crate::mapping::{
     DeletionPolicy, Direction, FieldMapping, Pass, TableMapping, UpdateConflictPolicy,
     WhenUncoupled,
 };
+use crate::types::{Change, Record, Row, Side};
 use crate::value::{same, transform};
 
 /// The mapped field values of a coupled pair as they were after the last sync.
@@ -278,7 +278,7 @@ struct Planner<'a> {
     input: PlanInput<'a>,
     src: Side,
     dst: Side,
-    filter: Option<Filter>,
+    filter: Option<&'a Filter>,
     couplings: HashMap<Uuid, &'a Coupling>,
     destination: HashMap<Uuid, &'a Row>,
 }
@@ -294,7 +294,7 @@ struct Merge {
 pub fn plan(input: PlanInput<'_>) -> Vec<Operation> {
     let src = input.pass.source();
     let dst = input.pass.destination();
-    let filter = input.mapping.side(src).filter.as_deref().and_then(|f| Filter::parse(f).ok());
+    let filter = input.mapping.side(src).filter.as_ref();
     let planner = Planner {
         src,
         dst,
@@ -405,7 +405,7 @@ impl Planner<'_> {
                 })
             }
             Change::Upsert(row) => {
-                if !filter::matches(self.filter.as_ref(), &row.fields) {
+                if !filter::matches(self.filter, &row.fields) {
                     return None;
                 }
                 if self.input.skipped.contains(&row.id) {

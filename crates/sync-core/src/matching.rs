@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::connector::{Record, Row};
-use crate::error::SyncError;
+use crate::error::CoreError;
 use crate::mapping::{FieldMapping, Pass, TableMapping};
 use crate::plan::{Lookups, desired};
+use crate::types::{Record, Row};
 
 /// One field chosen for matching.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +90,7 @@ impl<'a> MatchCriteria<'a> {
         mapping: &'a TableMapping,
         pass: Pass,
         options: &MatchOptions,
-    ) -> Result<MatchCriteria<'a>, SyncError> {
+    ) -> Result<MatchCriteria<'a>, CoreError> {
         let mut by_priority: BTreeMap<u32, Vec<Criterion<'a>>> = BTreeMap::new();
         if options.fields.is_empty() {
             let defaults: Vec<Criterion<'a>> = mapping
@@ -100,7 +100,7 @@ impl<'a> MatchCriteria<'a> {
                 .map(|field| Criterion { field, case_sensitive: options.case_sensitive })
                 .collect();
             if defaults.is_empty() {
-                return Err(SyncError::Refused(format!(
+                return Err(CoreError::Refused(format!(
                     "The {} mapping has no match fields: choose the fields to match on ({}).",
                     mapping.name,
                     field_names(mapping, pass)
@@ -125,7 +125,7 @@ impl<'a> MatchCriteria<'a> {
                     })
                 });
             let Some(field) = found else {
-                return Err(SyncError::Refused(format!(
+                return Err(CoreError::Refused(format!(
                     "The {} mapping has no enabled field mapping with a field named '{}'; match on one of: {}.",
                     mapping.name,
                     choice.field,
@@ -133,7 +133,7 @@ impl<'a> MatchCriteria<'a> {
                 )));
             };
             if !usable(field, pass) {
-                return Err(SyncError::Refused(format!(
+                return Err(CoreError::Refused(format!(
                     "The field '{}' of the {} mapping cannot be matched on: it has no field on both sides ({}).",
                     choice.field,
                     mapping.name,
@@ -141,7 +141,7 @@ impl<'a> MatchCriteria<'a> {
                 )));
             }
             if !seen.insert(field as *const FieldMapping) {
-                return Err(SyncError::Refused(format!(
+                return Err(CoreError::Refused(format!(
                     "The field '{}' ({}) is chosen twice.",
                     choice.field,
                     field.label()
