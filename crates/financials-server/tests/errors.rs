@@ -38,6 +38,10 @@ async fn start(dir: &tempfile::TempDir) -> (String, uuid::Uuid) {
     (format!("http://{addr}"), company)
 }
 
+/// (method, path, content type, body, extra header, expected status, code, words in the message)
+type Case<'a> =
+    (Method, String, Option<&'a str>, String, Option<(&'a str, &'a str)>, u16, &'a str, &'a str);
+
 #[tokio::test]
 async fn every_error_status_carries_the_odata_error_body_with_business_centrals_code() {
     let dir = tempfile::tempdir().unwrap();
@@ -45,11 +49,10 @@ async fn every_error_status_carries_the_odata_error_body_with_business_centrals_
     let customers = format!("/api/v2.0/companies({company})/customers");
     let long_filter = format!("?$filter=displayName eq '{}'", "x".repeat(33 * 1024));
     let guid = "00000000-0000-0000-0000-000000000001";
-    // (method, path, content type, body, extra header, expected status, expected code, words in the message)
     let big = "x".repeat(2048);
     let huge_header = "y".repeat(33 * 1024);
     #[rustfmt::skip]
-    let cases: Vec<(Method, String, Option<&str>, String, Option<(&str, &str)>, u16, &str, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (Method::GET, "/nowhere".into(), None, String::new(), None, 404, "BadRequest_NotFound", "No HTTP resource"),
         (Method::POST, "/".into(), None, String::new(), None, 405, "BadRequest_MethodNotAllowed", "not allowed"),
         (Method::POST, customers.clone(), Some("application/json"), format!("{{\"displayName\":\"{big}\"}}"), None, 413, "Request_EntityTooLarge", "larger than"),

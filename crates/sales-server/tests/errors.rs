@@ -8,6 +8,9 @@ use common::{Api, spawn_for_test};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+/// (method, path, body, extra header, bearer token?, expected status, code, words in the message)
+type Case<'a> = (Method, String, String, Option<(&'a str, &'a str)>, bool, u16, &'a str, &'a str);
+
 #[tokio::test]
 async fn every_error_status_carries_the_dataverse_error_body() {
     let dir = tempfile::tempdir().unwrap();
@@ -17,9 +20,8 @@ async fn every_error_status_carries_the_dataverse_error_body() {
     let huge_header = "y".repeat(33 * 1024);
     let big_form = format!("grant_type=password&username=admin&password={}", "p".repeat(17 * 1024));
     let api_root = "/api/data/v9.2";
-    // (method, path, body, extra header, bearer token?, expected status, expected code, words in the message)
     #[rustfmt::skip]
-    let cases: Vec<(Method, String, String, Option<(&str, &str)>, bool, u16, &str, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (Method::GET, "/nowhere/at/all".into(), String::new(), None, false, 404, "0x80060888", "segment 'nowhere'"),
         (Method::GET, "/oauth2/v2.0/token".into(), String::new(), None, false, 405, "0x80060889", "not allowed"),
         (Method::POST, "/oauth2/v2.0/token".into(), big_form.clone(), None, false, 413, "0x80048d19", "larger than"),
