@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kontor_financials::FinError;
 use kontor_odata::ODataError;
+use kontor_odata::error::codes;
 use uuid::Uuid;
 
 /// The realm in `WWW-Authenticate`.
@@ -100,6 +101,15 @@ impl From<ODataError> for ApiError {
             404 => "BadRequest_NotFound".to_owned(),
             405 => "BadRequest_MethodNotAllowed".to_owned(),
             _ if e.code == "InvalidFilter" => "Application_FilterErrorException".to_owned(),
+            _ if e.code == codes::BAD_REQUEST => "BadRequest".to_owned(),
+            _ if e.code == codes::UNPROCESSABLE => "BadRequest_InvalidRequestBody".to_owned(),
+            _ if e.code == codes::UNSUPPORTED_MEDIA_TYPE => {
+                "BadRequest_UnsupportedMediaType".to_owned()
+            }
+            _ if e.code == codes::PAYLOAD_TOO_LARGE => "Request_EntityTooLarge".to_owned(),
+            _ if e.code == codes::URI_TOO_LONG => "Request_UriTooLong".to_owned(),
+            _ if e.code == codes::HEADERS_TOO_LARGE => "Request_HeaderFieldsTooLarge".to_owned(),
+            _ if e.code == codes::REQUEST_TIMEOUT => "Request_Timeout".to_owned(),
             _ => format!("BadRequest_{}", e.code.trim_start_matches("BadRequest_")),
         };
         ApiError(e.with_code(code))

@@ -36,6 +36,7 @@ pub mod api;
 pub mod auth;
 pub mod batch;
 pub mod error;
+mod shape;
 pub mod testing;
 mod webservices;
 
@@ -58,6 +59,7 @@ use kontor_store::Db;
 
 use crate::api::{ApiRequest, ApiResponse};
 use crate::error::ApiError;
+pub use crate::shape::odata_errors;
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -170,7 +172,8 @@ async fn listen_for_changes(
     }
 }
 
-/// All routes. Everything but `/` needs HTTP Basic credentials.
+/// All routes. Everything but `/` needs HTTP Basic credentials. Every error answer has the
+/// OData error body ([`odata_errors`]; apply it again to a router this one is merged with).
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     let authed = Router::new()
@@ -179,7 +182,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v2.0/{*rest}", any(api_handler))
         .route("/ODataV4/{*rest}", any(webservices::handler))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_user));
-    Router::new()
+    let app = Router::new()
         .route("/", get(|| async { "Kontor Financials" }))
         .merge(authed)
         .fallback(|| async {
@@ -192,7 +195,8 @@ pub fn router(state: AppState) -> Router {
                 ApiError::internal("a handler panicked").into_response()
             },
         ))
-        .with_state(state)
+        .with_state(state);
+    odata_errors(app)
 }
 
 /// Runs the server on `listener` until `shutdown` completes. The database must have been

@@ -20,6 +20,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod demo;
 mod integration_cli;
+mod listen;
+mod private;
 mod serve;
 mod stack;
 mod up;
@@ -94,6 +96,8 @@ fn init_tracing(default: &str) {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Every file this process creates (databases, keys, credentials) is its owner's only.
+    private::restrict_umask();
     let cli = Cli::parse();
     let rt = tokio::runtime::Runtime::new()?;
     match cli.command {

@@ -73,7 +73,8 @@ pub async fn financials(
     }
     let stop = shutdown.wait();
     Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        let app = kontor_financials_server::odata_errors(app);
+        if let Err(e) = crate::listen::serve(listener, app, stop).await {
             tracing::error!(error = %e, "the Financials server stopped");
         }
     }))
@@ -119,7 +120,8 @@ pub async fn sales(
     };
     let stop = shutdown.wait();
     Ok(tokio::spawn(async move {
-        if let Err(e) = kontor_sales_server::serve(db, listener, config, stop).await {
+        let app = kontor_sales_server::router(kontor_sales_server::AppState::new(db, config));
+        if let Err(e) = crate::listen::serve(listener, app, stop).await {
             tracing::error!(error = %e, "the Sales server stopped");
         }
     }))

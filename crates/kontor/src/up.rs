@@ -119,6 +119,8 @@ fn sqlite_url(path: &Path) -> String {
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("create the data folder {}", args.data.display()))?;
+    crate::private::data_folder(&args.data)
+        .with_context(|| format!("make the data folder {} private", args.data.display()))?;
     let data = args.data.canonicalize()?;
     let mut creds = Credentials::load(&data)?;
     let admin_env = std::env::var("KONTOR_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());

@@ -592,6 +592,8 @@ fn files_in(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 fn the_integration_credentials_are_sealed_at_rest_and_in_no_file_of_the_data_folder_in_plain_text()
 {
     let up = Up::new();
+    // A data folder as earlier versions left it: readable by everyone, a 0644 database file.
+    make_readable_by_all(up.data());
     let first =
         up.up_command().arg("--exit-after-sync").env("RUST_LOG", "debug").output().expect("up");
     let (stdout, stderr) = text(&first);
@@ -637,5 +639,73 @@ fn the_integration_credentials_are_sealed_at_rest_and_in_no_file_of_the_data_fol
             let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
             assert!(!found, "an integration secret is in {} in plain text", path.display());
         }
+    }
+
+    // Every file of the data folder is private while kontor runs (the SQLite -wal and -shm
+    // files exist then), and so is the folder; the test's own log files aside.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(up.data()), 0o700, "the data folder");
+        let mut names = Vec::new();
+        for (path, _) in files_in(up.data()) {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name == "up.stdout" || name == "up.stderr" {
+                continue;
+            }
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+            names.push(name);
+        }
+        for expected in
+            ["financials.sqlite-wal", "sales.sqlite-shm", "secret.key", "credentials.json"]
+        {
+            assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+        }
+    }
+
+    // The integration's routes refuse bad input in the OData error shape (axum's extractor
+    // rejections are plain text without the binary's error layer).
+    let password = up.credential("financials_admin_password");
+    let fin = up.financials();
+    #[rustfmt::skip]
+    let cases = [
+        (reqwest::Method::DELETE, format!("{fin}/integration/v1/couplings/CUSTOMER/financials/NOPE"), "", 400),
+        (reqwest::Method::GET, format!("{fin}/integration/v1/couplings/CUSTOMER?limit=lots"), "", 400),
+        (reqwest::Method::POST, format!("{fin}/integration/v1/couplings/CUSTOMER"), "{broken", 400),
+        (reqwest::Method::GET, format!("{fin}/integration/v1/retry"), "", 405),
+    ];
+    for (method, url, body, status) in cases {
+        let (got, ct, body) = runtime().block_on(async {
+            let r = reqwest::Client::new()
+                .request(method.clone(), &url)
+                .basic_auth("ADMIN", Some(&password))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("Financials answers");
+            let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+            (r.status().as_u16(), ct, r.json::<Value>().await.unwrap_or(Value::Null))
+        });
+        assert_eq!(got, status, "{method} {url}: {body}");
+        assert!(ct.starts_with("application/json"), "{method} {url}: {ct}");
+        assert!(
+            body["error"]["code"].as_str().is_some_and(|c| c.starts_with("BadRequest")),
+            "{method} {url}: {body}"
+        );
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    }
+}
+
+/// Makes `dir` 0755 with an empty 0644 `financials.sqlite`, as versions before private files did.
+fn make_readable_by_all(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let db = dir.join("financials.sqlite");
+        std::fs::write(&db, b"").unwrap();
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
 }

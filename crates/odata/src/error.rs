@@ -25,6 +25,16 @@ pub mod codes {
     pub const CONFLICT: &str = "Conflict";
     pub const METHOD_NOT_ALLOWED: &str = "MethodNotAllowed";
     pub const PAYLOAD_TOO_LARGE: &str = "PayloadTooLarge";
+    /// A request that took too long to arrive (its body stalled).
+    pub const REQUEST_TIMEOUT: &str = "RequestTimeout";
+    /// A request URI longer than [`MAX_URI_BYTES`](crate::error::MAX_URI_BYTES).
+    pub const URI_TOO_LONG: &str = "UriTooLong";
+    /// A body in a format the resource does not take (`Content-Type`).
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UnsupportedMediaType";
+    /// Request headers larger than [`MAX_HEADER_BYTES`](crate::error::MAX_HEADER_BYTES).
+    pub const HEADERS_TOO_LARGE: &str = "HeaderFieldsTooLarge";
+    /// A well-formed body whose content does not fit the request (a missing or mistyped field).
+    pub const UNPROCESSABLE: &str = "UnprocessableEntity";
     pub const NOT_IMPLEMENTED: &str = "NotImplemented";
     pub const INTERNAL: &str = "InternalError";
 }
@@ -118,6 +128,83 @@ impl ODataError {
     }
 }
 
+/// The longest request URI (path and query) a service answers: Dataverse's documented limit,
+/// 32 KiB. A longer one gets a 414 with the error body (up to hyper's own limit of 64 KiB, past
+/// which hyper answers a bare 414 and closes the connection).
+pub const MAX_URI_BYTES: usize = 32 * 1024;
+
+/// The largest total size of a request's header lines (names and values). A larger set gets a
+/// 431 with the error body (up to the listener's limit on the whole request head, past which
+/// hyper answers a bare 431 and closes the connection).
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// The error for a request whose URI or headers are too large (checked before any routing), or
+/// `None`. `uri_bytes` is the length of the path and query, `header_bytes` the sum of the header
+/// names' and values' lengths.
+pub fn oversized_head(uri_bytes: usize, header_bytes: usize) -> Option<ODataError> {
+    if uri_bytes > MAX_URI_BYTES {
+        return Some(ODataError::new(
+            414,
+            codes::URI_TOO_LONG,
+            format!(
+                "The request URI is {uri_bytes} bytes long; the longest accepted is {MAX_URI_BYTES}. Send long queries inside a $batch request."
+            ),
+        ));
+    }
+    if header_bytes > MAX_HEADER_BYTES {
+        return Some(ODataError::new(
+            431,
+            codes::HEADERS_TOO_LARGE,
+            format!(
+                "The request headers are {header_bytes} bytes long; at most {MAX_HEADER_BYTES} are accepted."
+            ),
+        ));
+    }
+    None
+}
+
+/// Whether an error response must be given the service's error body: a 4xx or 5xx whose body
+/// is not JSON (axum's plain-text extractor rejections, the empty 404/405 of the router, the 413
+/// of a body limit, the 408 of a timeout, …). JSON errors are the service's own and stay.
+pub fn needs_error_body(status: u16, content_type: Option<&str>) -> bool {
+    let json = content_type.is_some_and(|ct| {
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        essence.eq_ignore_ascii_case("application/json")
+            || essence.len() > 5 && essence[essence.len() - 5..].eq_ignore_ascii_case("+json")
+    });
+    status >= 400 && !json
+}
+
+/// The error for an HTTP status some layer answered without an error body, naming the problem.
+/// `detail` is that layer's plain-text message (axum's rejection text, e.g. `Failed to parse the
+/// request body as JSON: …`), kept (shortened) after the sentence; dropped for 5xx.
+pub fn for_status(status: u16, detail: &str) -> ODataError {
+    let (code, what) = match status {
+        400 => (codes::BAD_REQUEST, "The request is malformed."),
+        404 => (codes::NOT_FOUND, "No resource matches the request URI."),
+        405 => (codes::METHOD_NOT_ALLOWED, "The HTTP method is not allowed on this resource."),
+        408 => (codes::REQUEST_TIMEOUT, "The request did not arrive in time."),
+        413 => (codes::PAYLOAD_TOO_LARGE, "The request body is larger than this resource accepts."),
+        414 => (codes::URI_TOO_LONG, "The request URI is too long."),
+        415 => (
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "The request body's Content-Type is not one this resource accepts.",
+        ),
+        422 => (codes::UNPROCESSABLE, "The request body does not fit this request."),
+        431 => (codes::HEADERS_TOO_LARGE, "The request headers are too large."),
+        501 => (codes::NOT_IMPLEMENTED, "This request is not implemented."),
+        s if s >= 500 => (codes::INTERNAL, "The server could not answer the request."),
+        _ => (codes::BAD_REQUEST, "The request was refused."),
+    };
+    let detail: String = detail.trim().chars().take(500).collect();
+    let message = if detail.is_empty() || status >= 500 {
+        what.to_owned()
+    } else {
+        format!("{}: {detail}", what.trim_end_matches('.'))
+    };
+    ODataError::new(status, code, message)
+}
+
 /// A `$filter` syntax error: where (byte offset into the filter text) and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} at position {position}")]
@@ -136,5 +223,31 @@ impl ParseError {
 impl From<ParseError> for ODataError {
     fn from(e: ParseError) -> Self {
         ODataError::invalid_filter(format!("Syntax error in $filter: {e}."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_error_responses_without_a_json_body_are_given_one() {
+        assert!(needs_error_body(413, Some("text/plain; charset=utf-8")));
+        assert!(needs_error_body(405, None));
+        assert!(!needs_error_body(400, Some("application/json")));
+        assert!(!needs_error_body(400, Some("application/problem+json")));
+        assert!(!needs_error_body(200, Some("text/plain")));
+    }
+
+    #[test]
+    fn a_status_without_a_body_gets_a_code_and_a_message_naming_the_problem() {
+        let e = for_status(422, "missing field `salesId` at line 1 column 2");
+        assert_eq!((e.status, e.code.as_str()), (422, codes::UNPROCESSABLE));
+        assert!(e.message.ends_with(": missing field `salesId` at line 1 column 2"), "{e}");
+        assert_eq!(for_status(413, "").code, codes::PAYLOAD_TOO_LARGE);
+        assert!(!for_status(500, "panicked at src/x.rs").message.contains("src/x.rs"));
+        assert_eq!(oversized_head(MAX_URI_BYTES + 1, 0).unwrap().status, 414);
+        assert_eq!(oversized_head(10, MAX_HEADER_BYTES + 1).unwrap().status, 431);
+        assert!(oversized_head(MAX_URI_BYTES, MAX_HEADER_BYTES).is_none());
     }
 }

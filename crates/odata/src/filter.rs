@@ -34,6 +34,25 @@ pub const MAX_LENGTH: usize = 1 << 20;
 
 /// Parses `$filter` text into an expression tree.
 pub fn parse(text: &str) -> Result<Expr, ParseError> {
+    parse_with_divisors(text).map(|(expr, _)| expr)
+}
+
+/// Parses a request's `$filter`: like [`parse`], and also refuses a `div` or `mod` by a zero
+/// literal (`creditLimit div 0`), naming the divisor's position; a division by zero cannot be
+/// answered (PostgreSQL fails the statement, SQLite gives null).
+pub fn parse_request(text: &str) -> Result<Expr, ParseError> {
+    let (expr, zero_divisors) = parse_with_divisors(text)?;
+    match zero_divisors.first() {
+        Some(&(position, op)) => Err(ParseError::new(
+            position,
+            format!("division by zero: the right operand of '{}' is 0", op.keyword()),
+        )),
+        None => Ok(expr),
+    }
+}
+
+/// The tree, and where a `div`/`mod` has a zero literal as its right operand.
+fn parse_with_divisors(text: &str) -> Result<(Expr, Vec<(usize, BinaryOp)>), ParseError> {
     if text.len() > MAX_LENGTH {
         return Err(ParseError::new(
             MAX_LENGTH,
@@ -41,7 +60,7 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
         ));
     }
     let tokens = lex(text)?;
-    let mut parser = Parser_ { tokens, pos: 0, len: text.len() };
+    let mut parser = Parser_ { tokens, pos: 0, len: text.len(), zero_divisors: Vec::new() };
     if parser.peek().kind == Tok::Eof {
         return Err(ParseError::new(0, "the filter is empty"));
     }
@@ -56,7 +75,7 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
             ),
         ));
     }
-    Ok(expr)
+    Ok((expr, parser.zero_divisors))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,6 +385,8 @@ struct Parser_ {
     tokens: Vec<Token>,
     pos: usize,
     len: usize,
+    /// Positions of zero literals divided by (see [`parse_request`]).
+    zero_divisors: Vec<(usize, BinaryOp)>,
 }
 
 const EOF_TOKEN: Token = Token { kind: Tok::Eof, start: 0, end: 0 };
@@ -538,7 +559,11 @@ impl Parser_ {
             chain += 1;
             self.check_depth(depth + chain, at)?;
             self.expect_operand_after(op.keyword())?;
+            let right_at = self.position();
             let right = operand(self, depth + chain)?;
+            if matches!(op, BinaryOp::Div | BinaryOp::Mod) && is_zero(&right) {
+                self.zero_divisors.push((right_at, op));
+            }
             left = Expr::Binary { op, left: Box::new(left), right: Box::new(right) };
         }
         Ok(left)
@@ -779,6 +804,17 @@ fn balanced(op: BinaryOp, mut operands: Vec<Expr>) -> Expr {
 
 /// A number's text (with its sign) to a literal: integers → `Int` (or `Decimal` when too large),
 /// a fraction → `Decimal`, an exponent → `Double`.
+/// A numeric literal equal to zero (`0`, `0.00`, `0e0`, `-0`).
+fn is_zero(e: &Expr) -> bool {
+    match e {
+        Expr::Literal(Literal::Int(i)) => *i == 0,
+        Expr::Literal(Literal::Decimal(d)) => d.is_zero(),
+        Expr::Literal(Literal::Double(d)) => *d == 0.0,
+        Expr::Negate(inner) => is_zero(inner),
+        _ => false,
+    }
+}
+
 fn number_literal(text: &str, position: usize) -> Result<Literal, ParseError> {
     if text.contains(['e', 'E']) {
         return text.parse::<f64>().ok().filter(|d| d.is_finite()).map(Literal::Double).ok_or_else(

@@ -454,3 +454,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_request_filter_refuses_a_division_by_a_zero_literal_where_the_parser_alone_takes_it() {
+    assert!(parse("a div 0 eq 1").is_ok());
+    let e = parse_request("a div 0 eq 1").unwrap_err();
+    assert_eq!(e.position, 6);
+    assert!(e.message.contains("division by zero"), "{e}");
+    assert_eq!(parse_request("a mod 0e0 eq 1").unwrap_err().position, 6);
+    assert!(parse_request("a div b eq 1").is_ok());
+    assert!(parse_request("a div 0.5 eq 1").is_ok());
+}

@@ -104,7 +104,7 @@ impl QueryOptions {
             seen.push(name);
             match name {
                 "$filter" => {
-                    let expr = filter::parse(value)?;
+                    let expr = filter::parse_request(value)?;
                     crate::sql::check_filter(&expr, entity, model)?;
                     options.filter = Some(expr);
                 }
@@ -154,14 +154,28 @@ fn parse_select(
     model: &Model,
 ) -> Result<Vec<String>, ODataError> {
     let mut out: Vec<String> = Vec::new();
-    for item in value.split(',').map(str::trim) {
+    let mut all = false;
+    let mut offset = 0;
+    for raw in value.split(',') {
+        let position = offset + (raw.len() - raw.trim_start().len());
+        offset += raw.len() + 1;
+        let item = raw.trim();
         if item == "*" {
-            return Ok(Vec::new());
+            all = true;
+            continue;
         }
         if item.is_empty() {
             return Err(ODataError::invalid_query_option(
                 "$select has an empty item; separate property names with single commas.",
             )
+            .with_target("$select"));
+        }
+        if let Some(bad) = item.find(|c: char| !(c.is_alphanumeric() || c == '_')) {
+            return Err(ODataError::invalid_query_option(format!(
+                "Syntax error in $select at position {}: '{item}' is not a property name (unexpected '{}').",
+                position + bad,
+                &item[bad..].chars().next().map(String::from).unwrap_or_default()
+            ))
             .with_target("$select"));
         }
         if entity.property(item).is_none() {
@@ -170,6 +184,9 @@ fn parse_select(
         if !out.iter().any(|s| s == item) {
             out.push(item.to_owned());
         }
+    }
+    if all {
+        out.clear();
     }
     Ok(out)
 }

@@ -142,3 +142,24 @@ fn percent_decoding_turns_plus_into_a_space_and_rejects_bad_escapes() {
     assert!(percent_decode("%+1").is_err());
     assert_eq!(percent_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
 }
+
+#[test]
+fn a_division_by_a_zero_literal_and_a_malformed_select_are_refused_with_their_position() {
+    // (query, position named in the message)
+    let cases = [
+        ("$filter=revenue div 0 eq 1", "position 12"),
+        ("$filter=revenue mod 0.00 eq 1", "position 12"),
+        ("$filter=revenue eq 1 or revenue div (-0) eq 2", "position 28"),
+        ("$select=*,(select 1)", "position 2"),
+        ("$select=name, revenue;drop", "position 13"),
+        ("$select=name,revenue desc", "position 12"),
+    ];
+    for (raw, position) in cases {
+        let e = parse_for("accounts", raw).unwrap_err();
+        assert_eq!(e.status, 400, "{raw}");
+        assert!(e.message.contains(position), "{raw}: {}", e.message);
+    }
+    // Division by something that is not a zero literal stays allowed, and `*` still means all.
+    assert!(parse_for("accounts", "$filter=revenue div 2 eq 1").is_ok());
+    assert!(parse_for("accounts", "$select=*,name").unwrap().select.is_empty());
+}

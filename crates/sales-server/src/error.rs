@@ -176,6 +176,10 @@ impl From<ODataError> for ApiError {
                 code::QUERY_OR_SEGMENT
             }
             codes::INVALID_VALUE | codes::INVALID_BATCH | codes::BAD_REQUEST => code::PAYLOAD,
+            codes::UNPROCESSABLE | codes::UNSUPPORTED_MEDIA_TYPE | codes::PAYLOAD_TOO_LARGE => {
+                code::PAYLOAD
+            }
+            codes::URI_TOO_LONG => code::QUERY_OR_SEGMENT,
             codes::NOT_FOUND => code::OBJECT_DOES_NOT_EXIST,
             codes::PRECONDITION_FAILED => code::CONCURRENCY_VERSION_MISMATCH,
             codes::CONFLICT => code::DUPLICATE_RECORD,

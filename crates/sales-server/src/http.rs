@@ -18,15 +18,23 @@ pub const API_PREFIX: &str = "/api/data/v9.2";
 /// Largest request body (a `$batch` of 1,000 operations or a bulk message fits easily).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
-/// The Sales router.
+/// Largest body of the unauthenticated token endpoint (a form of a few fields).
+pub const TOKEN_MAX_BODY: usize = 16 * 1024;
+
+/// The Sales router. Every error answer has the Dataverse error body ([`crate::dataverse_errors`]).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/oauth2/v2.0/token", post(crate::auth::token))
-        .route("/{tenant}/oauth2/v2.0/token", post(crate::auth::token))
+    let token = || post(crate::auth::token).layer(DefaultBodyLimit::max(TOKEN_MAX_BODY));
+    let app = Router::new()
+        .route("/oauth2/v2.0/token", token())
+        .route("/{tenant}/oauth2/v2.0/token", token())
         .route("/health", get(|| async { "ok" }))
         .route(API_PREFIX, any(api))
         .route(&format!("{API_PREFIX}/"), any(api))
         .route(&format!("{API_PREFIX}/{{*rest}}"), any(api))
+        .fallback(|uri: axum::http::Uri| async move {
+            let segment = uri.path().trim_start_matches('/').split('/').next().unwrap_or("");
+            ApiError::segment(&decode_path(segment))
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
@@ -34,7 +42,8 @@ pub fn router(state: AppState) -> Router {
             },
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    crate::dataverse_errors(app)
 }
 
 /// Percent-decodes a URL path (`%20` → space; `+` stays).
@@ -111,13 +120,7 @@ async fn api_inner(state: &AppState, req: AxumRequest) -> ApiResult<Response> {
         None => None,
     };
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            crate::error::code::PAYLOAD,
-            "The request body is too large.",
-        )
-    })?;
+    let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(crate::shape::unreadable_body)?;
     let raw_path = parts.uri.path();
     let path =
         decode_path(raw_path.strip_prefix(API_PREFIX).unwrap_or(raw_path).trim_start_matches('/'));

@@ -34,6 +34,7 @@ pub mod limits;
 mod metadata;
 mod ops;
 mod payload;
+mod shape;
 mod state;
 pub mod testing;
 
@@ -43,6 +44,7 @@ use kontor_store::Db;
 
 pub use http::{API_PREFIX, router};
 pub use limits::Limits;
+pub use shape::dataverse_errors;
 pub use state::{AppState, Config};
 
 /// Errors of starting or running the server.

@@ -88,6 +88,22 @@ impl<T: QueryStatementWriter> Statement for T {
     }
 }
 
+/// Creates the SQLite file `path` readable by its owner only (0600) when it does not exist yet:
+/// the database holds password hashes and sealed secrets. SQLite gives the `-wal` and `-shm`
+/// files it creates later the database file's mode. Errors are left to the connect that follows.
+fn create_private(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        if path.as_os_str().is_empty() {
+            return;
+        }
+        let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 /// Rows sqlx's SQLite worker may send ahead of the reader (one page of the largest
 /// `odata.maxpagesize` the servers grant, plus one).
 const ROW_CHANNEL_SIZE: usize = 5001;
@@ -115,6 +131,9 @@ impl Db {
                 // memory: on disk they spilled to a temporary file past 64 KiB, and writing that
                 // file was a fifth of the Sales writer's time in a bulk synchronization.
                 .pragma("temp_store", "memory");
+            if !memory && url.contains("mode=rwc") {
+                create_private(options.get_filename());
+            }
             let pool = if memory {
                 SqlitePoolOptions::new()
                     .max_connections(1)

@@ -210,3 +210,25 @@ async fn concurrent_writers_on_a_sqlite_file_wait_instead_of_failing() {
     assert_eq!(n.get_i64("n"), 160);
     assert_eq!(db.current_version().await.unwrap(), 160);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_sqlite_database_and_its_wal_and_shm_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("private.sqlite");
+    let db = Db::connect(&format!("sqlite:{}?mode=rwc", path.display())).await.unwrap();
+    db.migrate(&ALPHA).await.unwrap();
+    db.execute_sql(
+        "INSERT INTO alpha_thing (id, n, label) VALUES ($1, $2, $3)",
+        vec![Value::from("a"), Value::from(1i64), Value::from("x")],
+    )
+    .await
+    .unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("private.sqlite{suffix}"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    db.close().await;
+}
