@@ -21,7 +21,7 @@ impl Spec {
     pub const DEMO: Spec = Spec { customers: 200, items: 100, salespeople: 5, open_orders: 5 };
 
     /// Benchmark data for `records` customers, with contacts, items and prices in proportion.
-    #[cfg(feature = "bench")]
+    #[cfg(any(test, feature = "bench"))]
     pub fn bench(records: usize) -> Spec {
         Spec { customers: records, items: (records / 4).max(1), salespeople: 5, open_orders: 0 }
     }
