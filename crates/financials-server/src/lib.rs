@@ -175,27 +175,42 @@ async fn listen_for_changes(
 /// All routes. Everything but `/` needs HTTP Basic credentials. Every error answer has the
 /// OData error body ([`odata_errors`]; apply it again to a router this one is merged with).
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// All routes and `extra` (the integration's JSON API, in the binary) behind the same
+/// authentication, fallback and layers.
+pub fn router_with(state: AppState, extra: Router) -> Router {
     let limit = state.config.max_body_bytes;
+    let auth = axum::middleware::from_fn_with_state(state.clone(), auth::require_user);
     let authed = Router::new()
         .route("/api/v2.0", any(api_handler))
         .route("/api/v2.0/", any(api_handler))
         .route("/api/v2.0/{*rest}", any(api_handler))
         .route("/ODataV4/{*rest}", any(webservices::handler))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_user));
+        .layer(auth.clone());
     let app = Router::new()
         .route("/", get(|| async { "Kontor Financials" }))
         .merge(authed)
+        .with_state(state)
+        .merge(extra.layer(auth))
         .fallback(|| async {
             ApiError::not_found("No HTTP resource was found that matches the request URI.")
-        })
-        .layer(DefaultBodyLimit::max(limit))
+        });
+    layered(app, limit)
+}
+
+/// The layers every route gets: the body limit, tracing, a panic answered as an internal
+/// error, and every error answer in the OData shape.
+fn layered(app: Router, body_limit: usize) -> Router {
+    let app = app
+        .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 ApiError::internal("a handler panicked").into_response()
             },
-        ))
-        .with_state(state);
+        ));
     odata_errors(app)
 }
 

@@ -24,7 +24,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use serde::Deserialize;
+use kontor_integration::{
+    ConnectionInfo, CouplingRequest, JobDetail, JobSummary, Listed, MatchCouplingRequest,
+    ReviewLine, SetupRequest, SyncNowRequest,
+};
+use kontor_sync::Pass;
+use kontor_sync::engine::PassReport;
+use kontor_sync::matching::MatchField;
+use kontor_sync::plan::Counters;
+use kontor_sync::setup::SetupReport;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -184,19 +194,24 @@ fn parse_match_field(text: &str) -> Result<(String, u32), String> {
 }
 
 impl CoupleArgs {
+    /// The choices sent to `POST /integration/v1/couplings/{mapping}/match`.
+    fn match_options(&self) -> MatchCouplingRequest {
+        MatchCouplingRequest {
+            fields: self
+                .fields
+                .iter()
+                .map(|(f, p)| MatchField { field: f.clone(), priority: *p, case_sensitive: None })
+                .collect(),
+            case_sensitive: self.case_sensitive,
+            create_new: (self.create_new || self.no_create_new).then_some(self.create_new),
+            sync_after_coupling: self.no_sync.then_some(false),
+        }
+    }
+
     /// The body of `POST /integration/v1/couplings/{mapping}/match`.
+    #[cfg(test)]
     fn match_body(&self) -> Value {
-        let mut body = json!({
-            "fields": self.fields.iter().map(|(f, p)| json!({"field": f, "priority": p})).collect::<Vec<_>>(),
-            "caseSensitive": self.case_sensitive,
-        });
-        if self.create_new || self.no_create_new {
-            body["createNew"] = json!(self.create_new);
-        }
-        if self.no_sync {
-            body["syncAfterCoupling"] = json!(false);
-        }
-        body
+        serde_json::to_value(self.match_options()).expect("match choices serialize")
     }
 }
 
@@ -363,8 +378,19 @@ impl Client {
         self.send(reqwest::Method::GET, path, None).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        self.send(reqwest::Method::POST, path, Some(body)).await
+    /// `GET path`, the answer read as `T`.
+    async fn get_as<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        answer(path, self.get(path).await?)
+    }
+
+    /// `POST path` with `body`, the answer read as `T`.
+    async fn post_as<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        let body = serde_json::to_value(body).context("write the request body")?;
+        answer(path, self.send(reqwest::Method::POST, path, Some(body)).await?)
     }
 
     /// One request; a non-success answer becomes an error carrying the server's message.
@@ -392,6 +418,11 @@ impl Client {
         }
         Err(anyhow!(server_message(status, &json)))
     }
+}
+
+/// A success answer of `path` read as `T`.
+fn answer<T: DeserializeOwned>(path: &str, v: Value) -> anyhow::Result<T> {
+    serde_json::from_value(v).with_context(|| format!("read the answer of {path}"))
 }
 
 /// The message of an error answer (`{"error":{"code","message"}}`), else the status.
@@ -440,8 +471,12 @@ async fn setup(args: SetupArgs) -> anyhow::Result<()> {
 
     // The stored connection names the integration users; their secrets stay on the server,
     // which reuses them when none is given here for the same user.
-    let stored = client.get("/integration/v1/connection").await?;
-    let stored_user = |k: &str| stored[k].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    let stored: Option<ConnectionInfo> = client.get_as("/integration/v1/connection").await?;
+    let stored_user = |k: &str| {
+        let c = stored.as_ref()?;
+        let user = if k == "financials_user" { &c.financials_user } else { &c.sales_user_name };
+        Some(user.clone()).filter(|s| !s.is_empty())
+    };
     let financials_user =
         match args.financials_user.clone().or_else(|| stored_user("financials_user")) {
             Some(u) => u,
@@ -503,51 +538,41 @@ async fn setup(args: SetupArgs) -> anyhow::Result<()> {
         (None, None)
     };
 
-    let body = json!({
-        "financialsUrl": client.base,
-        "companyId": company_id,
-        "financialsUser": financials_user,
-        "financialsWebServiceKey": financials_key,
-        "salesUrl": args.sales.trim_end_matches('/'),
-        "salesUser": sales_user,
-        "salesClientId": sales_client_id,
-        "salesClientSecret": sales_client_secret,
-        "salesPassword": sales_password,
-        "importSolution": args.import_solution,
-        "adminUser": admin_user,
-        "adminPassword": admin_password,
-        "enable": args.enable,
-    });
-    let report = client.post("/integration/v1/setup", body).await?;
+    let req = SetupRequest {
+        financials_url: client.base.clone(),
+        company_id,
+        financials_user,
+        financials_web_service_key: financials_key,
+        sales_url: args.sales.trim_end_matches('/').to_owned(),
+        sales_user,
+        sales_client_id,
+        sales_client_secret,
+        sales_password,
+        import_solution: args.import_solution,
+        admin_user,
+        admin_password,
+        enable: args.enable,
+        unit_group_mapping: false,
+    };
+    let report: SetupReport = client.post_as("/integration/v1/setup", &req).await?;
     print!("{}", setup_summary(&report));
     Ok(())
 }
 
-fn setup_summary(report: &Value) -> String {
-    let list = |v: &Value| {
-        v.as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-            .unwrap_or_default()
-    };
-    let yes_no = |v: &Value| if v.as_bool() == Some(true) { "yes" } else { "no" };
+fn setup_summary(report: &SetupReport) -> String {
+    let yes_no = |v: bool| if v { "yes" } else { "no" };
     let mut out = String::new();
     out.push_str("Connection set up.\n");
-    out.push_str(&format!(
-        "  connection        {}\n",
-        report["connection_id"].as_str().unwrap_or("")
-    ));
-    out.push_str(&format!(
-        "  Sales user        {}\n",
-        report["sales_user_id"].as_str().unwrap_or("")
-    ));
-    out.push_str(&format!("  solution imported {}\n", yes_no(&report["solution_imported"])));
-    out.push_str(&format!("  role assigned     {}\n", yes_no(&report["role_assigned"])));
-    out.push_str(&format!("  enabled mappings  {}\n", list(&report["enabled_mappings"])));
-    let kept = list(&report["kept_customized"]);
+    out.push_str(&format!("  connection        {}\n", report.connection_id));
+    out.push_str(&format!("  Sales user        {}\n", report.sales_user_id));
+    out.push_str(&format!("  solution imported {}\n", yes_no(report.solution_imported)));
+    out.push_str(&format!("  role assigned     {}\n", yes_no(report.role_assigned)));
+    out.push_str(&format!("  enabled mappings  {}\n", report.enabled_mappings.join(", ")));
+    let kept = report.kept_customized.join(", ");
     if !kept.is_empty() {
         out.push_str(&format!("  kept customised   {kept}\n"));
     }
-    for note in report["notes"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for note in &report.notes {
         out.push_str(&format!("  note: {note}\n"));
     }
     out
@@ -556,45 +581,12 @@ fn setup_summary(report: &Value) -> String {
 // ---------------------------------------------------------------------------------------------
 // Full synchronization and status.
 
-/// A review line as `GET /integration/v1/full-sync` answers it.
-#[derive(Debug, Clone, Deserialize)]
-struct ReviewLine {
-    name: String,
-    #[serde(default)]
-    direction: String,
-    #[serde(default)]
-    recommendation: String,
-    #[serde(default)]
-    job_queue_entry_status: String,
-    #[serde(default)]
-    to_int_table_job_status: String,
-    #[serde(default)]
-    from_int_table_job_status: String,
-    #[serde(default)]
-    to_int_table_job_id: Option<Uuid>,
-    #[serde(default)]
-    from_int_table_job_id: Option<Uuid>,
-    /// Waits for a line in Error: it will not go on by itself.
-    #[serde(default)]
-    held_up: bool,
-}
-
-impl ReviewLine {
-    fn ended(&self) -> bool {
-        matches!(self.job_queue_entry_status.as_str(), "Finished" | "Error")
-    }
-    fn in_error(&self) -> bool {
-        self.job_queue_entry_status == "Error"
-            || self.to_int_table_job_status == "Error"
-            || self.from_int_table_job_status == "Error"
-    }
-    fn job_ids(&self) -> impl Iterator<Item = Uuid> {
-        self.to_int_table_job_id.into_iter().chain(self.from_int_table_job_id)
-    }
-}
-
-fn review_lines(v: &Value) -> anyhow::Result<Vec<ReviewLine>> {
-    serde_json::from_value(v["value"].clone()).context("read the review lines")
+/// The review lines of `GET` or `POST /integration/v1/full-sync`.
+async fn review_lines(client: &Client, start: bool) -> anyhow::Result<Vec<ReviewLine>> {
+    let path = "/integration/v1/full-sync";
+    let listed: Listed<ReviewLine> =
+        if start { client.post_as(path, &json!({})).await? } else { client.get_as(path).await? };
+    Ok(listed.value)
 }
 
 /// Lines held up by a line in Error (the service works it out: `review::held_up`).
@@ -668,65 +660,53 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn counters_text(c: &Value) -> String {
-    let n = |k: &str| c[k].as_u64().unwrap_or(0);
+fn counters_text(c: &Counters) -> String {
     format!(
         "ins {} mod {} del {} unch {} skip {} fail {} coup {}",
-        n("inserted"),
-        n("modified"),
-        n("deleted"),
-        n("unchanged"),
-        n("skipped"),
-        n("failed"),
-        n("coupled")
+        c.inserted, c.modified, c.deleted, c.unchanged, c.skipped, c.failed, c.coupled
     )
 }
 
-fn jobs_table(jobs: &[Value]) -> String {
+fn jobs_table(jobs: &[JobSummary]) -> String {
+    let when = |t: &chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string()
+    };
     let rows: Vec<Vec<String>> = jobs
         .iter()
         .map(|j| {
-            let when = |k: &str| {
-                j[k].as_str()
-                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-                    .map(|t| {
-                        t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string()
-                    })
-                    .unwrap_or_else(|| "-".into())
-            };
             vec![
-                when("started_at"),
-                if j["finished_at"].is_null() { "running".into() } else { when("finished_at") },
-                j["mapping"].as_str().unwrap_or("").to_owned(),
-                j["direction"].as_str().unwrap_or("").to_owned(),
-                j["job_type"].as_str().unwrap_or("").to_owned(),
-                counters_text(&j["counters"]),
-                j["message"].as_str().unwrap_or("").to_owned(),
+                when(&j.started_at),
+                j.finished_at.as_ref().map_or_else(|| "running".into(), when),
+                j.mapping.clone(),
+                j.direction.clone(),
+                j.job_type.clone(),
+                counters_text(&j.counters),
+                j.message.clone(),
             ]
         })
         .collect();
     table(&["Started", "Finished", "Mapping", "Direction", "Type", "Counters", "Message"], &rows)
 }
 
+async fn job(client: &Client, id: Uuid) -> anyhow::Result<JobDetail> {
+    client.get_as(&format!("/integration/v1/jobs/{id}")).await
+}
+
 /// The errors of the given synch jobs, one line each.
 async fn job_errors(client: &Client, ids: impl IntoIterator<Item = Uuid>) -> Vec<String> {
     let mut out = Vec::new();
     for id in ids {
-        match client.get(&format!("/integration/v1/jobs/{id}")).await {
-            Ok(v) => {
-                let mapping = v["job"]["mapping"].as_str().unwrap_or("");
-                let direction = v["job"]["direction"].as_str().unwrap_or("");
-                let message = v["job"]["message"].as_str().unwrap_or("");
+        match job(client, id).await {
+            Ok(JobDetail { job, errors }) => {
+                let (mapping, direction) = (&job.mapping, &job.direction);
                 // A job's message is the error that ended its pass as a whole.
-                if !message.is_empty() {
-                    out.push(format!("{mapping} {direction}: {message}"));
+                if !job.message.is_empty() {
+                    out.push(format!("{mapping} {direction}: {}", job.message));
                 }
-                for e in v["errors"].as_array().into_iter().flatten() {
+                for e in errors {
                     out.push(format!(
                         "{mapping} {direction}: {} → {}: {}",
-                        e["source"].as_str().unwrap_or(""),
-                        e["destination"].as_str().unwrap_or(""),
-                        e["message"].as_str().unwrap_or("")
+                        e.source, e.destination, e.message
                     ));
                 }
             }
@@ -737,16 +717,12 @@ async fn job_errors(client: &Client, ids: impl IntoIterator<Item = Uuid>) -> Vec
 }
 
 /// A pass's status for the progress line; a running pass shows the records it has handled.
-async fn pass_progress(client: &Client, status: &str, job: Option<Uuid>) -> String {
-    let (Some(id), "In Process") = (job, status) else { return status_text(status).to_owned() };
-    match client.get(&format!("/integration/v1/jobs/{id}")).await {
-        Ok(v) => {
-            let c = &v["job"]["counters"];
-            let handled: u64 =
-                ["inserted", "modified", "deleted", "unchanged", "skipped", "failed"]
-                    .iter()
-                    .map(|k| c[*k].as_u64().unwrap_or(0))
-                    .sum();
+async fn pass_progress(client: &Client, status: &str, job_id: Option<Uuid>) -> String {
+    let (Some(id), "In Process") = (job_id, status) else { return status_text(status).to_owned() };
+    match job(client, id).await {
+        Ok(JobDetail { job, .. }) => {
+            let c = &job.counters;
+            let handled = c.inserted + c.modified + c.deleted + c.unchanged + c.skipped + c.failed;
             format!("In Process ({handled} rec.)")
         }
         Err(_) => status.to_owned(),
@@ -754,8 +730,7 @@ async fn pass_progress(client: &Client, status: &str, job: Option<Uuid>) -> Stri
 }
 
 async fn full_sync(client: &Client, wait: bool, timeout: Option<Duration>) -> anyhow::Result<()> {
-    let started = client.post("/integration/v1/full-sync", json!({})).await?;
-    let mut lines = review_lines(&started)?;
+    let mut lines = review_lines(client, true).await?;
     if !wait {
         print!("{}", review_table(&lines));
         println!(
@@ -812,7 +787,7 @@ async fn full_sync(client: &Client, wait: bool, timeout: Option<Duration>) -> an
             bail!("The full synchronization had not ended after {} s.", t.as_secs());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        lines = review_lines(&client.get("/integration/v1/full-sync").await?)?;
+        lines = review_lines(client, false).await?;
     }
     bars.clear().ok();
     print!("{}", review_table(&lines));
@@ -841,13 +816,14 @@ async fn full_sync(client: &Client, wait: bool, timeout: Option<Duration>) -> an
 }
 
 async fn status(client: &Client, jobs: u32, raw: bool) -> anyhow::Result<()> {
-    let review = client.get("/integration/v1/full-sync").await?;
-    let list = client.get(&format!("/integration/v1/jobs?limit={}", jobs.max(1))).await?;
+    let lines = review_lines(client, false).await?;
+    let jobs: Listed<JobSummary> =
+        client.get_as(&format!("/integration/v1/jobs?limit={}", jobs.max(1))).await?;
+    let jobs = jobs.value;
     if raw {
-        println!("{}", json!({"review": review["value"], "jobs": list["value"]}));
+        println!("{}", json!({"review": lines, "jobs": jobs}));
         return Ok(());
     }
-    let lines = review_lines(&review)?;
     println!("Full synchronization review");
     if lines.is_empty() {
         println!("  (no review yet: run `kontor sync full`)");
@@ -856,7 +832,6 @@ async fn status(client: &Client, jobs: u32, raw: bool) -> anyhow::Result<()> {
     }
     println!();
     println!("Latest Integration Synch. Jobs");
-    let jobs = list["value"].as_array().cloned().unwrap_or_default();
     if jobs.is_empty() {
         println!("  (none)");
     } else {
@@ -866,17 +841,13 @@ async fn status(client: &Client, jobs: u32, raw: bool) -> anyhow::Result<()> {
 }
 
 async fn sync_now(client: &Client, mapping: Option<&str>) -> anyhow::Result<()> {
-    let body = match mapping {
-        Some(m) => json!({ "mapping": m }),
-        None => json!({}),
-    };
-    let v = client.post("/integration/v1/sync-now", body).await?;
-    let reports = v["value"].as_array().cloned().unwrap_or_default();
-    print_reports(client, &reports).await
+    let req = SyncNowRequest { mapping: mapping.map(str::to_owned) };
+    let reports: Listed<PassReport> = client.post_as("/integration/v1/sync-now", &req).await?;
+    print_reports(client, &reports.value).await
 }
 
 /// Prints pass reports (`PassReport`s); an error when a pass failed records.
-async fn print_reports(client: &Client, reports: &[Value]) -> anyhow::Result<()> {
+async fn print_reports(client: &Client, reports: &[PassReport]) -> anyhow::Result<()> {
     if reports.is_empty() {
         println!("Nothing to synchronize.");
         return Ok(());
@@ -885,22 +856,18 @@ async fn print_reports(client: &Client, reports: &[Value]) -> anyhow::Result<()>
         .iter()
         .map(|r| {
             vec![
-                r["mapping"].as_str().unwrap_or("").to_owned(),
-                match r["pass"].as_str().unwrap_or("") {
-                    "ToSales" => "To Sales".to_owned(),
-                    "ToFinancials" => "To Financials".to_owned(),
-                    other => other.to_owned(),
+                r.mapping.clone(),
+                match r.pass {
+                    Pass::ToSales => "To Sales".to_owned(),
+                    Pass::ToFinancials => "To Financials".to_owned(),
                 },
-                counters_text(&r["counters"]),
+                counters_text(&r.counters),
             ]
         })
         .collect();
     print!("{}", table(&["Mapping", "Pass", "Counters"], &rows));
-    let failed: Vec<Uuid> = reports
-        .iter()
-        .filter(|r| r["counters"]["failed"].as_u64().unwrap_or(0) > 0)
-        .filter_map(|r| r["job_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()))
-        .collect();
+    let failed: Vec<Uuid> =
+        reports.iter().filter(|r| r.counters.failed > 0).map(|r| r.job_id).collect();
     if failed.is_empty() {
         return Ok(());
     }
@@ -917,17 +884,16 @@ async fn couple(args: CoupleArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.conn)?;
     let m = seg(&args.mapping);
     if args.by_match {
-        let v =
-            client.post(&format!("/integration/v1/couplings/{m}/match"), args.match_body()).await?;
-        let reports = v.as_array().cloned().unwrap_or_default();
+        let reports: Vec<PassReport> = client
+            .post_as(&format!("/integration/v1/couplings/{m}/match"), &args.match_options())
+            .await?;
         return print_reports(&client, &reports).await;
     }
     let (Some(f), Some(s)) = (args.financials_id, args.sales_id) else {
         bail!("Give --financials-id and --sales-id, or --match.");
     };
-    client
-        .post(&format!("/integration/v1/couplings/{m}"), json!({"financialsId": f, "salesId": s}))
-        .await?;
+    let req = CouplingRequest { financials_id: f, sales_id: s };
+    let _: Value = client.post_as(&format!("/integration/v1/couplings/{m}"), &req).await?;
     println!("Coupled Financials {f} with Sales {s} under {}.", args.mapping);
     Ok(())
 }
@@ -942,6 +908,7 @@ mod tests {
             direction: "Bidirectional".into(),
             recommendation: "Full Synchronization".into(),
             job_queue_entry_status: entry.into(),
+            dependency_filter: String::new(),
             to_int_table_job_status: " ".into(),
             from_int_table_job_status: " ".into(),
             to_int_table_job_id: None,

@@ -56,21 +56,13 @@ pub async fn financials(
     db: Db,
     addr: impl ToSocketAddrs,
     public_url: Option<String>,
-    sync: Option<kontor_sync_server::SyncState>,
+    sync: Option<kontor_integration::Integration>,
     shutdown: Shutdown,
 ) -> anyhow::Result<JoinHandle<()>> {
     let listener = bind(addr).await?;
     let config = kontor_financials_server::Config { public_url, ..Default::default() };
     let state = kontor_financials_server::AppState::new(db, config).await?;
-    let mut app = kontor_financials_server::router(state.clone());
-    if let Some(sync) = sync {
-        app = app.merge(kontor_sync_server::router(sync).layer(
-            axum::middleware::from_fn_with_state(
-                state,
-                kontor_financials_server::auth::require_user,
-            ),
-        ));
-    }
+    let app = financials_app(state, sync);
     let stop = shutdown.wait();
     Ok(tokio::spawn(async move {
         let app = kontor_financials_server::odata_errors(app);
@@ -78,6 +70,20 @@ pub async fn financials(
             tracing::error!(error = %e, "the Financials server stopped");
         }
     }))
+}
+
+/// The Financials routes and, when given, the integration's behind the same authentication and
+/// layers (body limit, tracing, panic catching).
+pub fn financials_app(
+    state: kontor_financials_server::AppState,
+    sync: Option<kontor_integration::Integration>,
+) -> axum::Router {
+    match sync {
+        Some(sync) => {
+            kontor_financials_server::router_with(state, kontor_sync_server::router(sync))
+        }
+        None => kontor_financials_server::router(state),
+    }
 }
 
 /// The sealing key of stored secrets (`KONTOR_SECRET_KEY`, else `<data>/secret.key`, created
@@ -180,7 +186,7 @@ pub async fn financials_serve(args: ServeArgs) -> anyhow::Result<()> {
             "No --data and no KONTOR_SECRET_KEY: integration credentials given to setup are sealed with a key that lasts until this process stops."
         );
     }
-    let sync = kontor_sync_server::SyncState::new(store, queue, Arc::new(SystemClock))
+    let sync = kontor_integration::Integration::new(store, queue, Arc::new(SystemClock))
         .with_sealer(KeySealer::load(args.data.as_deref())?);
     // The stored connection, if any, runs at once (setup through the API replaces it).
     match sync.connect().await {
@@ -246,7 +252,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
             "Give --data (the folder of secret.key) or set KONTOR_SECRET_KEY: the integration's credentials are stored sealed."
         );
     }
-    let state = kontor_sync_server::SyncState::new(store, queue.clone(), Arc::new(SystemClock))
+    let state = kontor_integration::Integration::new(store, queue.clone(), Arc::new(SystemClock))
         .with_sealer(KeySealer::load(args.data.as_deref())?);
     state.connect().await?.context(
         "no connection is set up in this database: run `kontor setup` or `kontor up` first",
@@ -281,4 +287,48 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     watcher.await?;
     db.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use kontor_financials_server::testing::TEST_ADMIN_PASSWORD;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_answers_413_on_the_integration_routes_as_on_the_api() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
+        kontor_financials::bootstrap(&db, Some(TEST_ADMIN_PASSWORD.to_owned())).await.unwrap();
+        let config =
+            kontor_financials_server::Config { max_body_bytes: 1024, ..Default::default() };
+        let state = kontor_financials_server::AppState::new(db.clone(), config).await.unwrap();
+        let company = state.company.id;
+        let store = SyncStore::new(db.clone());
+        store.migrate().await.unwrap();
+        let queue = Queue::new(db.clone());
+        queue.migrate().await.unwrap();
+        let sync = kontor_integration::Integration::new(store, queue, Arc::new(SystemClock));
+        let app = financials_app(state, Some(sync));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = reqwest::Client::new();
+        let post = |path: String, body: String| {
+            client
+                .post(format!("{base}{path}"))
+                .basic_auth("ADMIN", Some(TEST_ADMIN_PASSWORD))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+        };
+        let import = "/integration/v1/mappings/import".to_owned();
+        for path in [import.clone(), format!("/api/v2.0/companies({company})/customers")] {
+            let res = post(path.clone(), "x".repeat(2048)).await.unwrap();
+            assert_eq!(res.status(), 413, "{path}");
+        }
+        // Under the limit the file reaches the import, which names what is wrong with it.
+        let res = post(import, "x".repeat(100)).await.unwrap();
+        assert_eq!(res.status(), 400);
+    }
 }

@@ -162,7 +162,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let fin_url = format!("http://localhost:{}", args.financials_port);
     let crm_url = format!("http://localhost:{}", args.sales_port);
     let sync_state =
-        kontor_sync_server::SyncState::new(store.clone(), queue.clone(), clock.clone())
+        kontor_integration::Integration::new(store.clone(), queue.clone(), clock.clone())
             .with_sealer(sealer.clone());
     let fin_task = serve::financials(
         fin_db.clone(),
@@ -209,7 +209,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // customised or not). The Sales administrator is used for the solution import and the role
     // assignment, and nothing of it is stored.
     // Connectors for this start's URLs (the ports may differ from the first start's).
-    let conns = || kontor_sync_server::connectors(&fin_url, company.id, &crm_url, &integration);
+    let conns = || kontor_integration::connectors(&fin_url, company.id, &crm_url, &integration);
     let (fin_conn, crm_conn) = conns();
     let sides = HttpSetupSides {
         financials: fin_conn,

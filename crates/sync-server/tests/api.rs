@@ -233,3 +233,55 @@ async fn match_based_coupling_takes_the_users_choices_and_names_a_bad_one() {
     assert_eq!(c["value"][0]["sales_id"], json!(Uuid::from_u128(31)), "{c}");
     assert_eq!(sales.rows("accounts").len(), 2, "nothing was created");
 }
+
+#[tokio::test]
+async fn a_mapping_is_reset_and_a_job_queue_entry_held_and_restarted_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
+    let store = SyncStore::new(db.clone());
+    store.migrate().await.unwrap();
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()));
+    let queue = Queue::with_clock(db.clone(), clock.clone());
+    queue.migrate().await.unwrap();
+    let app = router(SyncState::new(store.clone(), queue.clone(), clock.clone()));
+    store.save_mappings(&default_mappings(), true, false, clock.now()).await.unwrap();
+
+    let (_, mut m) = call(&app, "GET", "/integration/v1/mappings/CURRENCY", None).await;
+    let first = m["fields"][0].clone();
+    m["fields"] = json!([first]);
+    let (s, v) = call(&app, "PUT", "/integration/v1/mappings/CURRENCY", Some(m)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = call(&app, "POST", "/integration/v1/mappings/CURRENCY/reset", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let default = serde_json::to_value(default_mappings().get("CURRENCY").unwrap()).unwrap();
+    assert_eq!(v, default);
+    assert!(v["fields"].as_array().unwrap().len() > 1, "{v}");
+    assert!(store.customized_mappings().await.unwrap().is_empty());
+    let (s, v) = call(&app, "POST", "/integration/v1/mappings/NOPE/reset", None).await;
+    assert_eq!((s, v["error"]["code"].clone()), (StatusCode::NOT_FOUND, json!("NotFound")));
+
+    let id = queue.enqueue(kontor_jobs::NewJob::new("test", json!({}))).await.unwrap();
+    let (s, v) = call(&app, "GET", "/integration/v1/job-queue-entries", None).await;
+    assert_eq!((s, v["value"][0]["id"].clone()), (StatusCode::OK, json!(id)), "{v}");
+    let (s, v) =
+        call(&app, "POST", &format!("/integration/v1/job-queue-entries/{id}/hold"), None).await;
+    assert_eq!((s, v["status"].clone()), (StatusCode::OK, json!("on_hold")), "{v}");
+    let (_, v) = call(&app, "GET", "/integration/v1/job-queue-entries?status=on_hold", None).await;
+    assert_eq!(v["value"].as_array().unwrap().len(), 1, "{v}");
+    let (s, v) =
+        call(&app, "POST", &format!("/integration/v1/job-queue-entries/{id}/restart"), None).await;
+    assert_eq!((s, v["status"].clone()), (StatusCode::OK, json!("ready")), "{v}");
+    let (s, v) = call(&app, "GET", "/integration/v1/job-queue-entries?status=paused", None).await;
+    assert_eq!((s, v["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!("BadRequest")));
+
+    let worker = "w".to_owned();
+    queue.claim(&worker, clock.now(), std::time::Duration::from_secs(60)).await.unwrap().unwrap();
+    let (s, v) =
+        call(&app, "POST", &format!("/integration/v1/job-queue-entries/{id}/hold"), None).await;
+    assert_eq!((s, v["error"]["code"].clone()), (StatusCode::CONFLICT, json!("InvalidStatus")));
+    let missing = Uuid::from_u128(7);
+    let (s, v) =
+        call(&app, "POST", &format!("/integration/v1/job-queue-entries/{missing}/restart"), None)
+            .await;
+    assert_eq!((s, v["error"]["code"].clone()), (StatusCode::NOT_FOUND, json!("NotFound")));
+}

@@ -89,6 +89,19 @@ pub struct SetupReport {
     pub notes: Vec<String>,
 }
 
+/// The integration user is not a salesperson: SALESPEOPLE's Sales filter leaves it out (other
+/// mappings are left as they are). Setup applies it to the default set it stores.
+pub fn leave_out_integration_user(
+    m: &mut crate::TableMapping,
+    sales_user: impl std::fmt::Display,
+) -> Result<(), SyncError> {
+    if m.name == "SALESPEOPLE" {
+        let text = format!("isdisabled eq false and systemuserid ne {sales_user}");
+        m.sales.filter = Some(crate::filter::Filter::parse(&text)?);
+    }
+    Ok(())
+}
+
 /// Runs setup with the default options (Unit Group Mapping off). See the module docs.
 pub async fn setup(
     store: &SyncStore,
@@ -182,10 +195,8 @@ pub async fn setup_with(
             m.enabled = names.iter().any(|n| n.eq_ignore_ascii_case(&m.name));
         }
     }
-    // The integration user is not a salesperson.
-    if let Some(sp) = set.mappings.iter_mut().find(|m| m.name == "SALESPEOPLE") {
-        let text = format!("isdisabled eq false and systemuserid ne {sales_user}");
-        sp.sales.filter = Some(crate::filter::Filter::parse(&text)?);
+    for m in &mut set.mappings {
+        leave_out_integration_user(m, sales_user)?;
     }
     let kept_customized = store.customized_mappings().await?;
     store.save_mappings(&set, true, false, now).await?;

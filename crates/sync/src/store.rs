@@ -210,6 +210,20 @@ impl SyncStore {
         Ok(())
     }
 
+    /// Replaces one stored mapping with `m` (its default) and marks it no longer customized;
+    /// its position stays. Returns whether the mapping was stored.
+    pub async fn reset_mapping(&self, m: &TableMapping, now: DateTime<Utc>) -> Result<bool> {
+        let def = serde_json::to_string(m).expect("mapping serializes");
+        let n = self
+            .db
+            .execute_sql(
+                "UPDATE sync_mapping SET definition = $1, customized = FALSE, updated_at = $2 WHERE name = $3",
+                vec![s(def), i(micros(now)), s(&m.name)],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
     pub async fn mappings(&self) -> Result<MappingSet> {
         let rows = self
             .db

@@ -1,0 +1,111 @@
+//! Couplings: list, couple by hand, uncouple, match-based coupling, *Find for Deleted*.
+
+use kontor_sync::Side;
+use kontor_sync::engine::PassReport;
+use kontor_sync::matching::MatchCriteria;
+use kontor_sync::store::CouplingInfo;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Integration, IntegrationError, Result};
+
+/// The choices of a match-based coupling run (match fields with priorities, case sensitivity,
+/// create when no match, synchronize after coupling; all optional).
+pub type MatchCouplingRequest = kontor_sync::matching::MatchOptions;
+
+/// Which page of couplings (100 from the first when left out).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouplingsQuery {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// A page of a mapping's couplings and how many it has in all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CouplingsPage {
+    pub count: u64,
+    pub value: Vec<CouplingInfo>,
+}
+
+/// Couple a Financials record with a Sales record by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouplingRequest {
+    pub financials_id: Uuid,
+    pub sales_id: Uuid,
+}
+
+/// The coupling made by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewCoupling {
+    pub mapping: String,
+    pub financials_id: Uuid,
+    pub sales_id: Uuid,
+}
+
+/// How many couplings *Find for Deleted* removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanResult {
+    pub removed: u64,
+}
+
+impl Integration {
+    /// A page of `mapping`'s couplings (at most 5,000).
+    pub async fn couplings(&self, mapping: &str, page: CouplingsQuery) -> Result<CouplingsPage> {
+        self.store.mapping(mapping).await?;
+        let value = self
+            .store
+            .list_couplings(
+                mapping,
+                page.limit.unwrap_or(100).clamp(1, 5000),
+                page.offset.unwrap_or(0).max(0),
+            )
+            .await?;
+        let count = self.store.coupling_count(mapping).await?;
+        Ok(CouplingsPage { count, value })
+    }
+
+    /// Couples two records by hand under `mapping`.
+    pub async fn couple(&self, mapping: &str, req: CouplingRequest) -> Result<NewCoupling> {
+        self.store.mapping(mapping).await?;
+        self.store.couple(mapping, req.financials_id, req.sales_id, self.clock.now()).await?;
+        Ok(NewCoupling {
+            mapping: mapping.to_owned(),
+            financials_id: req.financials_id,
+            sales_id: req.sales_id,
+        })
+    }
+
+    /// Removes the coupling of the record `id` on `side`.
+    pub async fn uncouple(&self, mapping: &str, side: Side, id: Uuid) -> Result<()> {
+        if self.store.uncouple(mapping, side, id).await? {
+            Ok(())
+        } else {
+            Err(IntegrationError::NotFound(format!(
+                "No coupling of {side} record {id} under {mapping}."
+            )))
+        }
+    }
+
+    /// Match-based coupling of `mapping` with the user's choices, one coupling job per pass. The
+    /// choices are checked against the mapping before anything else (even without a connection).
+    pub async fn match_couple(
+        &self,
+        mapping: &str,
+        options: &MatchCouplingRequest,
+    ) -> Result<Vec<PassReport>> {
+        let m = self.store.mapping(mapping).await?;
+        for pass in m.direction.passes() {
+            MatchCriteria::new(&m, pass, options)?;
+        }
+        let engine = self.engine()?;
+        Ok(engine.match_couple(mapping, options).await?)
+    }
+
+    /// *Find for Deleted*: removes the couplings of `mapping` to records deleted on either side.
+    pub async fn clean_couplings(&self, mapping: &str) -> Result<CleanResult> {
+        let engine = self.engine()?;
+        Ok(CleanResult { removed: engine.clean_deleted_couplings(mapping).await? })
+    }
+}

@@ -1,0 +1,178 @@
+//! Integration Synch. Jobs and their errors, skipped records and Retry, and the job queue
+//! entries that run the integration (restart, set on hold).
+
+use chrono::{DateTime, Utc};
+use kontor_jobs::{JobEntry, JobId, ListFilter, Status};
+use kontor_sync::Side;
+use kontor_sync::store::SynchError;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Integration, IntegrationError, Result};
+
+/// An Integration Synch. Job: one pass of one mapping with its counters.
+pub type JobSummary = kontor_sync::store::SynchJob;
+
+/// Which synch jobs: of one mapping or all, the most recent first (50 when left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobsQuery {
+    pub mapping: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// One synch job with its errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDetail {
+    pub job: JobSummary,
+    pub errors: Vec<SynchError>,
+}
+
+/// A record the synchronization skips (it failed too often) until it is retried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedRecord {
+    pub side: Side,
+    pub id: Uuid,
+    pub message: String,
+}
+
+/// *Retry* (one record of a mapping), *Retry All* (of a mapping, or of every mapping).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryRequest {
+    pub mapping: Option<String>,
+    pub id: Option<Uuid>,
+}
+
+/// How many skipped records run again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryResult {
+    pub retried: u64,
+}
+
+/// Which job queue entries: of one status or all, oldest first, paged (all when `limit` is
+/// left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobQueueQuery {
+    /// `ready`, `in_process`, `error`, `on_hold`, `finished` or `on_hold_inactivity`.
+    pub status: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+/// A Job Queue Entry as the Job Queue Entries page shows it (durations in seconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobQueueEntry {
+    pub id: Uuid,
+    /// What it runs ("Object ID to Run").
+    pub kind: String,
+    pub key: Option<String>,
+    pub description: String,
+    /// The handler's parameters ("Parameter String").
+    pub params: serde_json::Value,
+    pub status: Status,
+    pub priority: i64,
+    pub earliest_start_at: Option<DateTime<Utc>>,
+    pub run_at: DateTime<Utc>,
+    /// "No. of Minutes between Runs", in seconds; `None` for a one-off entry.
+    pub interval_seconds: Option<u64>,
+    pub max_attempts: u32,
+    pub rerun_delay_seconds: u64,
+    pub inactivity_timeout_seconds: Option<u64>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub locked_by: Option<String>,
+    pub last_ended_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<JobEntry> for JobQueueEntry {
+    fn from(e: JobEntry) -> Self {
+        JobQueueEntry {
+            id: e.id.0,
+            kind: e.kind,
+            key: e.key,
+            description: e.description,
+            params: e.params,
+            status: e.status,
+            priority: e.priority,
+            earliest_start_at: e.earliest_start_at,
+            run_at: e.run_at,
+            interval_seconds: e.interval.map(|d| d.as_secs()),
+            max_attempts: e.max_attempts,
+            rerun_delay_seconds: e.rerun_delay.as_secs(),
+            inactivity_timeout_seconds: e.inactivity_timeout.map(|d| d.as_secs()),
+            attempts: e.attempts,
+            last_error: e.last_error,
+            locked_by: e.locked_by,
+            last_ended_at: e.last_ended_at,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+impl Integration {
+    /// Integration Synch. Jobs, the most recent first (at most 1,000).
+    pub async fn jobs(&self, query: JobsQuery) -> Result<Vec<JobSummary>> {
+        let limit = query.limit.unwrap_or(50).clamp(1, 1000);
+        Ok(self.store.jobs(query.mapping.as_deref(), limit).await?)
+    }
+
+    /// One synch job with its errors.
+    pub async fn job(&self, id: Uuid) -> Result<JobDetail> {
+        let job = self.store.job(id).await?.ok_or_else(|| {
+            IntegrationError::NotFound(format!("Integration synch. job {id} does not exist."))
+        })?;
+        let errors = self.store.job_errors(id).await?;
+        Ok(JobDetail { job, errors })
+    }
+
+    /// The records of `mapping` the synchronization skips.
+    pub async fn skipped(&self, mapping: &str) -> Result<Vec<SkippedRecord>> {
+        let list = self.store.skipped_records(mapping).await?;
+        Ok(list
+            .into_iter()
+            .map(|(side, id, message)| SkippedRecord { side, id, message })
+            .collect())
+    }
+
+    /// *Retry* / *Retry All*: skipped records run again with their next synchronization.
+    pub async fn retry(&self, req: RetryRequest) -> Result<RetryResult> {
+        let retried = self.store.retry(req.mapping.as_deref(), req.id).await?;
+        Ok(RetryResult { retried })
+    }
+
+    /// The job queue entries (the integration's recurring synchronizations, full
+    /// synchronization steps, coupling runs …).
+    pub async fn job_queue_entries(&self, query: JobQueueQuery) -> Result<Vec<JobQueueEntry>> {
+        let status = match query.status.as_deref() {
+            None | Some("") => None,
+            Some(s) => Some(Status::parse(s).ok_or_else(|| {
+                IntegrationError::invalid(format!(
+                    "'{s}' is not a job queue entry status: give one of {}.",
+                    Status::ALL.map(Status::as_str).join(", ")
+                ))
+            })?),
+        };
+        let filter = ListFilter {
+            status,
+            limit: query.limit.unwrap_or(0),
+            offset: query.offset.unwrap_or(0),
+            ..ListFilter::default()
+        };
+        let list = self.queue.list(&filter).await?;
+        Ok(list.into_iter().map(JobQueueEntry::from).collect())
+    }
+
+    /// *Restart* / *Set Status to Ready*: the entry runs again as soon as a worker is free, its
+    /// attempts and error message reset. Any status but In Process.
+    pub async fn restart_entry(&self, id: Uuid) -> Result<JobQueueEntry> {
+        Ok(self.queue.restart(JobId(id)).await?.into())
+    }
+
+    /// *Set Status to On Hold*: the entry does not run until restarted. Any status but In
+    /// Process.
+    pub async fn hold_entry(&self, id: Uuid) -> Result<JobQueueEntry> {
+        Ok(self.queue.set_on_hold(JobId(id)).await?.into())
+    }
+}

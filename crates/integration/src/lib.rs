@@ -1,0 +1,167 @@
+//! kontor-integration: the integration's application layer, the typed workflows every front end
+//! calls (the JSON API in `kontor-sync-server`, the command line over it, the pages to come).
+//!
+//! [`Integration`] holds the sync store, the job queue, the clock, the engine of the moment and
+//! the sealer of the integration's credentials. Each workflow is one async method taking typed
+//! input and giving a typed result or an [`IntegrationError`] (never an HTTP status):
+//!
+//! | module | workflows |
+//! |---|---|
+//! | [`setup`] | [`Integration::setup`], [`Integration::connection`] |
+//! | [`mappings`] | [`Integration::mappings`], [`Integration::mapping`], [`Integration::save_mapping`], [`Integration::import_mappings`], [`Integration::export_mappings`], [`Integration::reset_mapping`] |
+//! | [`couplings`] | [`Integration::couplings`], [`Integration::couple`], [`Integration::uncouple`], [`Integration::match_couple`], [`Integration::clean_couplings`] |
+//! | [`full_sync`] | [`Integration::full_sync_review`], [`Integration::start_full_sync`], [`Integration::full_sync_status`], [`Integration::sync_now`] |
+//! | [`jobs`] | [`Integration::jobs`], [`Integration::job`], [`Integration::skipped`], [`Integration::retry`], [`Integration::job_queue_entries`], [`Integration::restart_entry`], [`Integration::hold_entry`] |
+//!
+//! The request and response types derive `Serialize` and `Deserialize`: the server answers
+//! them and the command line reads them, so both share one definition. No HTTP crate is linked
+//! here; the engine's connectors (`kontor-connectors`, over reqwest) are built from the stored
+//! connection in [`engine_for`].
+
+use std::sync::Arc;
+
+use kontor_connectors::{Grant, ODataConnector, Secret, TokenSource};
+use kontor_jobs::{Clock, Queue};
+use kontor_sync::SyncError;
+use kontor_sync::credentials::{IntegrationCredentials, SalesSignIn, Sealer};
+use kontor_sync::engine::Engine;
+use kontor_sync::jobs::EngineSlot;
+use kontor_sync::store::{ConnectionSettings, SyncStore};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub mod couplings;
+mod error;
+pub mod full_sync;
+pub mod jobs;
+pub mod mappings;
+pub mod setup;
+
+pub use couplings::{
+    CleanResult, CouplingRequest, CouplingsPage, CouplingsQuery, MatchCouplingRequest, NewCoupling,
+};
+pub use error::IntegrationError;
+pub use full_sync::{ReviewLine, SyncNowRequest};
+pub use jobs::{
+    JobDetail, JobQueueEntry, JobQueueQuery, JobSummary, JobsQuery, RetryRequest, RetryResult,
+    SkippedRecord,
+};
+pub use mappings::ImportResult;
+pub use setup::{ConnectionInfo, SetupRequest, credentials_for};
+
+/// The result of a workflow.
+pub type Result<T, E = IntegrationError> = std::result::Result<T, E>;
+
+/// How often the recurring incremental synchronization of each mapping runs (changes on either
+/// side wake it earlier).
+pub const INCREMENTAL_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A list answer, `{"value": […]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Listed<T> {
+    pub value: Vec<T>,
+}
+
+impl<T> From<Vec<T>> for Listed<T> {
+    fn from(value: Vec<T>) -> Self {
+        Listed { value }
+    }
+}
+
+/// The integration of one process: the sync store, the job queue, the clock, the engine of the
+/// moment (shared with the process's workers through [`EngineSlot`]) and the sealer that keeps
+/// the integration's credentials encrypted in the store.
+#[derive(Clone)]
+pub struct Integration {
+    pub store: SyncStore,
+    pub queue: Queue,
+    pub clock: Arc<dyn Clock>,
+    engine: EngineSlot,
+    sealer: Option<Arc<dyn Sealer>>,
+}
+
+/// The name the integration's state had in `kontor-sync-server`.
+pub type SyncState = Integration;
+
+impl Integration {
+    pub fn new(store: SyncStore, queue: Queue, clock: Arc<dyn Clock>) -> Integration {
+        Integration { store, queue, clock, engine: EngineSlot::new(), sealer: None }
+    }
+    /// Seals the integration's credentials into the store on setup and reads them back in
+    /// [`Integration::connect`]. Without a sealer, credentials given to setup are kept in
+    /// memory only (the engine runs until the process stops).
+    pub fn with_sealer(mut self, sealer: Arc<dyn Sealer>) -> Integration {
+        self.sealer = Some(sealer);
+        self
+    }
+    /// Installs (or replaces) the engine the workflows and the slot's workers drive.
+    pub fn set_engine(&self, engine: Arc<Engine>) {
+        self.engine.set(engine);
+    }
+    /// The slot workers take their engine from (see `kontor_sync::jobs::handlers_for`).
+    pub fn slot(&self) -> EngineSlot {
+        self.engine.clone()
+    }
+    /// The engine of the moment, or [`IntegrationError::NotConnected`].
+    pub fn engine(&self) -> Result<Arc<Engine>> {
+        self.engine.get().ok_or(IntegrationError::NotConnected)
+    }
+    /// The stored credentials, opened (`None` without a sealer or when none are stored).
+    pub async fn stored_credentials(&self) -> Result<Option<IntegrationCredentials>, SyncError> {
+        match &self.sealer {
+            Some(sealer) => self.store.credentials(sealer.as_ref()).await,
+            None => Ok(None),
+        }
+    }
+    /// Builds the engine from the stored connection and sealed credentials and installs it.
+    /// Returns the engine, or `None` when no connection (or no credentials) is stored.
+    pub async fn connect(&self) -> Result<Option<Arc<Engine>>, SyncError> {
+        let Some(settings) = self.store.connection().await? else { return Ok(None) };
+        let Some(credentials) = self.stored_credentials().await? else { return Ok(None) };
+        let engine = Arc::new(engine_for(&self.store, settings, &credentials, self.clock.clone()));
+        self.set_engine(engine.clone());
+        Ok(Some(engine))
+    }
+}
+
+/// The two HTTP connectors of a connection.
+pub fn connectors(
+    financials_url: &str,
+    company_id: Uuid,
+    sales_url: &str,
+    credentials: &IntegrationCredentials,
+) -> (ODataConnector, ODataConnector) {
+    let fin = ODataConnector::financials(
+        financials_url,
+        company_id,
+        &credentials.financials_user,
+        &credentials.financials_key,
+    );
+    let root = sales_url.trim_end_matches('/');
+    let grant = match &credentials.sales {
+        SalesSignIn::ClientCredentials { client_id, client_secret } => Grant::ClientCredentials {
+            client_id: client_id.clone(),
+            client_secret: Secret(client_secret.clone()),
+        },
+        SalesSignIn::Password { user, password } => {
+            Grant::Password { username: user.clone(), password: Secret(password.clone()) }
+        }
+    };
+    let sales = ODataConnector::dataverse(
+        root,
+        TokenSource::new(format!("{root}/oauth2/v2.0/token"), format!("{root}/.default"), grant),
+    );
+    (fin, sales)
+}
+
+/// An engine over HTTP for the stored connection `settings`.
+pub fn engine_for(
+    store: &SyncStore,
+    settings: ConnectionSettings,
+    credentials: &IntegrationCredentials,
+    clock: Arc<dyn Clock>,
+) -> Engine {
+    let (fin, sales) =
+        connectors(&settings.financials_url, settings.company_id, &settings.sales_url, credentials);
+    Engine::new(store.clone(), Arc::new(fin), Arc::new(sales), settings, clock)
+}

@@ -1,0 +1,272 @@
+//! The workflows the application layer adds, on SQLite and PostgreSQL: resetting a mapping to
+//! its default, and restarting or holding a job queue entry. Each test is a table of cases.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kontor_integration::{Integration, IntegrationError, JobQueueQuery};
+use kontor_jobs::{ManualClock, NewJob, Outcome, Queue};
+use kontor_store::Db;
+use kontor_sync::SyncError;
+use kontor_sync::defaults::default_mappings;
+use kontor_sync::mapping::TableMapping;
+use kontor_sync::store::{ConnectionSettings, SyncStore};
+use uuid::Uuid;
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+}
+
+/// The integration user in Sales of the test connection.
+const SALES_USER: Uuid = Uuid::from_u128(0x5a1e5);
+
+/// An integration over a fresh store on `url` with the default mappings and a connection.
+async fn integration(url: &str) -> Integration {
+    let db = Db::connect(url).await.unwrap();
+    let store = SyncStore::new(db.clone());
+    store.migrate().await.unwrap();
+    let clock = Arc::new(ManualClock::new(t0()));
+    let queue = Queue::with_clock(db, clock.clone());
+    queue.migrate().await.unwrap();
+    store.save_mappings(&default_mappings(), true, false, t0()).await.unwrap();
+    let settings = ConnectionSettings {
+        id: Uuid::from_u128(0xc0),
+        financials_url: "memory".into(),
+        company_id: Uuid::nil(),
+        sales_url: "memory".into(),
+        financials_user: "I".into(),
+        financials_user_id: None,
+        sales_user_id: Some(SALES_USER.to_string()),
+        sales_user_name: "integration".into(),
+        enabled: true,
+    };
+    store.save_connection(&settings, t0()).await.unwrap();
+    Integration::new(store, queue, clock)
+}
+
+fn error_text(e: &IntegrationError) -> String {
+    match e {
+        IntegrationError::Sync(SyncError::NotFound(m)) => format!("not found: {m}"),
+        IntegrationError::Sync(SyncError::Refused(m)) => format!("refused: {m}"),
+        other => format!("other: {other}"),
+    }
+}
+
+/// One reset: what the user changed first, which mapping is reset, and what comes out.
+struct ResetCase {
+    case: &'static str,
+    change: Option<(&'static str, fn(&mut TableMapping))>,
+    reset: &'static str,
+    expected: &'static str,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_mapping_goes_back_to_its_default_and_is_no_longer_customised() {
+    let cases = [
+        ResetCase {
+            case: "a customised mapping gets its default fields back",
+            change: Some(("CUSTOMER", |m| {
+                m.fields.pop();
+            })),
+            reset: "CUSTOMER",
+            expected: "default fields: true, enabled: true, customised: false, leaves out the integration user: false",
+        },
+        ResetCase {
+            case: "a disabled mapping stays disabled",
+            change: Some(("CONTACT", |m| {
+                m.enabled = false;
+                m.fields.truncate(1);
+            })),
+            reset: "CONTACT",
+            expected: "default fields: true, enabled: false, customised: false, leaves out the integration user: false",
+        },
+        ResetCase {
+            case: "salespeople keep leaving out the integration user",
+            change: Some(("SALESPEOPLE", |m| m.sales.filter = None)),
+            reset: "SALESPEOPLE",
+            expected: "default fields: true, enabled: true, customised: false, leaves out the integration user: true",
+        },
+        ResetCase {
+            case: "a mapping that was never changed stays its default",
+            change: None,
+            reset: "CURRENCY",
+            expected: "default fields: true, enabled: true, customised: false, leaves out the integration user: false",
+        },
+        ResetCase {
+            case: "a mapping of the user's own has no default to go back to",
+            change: Some(("MY CURRENCIES", |_| {})),
+            reset: "MY CURRENCIES",
+            expected: "refused: MY CURRENCIES is not one of the default mappings: it has no default to reset to.",
+        },
+        ResetCase {
+            case: "a mapping that does not exist is not found",
+            change: None,
+            reset: "NOPE",
+            expected: "not found: integration table mapping NOPE",
+        },
+    ];
+    let cases = &cases;
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let it = integration(&url).await;
+        let defaults = default_mappings();
+        for c in cases {
+            if let Some((name, change)) = c.change {
+                let mut m = match it.mapping(name).await {
+                    Ok(m) => m,
+                    Err(_) => TableMapping { name: name.into(), ..it.mapping("CURRENCY").await.unwrap() },
+                };
+                change(&mut m);
+                it.save_mapping(name, m).await.unwrap();
+            }
+            let got = match it.reset_mapping(c.reset).await {
+                Ok(m) => {
+                    let stored = it.mapping(c.reset).await.unwrap();
+                    assert_eq!(stored, m, "{}: the answer is what is stored", c.case);
+                    let customised = it.store.customized_mappings().await.unwrap();
+                    format!(
+                        "default fields: {}, enabled: {}, customised: {}, leaves out the integration user: {}",
+                        defaults.get(c.reset).is_some_and(|d| d.fields == m.fields),
+                        m.enabled,
+                        customised.iter().any(|n| n == c.reset),
+                        m.sales.filter.as_ref().is_some_and(|f| f.as_str().contains(&SALES_USER.to_string())),
+                    )
+                }
+                Err(e) => error_text(&e),
+            };
+            assert_eq!(got, c.expected, "{}", c.case);
+        }
+        // The mappings keep their order.
+        let names: Vec<String> =
+            it.mappings().await.unwrap().mappings.into_iter().map(|m| m.name).collect();
+        let mut expected: Vec<String> = defaults.mappings.iter().map(|m| m.name.clone()).collect();
+        expected.push("MY CURRENCIES".into());
+        assert_eq!(names, expected);
+    })
+    .await;
+}
+
+/// Where an entry stands before the action.
+#[derive(Debug, Clone, Copy)]
+enum Before {
+    Ready,
+    OnHold,
+    InError,
+    InProcess,
+    Missing,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Restart,
+    Hold,
+}
+
+/// Puts a new entry of `kind` in the state `before`; returns its id.
+async fn entry(it: &Integration, kind: &str, before: Before) -> Uuid {
+    if matches!(before, Before::Missing) {
+        return Uuid::from_u128(0xdead);
+    }
+    let q = &it.queue;
+    let id = q.enqueue(NewJob::new(kind, serde_json::json!({})).max_attempts(1)).await.unwrap();
+    match before {
+        Before::OnHold => {
+            q.set_on_hold(id).await.unwrap();
+        }
+        Before::InError | Before::InProcess => {
+            let job = q
+                .claim_kinds("w", &[kind.to_owned()], t0(), Duration::from_secs(60))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(job.id(), id);
+            if matches!(before, Before::InError) {
+                q.complete(&job, Outcome::Failed("boom".into()), t0()).await.unwrap();
+            }
+        }
+        Before::Ready | Before::Missing => {}
+    }
+    id.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_queue_entry_is_restarted_or_held_unless_it_is_in_process() {
+    use Action::*;
+    use Before::*;
+    let cases = [
+        ("a ready entry put on hold waits", Ready, Hold, "on_hold, attempts 0, error None"),
+        ("an entry on hold restarted is ready", OnHold, Restart, "ready, attempts 0, error None"),
+        (
+            "an entry in error restarted is ready, its attempts and error cleared",
+            InError,
+            Restart,
+            "ready, attempts 0, error None",
+        ),
+        (
+            "an entry in error can be put on hold",
+            InError,
+            Hold,
+            "on_hold, attempts 1, error Some(\"boom\")",
+        ),
+        ("an entry in process is not put on hold", InProcess, Hold, "cannot set on hold"),
+        ("an entry in process is not restarted", InProcess, Restart, "cannot restart"),
+        ("a missing entry is not found", Missing, Restart, "not found"),
+    ];
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let it = integration(&url).await;
+        for (n, (case, before, action, expected)) in cases.into_iter().enumerate() {
+            let id = entry(&it, &format!("test-{n}"), before).await;
+            let res = match action {
+                Restart => it.restart_entry(id).await,
+                Hold => it.hold_entry(id).await,
+            };
+            let got = match res {
+                Ok(e) => {
+                    assert_eq!(e.id, id, "{case}");
+                    format!(
+                        "{}, attempts {}, error {:?}",
+                        e.status.as_str(),
+                        e.attempts,
+                        e.last_error
+                    )
+                }
+                Err(IntegrationError::Queue(kontor_jobs::JobError::InvalidStatus {
+                    action,
+                    ..
+                })) => format!("cannot {action}"),
+                Err(IntegrationError::Queue(kontor_jobs::JobError::NotFound(_))) => {
+                    "not found".into()
+                }
+                Err(e) => format!("other: {e}"),
+            };
+            assert_eq!(got, expected, "{case}");
+            // Whatever ran in process is handed back so the next case claims its own entry.
+            if matches!(before, InProcess) {
+                it.queue.release_runs_of(&["w".into()], t0()).await.unwrap();
+                it.hold_entry(id).await.unwrap();
+            }
+        }
+
+        // The entries list filters by status and names a bad one.
+        let held = it
+            .job_queue_entries(JobQueueQuery {
+                status: Some("on_hold".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 4, "{held:?}");
+        assert!(held.iter().all(|e| e.status == kontor_jobs::Status::OnHold));
+        let all = it.job_queue_entries(JobQueueQuery::default()).await.unwrap();
+        assert_eq!(all.len(), 6);
+        let e = it
+            .job_queue_entries(JobQueueQuery {
+                status: Some("paused".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(&e, IntegrationError::Invalid(m) if m.contains("on_hold")), "{e}");
+    })
+    .await;
+}
