@@ -27,13 +27,14 @@ mod auth;
 mod batch;
 mod bulk;
 mod definitions;
+mod dispatch;
+mod entity;
 pub mod error;
 mod http;
-mod keys;
 pub mod limits;
 mod metadata;
-mod ops;
 mod payload;
+mod request;
 mod state;
 pub mod testing;
 
