@@ -5,15 +5,23 @@ use axum::http::{Method, StatusCode};
 use kontor_sales::directory;
 use kontor_sales::model::sales_model;
 use kontor_sales::security::{self, KONTOR_CONNECTION_PRIVILEGE};
+use kontor_sales::service::{self, Body, Key};
 use kontor_sales::solution::{self, KONTOR_SOLUTION, Step};
 use kontor_store::Tx;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, code};
-use crate::keys::Key;
-use crate::ops::{self, Ctx, Reply, Request};
-use crate::payload::Body;
+use crate::request::{Ctx, Reply, Request, action_body, reference_body};
+
+/// Role checks for Kontor's administrative actions.
+pub fn require_admin(ctx: &Ctx<'_>, what: &str) -> ApiResult<()> {
+    if security::may_administer_users(&ctx.principal.grants) {
+        Ok(())
+    } else {
+        Err(ApiError::missing_role(ctx.principal.user_id, what))
+    }
+}
 
 fn reply(status: StatusCode, body: Option<Value>) -> Reply {
     Reply { status, headers: vec![], body, raw: None }
@@ -32,7 +40,7 @@ pub async fn import_solution(ctx: &Ctx<'_>, tx: &mut Tx, req: &Request) -> ApiRe
             "import solutions (System Administrator and Solution Customizer)",
         ));
     }
-    let body = ops::action_body(req, "ImportSolution")?;
+    let body = action_body(req, "ImportSolution")?;
     let name = body.get("SolutionName").and_then(Value::as_str).unwrap_or(KONTOR_SOLUTION);
     let version = body.get("Version").and_then(Value::as_str);
     let installed = directory::installed_solution_in(tx, name)
@@ -52,7 +60,7 @@ pub async fn import_solution(ctx: &Ctx<'_>, tx: &mut Tx, req: &Request) -> ApiRe
                         attrs.insert("isinherited".into(), json!(1));
                         let body = Body { attrs, binds: vec![], key: None };
                         let id = role_uuid(&name);
-                        ops::create_row(ctx, tx, re, rt, body, Some(id)).await?;
+                        service::create(ctx.principal, tx, re, rt, body, Some(id)).await?;
                         id
                     }
                 };
@@ -110,7 +118,7 @@ fn connection_allowed(ctx: &Ctx<'_>) -> ApiResult<()> {
 pub async fn set_connection(ctx: &Ctx<'_>, tx: &mut Tx, req: &Request) -> ApiResult<Reply> {
     need(&req.method, Method::POST, "kontor_SetFinancialsConnection")?;
     connection_allowed(ctx)?;
-    let body = ops::action_body(req, "kontor_SetFinancialsConnection")?;
+    let body = action_body(req, "kontor_SetFinancialsConnection")?;
     let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
     let (Some(url), Some(user)) = (text("ODataUrl"), text("UserName")) else {
         return Err(ApiError::bad_request(code::PAYLOAD, "ODataUrl and UserName are required."));
@@ -145,10 +153,10 @@ pub async fn systemuser(
 ) -> ApiResult<Reply> {
     let (ue, ut) =
         sales_model().set("systemusers").ok_or_else(|| ApiError::segment("systemusers"))?;
-    let user = ops::find(tx, ue, ut, key).await?;
+    let user = service::find(tx, ue, ut, key).await?;
     let Some(user) = user else {
         return Err(match key {
-            Key::Id(id) => ApiError::not_found("systemuser", id),
+            Key::Id(id) => ApiError::not_found("systemuser", *id),
             Key::Alternate(_) => ApiError::not_found_by_key("systemuser", "alternate key"),
         });
     };
@@ -168,7 +176,7 @@ pub async fn systemuser(
                 .map_err(|d| ApiError::privilege(&d, ctx.principal.user_id))?;
             let mut value = vec![];
             for id in directory::user_role_ids(tx, user_id).await? {
-                if let Some(r) = ops::find(tx, re, rt, &Key::Id(id)).await? {
+                if let Some(r) = service::find(tx, re, rt, &Key::Id(id)).await? {
                     let shaped = crate::payload::shape(
                         re,
                         rt,
@@ -190,8 +198,8 @@ pub async fn systemuser(
         }
         ["systemuserroles_association", "$ref"] => {
             need(&req.method, Method::POST, "systemuserroles_association/$ref")?;
-            ops::require_admin(ctx, "assign security roles")?;
-            let (set, rkey) = ops::reference_body(req)?;
+            require_admin(ctx, "assign security roles")?;
+            let (set, rkey) = reference_body(req)?;
             if set != "roles" {
                 return Err(ApiError::bad_request(
                     code::PAYLOAD,
@@ -199,8 +207,8 @@ pub async fn systemuser(
                 ));
             }
             let (re, rt) = sales_model().set("roles").ok_or_else(|| ApiError::segment("roles"))?;
-            let role = ops::find(tx, re, rt, &rkey).await?.ok_or_else(|| match &rkey {
-                Key::Id(id) => ApiError::not_found("role", id),
+            let role = service::find(tx, re, rt, &rkey).await?.ok_or_else(|| match &rkey {
+                Key::Id(id) => ApiError::not_found("role", *id),
                 Key::Alternate(_) => ApiError::not_found_by_key("role", "name"),
             })?;
             let role_id = role
@@ -213,7 +221,7 @@ pub async fn systemuser(
         }
         [seg, "$ref"] if seg.starts_with("systemuserroles_association(") => {
             need(&req.method, Method::DELETE, "systemuserroles_association(<id>)/$ref")?;
-            ops::require_admin(ctx, "remove security roles")?;
+            require_admin(ctx, "remove security roles")?;
             let inner =
                 seg.trim_start_matches("systemuserroles_association(").trim_end_matches(')');
             let role_id = Uuid::parse_str(inner).map_err(|_| ApiError::segment(seg))?;
@@ -224,7 +232,7 @@ pub async fn systemuser(
         }
         [a] if action(a) == "kontor_SetClientSecret" => {
             need(&req.method, Method::POST, "kontor_SetClientSecret")?;
-            ops::require_admin(ctx, "set client secrets")?;
+            require_admin(ctx, "set client secrets")?;
             let Some(app) = user.get("applicationid").and_then(Value::as_str).map(str::to_owned)
             else {
                 return Err(ApiError::bad_request(
@@ -232,7 +240,7 @@ pub async fn systemuser(
                     "kontor_SetClientSecret applies to application users (systemusers with an applicationid) only.",
                 ));
             };
-            let body = ops::action_body(req, "kontor_SetClientSecret")?;
+            let body = action_body(req, "kontor_SetClientSecret")?;
             let secret = match body.get("ClientSecret").and_then(Value::as_str) {
                 Some(s) if s.len() >= 16 => s.to_owned(),
                 Some(_) => {
@@ -250,9 +258,9 @@ pub async fn systemuser(
         [a] if action(a) == "kontor_SetPassword" => {
             need(&req.method, Method::POST, "kontor_SetPassword")?;
             if user_id != ctx.principal.user_id {
-                ops::require_admin(ctx, "set passwords")?;
+                require_admin(ctx, "set passwords")?;
             }
-            let body = ops::action_body(req, "kontor_SetPassword")?;
+            let body = action_body(req, "kontor_SetPassword")?;
             let Some(pw) = body.get("Password").and_then(Value::as_str).filter(|p| p.len() >= 8)
             else {
                 return Err(ApiError::bad_request(

@@ -2,7 +2,7 @@
 //! `Content-ID` and `$n` references, answered as multipart/mixed.
 //!
 //! Reading and writing the multipart bodies is `kontor_odata::batch`'s; what is Dataverse's stays
-//! here: each part runs through [`ops::execute`] (a change set in one transaction, answered by one
+//! here: each part runs through [`dispatch::execute`] (a change set in one transaction, answered by one
 //! error part when it fails), `Prefer: odata.continue-on-error`, `$n` references (in URLs and in
 //! `@odata.bind` / `@odata.id` values, within a change set), the Dataverse error codes and the
 //! 1,000-operation limit.
@@ -13,8 +13,9 @@ use kontor_odata::batch::{self as ob, BatchPart, BatchResponse, ResponsePart};
 use kontor_store::Tx;
 use serde_json::Value;
 
+use crate::dispatch;
 use crate::error::{ApiError, ApiResult, code};
-use crate::ops::{self, Ctx, Reply, Request};
+use crate::request::{Ctx, Reply, Request, decode_path};
 
 /// Most operations one batch may carry (Dataverse: 1,000).
 pub const MAX_OPERATIONS: usize = ob::MAX_OPERATIONS;
@@ -62,7 +63,7 @@ fn resolve_url(url: &str, ids: &[(String, String)]) -> ApiResult<(String, String
         .split_once('?')
         .map(|(p, q)| (p.to_owned(), q.to_owned()))
         .unwrap_or((tail, String::new()));
-    Ok((crate::http::decode_path(&path), query))
+    Ok((decode_path(&path), query))
 }
 
 /// Replaces `"$n"` references in `@odata.bind` / `@odata.id` values.
@@ -193,7 +194,7 @@ async fn single(ctx: &Ctx<'_>, tx: &mut Tx, r: &ob::Request) -> ApiResult<Reply>
     if req.path.starts_with("$batch") {
         return Err(bad("A batch cannot contain another batch."));
     }
-    ops::execute(ctx, tx, &req).await
+    dispatch::execute(ctx, tx, &req).await
 }
 
 /// Runs a change set inside the batch's transaction (its savepoint undoes it as a whole): its
@@ -207,7 +208,7 @@ async fn change_set(
     let mut replies = vec![];
     for r in reqs {
         let result = match to_request(r, &ids) {
-            Ok(req) => ops::execute(ctx, tx, &req).await,
+            Ok(req) => dispatch::execute(ctx, tx, &req).await,
             Err(e) => Err(e),
         };
         match result {

@@ -8,10 +8,11 @@ use kontor_store::Tx;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use kontor_sales::service::{self, Key, Prefetched, Write};
+
 use crate::error::{ApiError, ApiResult, code};
-use crate::keys::Key;
-use crate::ops::{self, Ctx, Reply, Request};
-use crate::payload::{self, Body};
+use crate::payload;
+use crate::request::{Ctx, Reply, Request};
 use std::collections::HashMap;
 
 /// Largest `Targets` list accepted in one request.
@@ -79,7 +80,7 @@ pub async fn run(
         let repeated = match &key {
             Some(Key::Id(id)) => seen.insert(*id, i).map(|first| (id.to_string(), first)),
             Some(Key::Alternate(pairs)) => {
-                let text = ops::key_text(pairs);
+                let text = service::key_text(pairs);
                 seen_alternate.insert(text.clone(), i).map(|first| (text, first))
             }
             None => None,
@@ -94,7 +95,7 @@ pub async fn run(
     }
 
     // 2. The rows the keyed targets name, in one query per thousand keys.
-    let mut pre = ops::Prefetched::default();
+    let mut pre = Prefetched::default();
     let ids: Vec<Uuid> = keys
         .iter()
         .filter_map(|k| match k {
@@ -112,7 +113,7 @@ pub async fn run(
                 .push(Write::Create(payload::parse_body(entity, table, t, false, &visible)?, None));
             continue;
         };
-        match ops::find_in(tx, entity, table, &key, &pre).await? {
+        match service::find_in(tx, entity, table, &key, &pre).await? {
             Some(existing) => {
                 let body = payload::parse_body(entity, table, t, true, &visible)?;
                 writes.push(Write::Update(Box::new(existing), body));
@@ -140,32 +141,7 @@ pub async fn run(
     }
 
     // 4. The rows every `@odata.bind` names, one query per target set; then the writes.
-    pre.load_binds(tx, writes.iter().map(Write::body)).await?;
-    let mut ids = vec![];
-    let mut results = vec![];
-    let mut created: Vec<serde_json::Map<String, Value>> = vec![];
-    for w in writes {
-        match w {
-            Write::Create(body, id) => {
-                let row = ops::prepare_create(ctx, tx, entity, table, body, id, &pre).await?;
-                let id = id_of(entity, &row)?;
-                ids.push(id);
-                results.push(json!({"RecordCreated": true, "Id": id.to_string()}));
-                created.push(row);
-            }
-            Write::Update(existing, body) => {
-                let row = ops::update_row_with(ctx, tx, entity, table, &existing, body, None, &pre)
-                    .await?;
-                results
-                    .push(json!({"RecordCreated": false, "Id": id_of(entity, &row)?.to_string()}));
-            }
-        }
-    }
-    if !created.is_empty() {
-        let storage =
-            kontor_sales::storage_model().entity_set(set).ok_or_else(|| ApiError::segment(set))?;
-        kontor_sales::tables::insert_many(tx, storage, &created).await?;
-    }
+    let written = service::write_many(ctx.principal, tx, entity, table, writes, &mut pre).await?;
     let context =
         |name: &str| format!("{}/$metadata#Microsoft.Dynamics.CRM.{name}Response", ctx.base);
     Ok(match message {
@@ -174,39 +150,28 @@ pub async fn run(
             headers: vec![],
             body: Some(json!({
                 "@odata.context": context("CreateMultiple"),
-                "Ids": ids.iter().map(Uuid::to_string).collect::<Vec<_>>()
+                "Ids": written
+                    .iter()
+                    .filter(|w| w.created)
+                    .map(|w| w.id.to_string())
+                    .collect::<Vec<_>>()
             })),
             raw: None,
         },
         "UpsertMultiple" => Reply {
             status: StatusCode::OK,
             headers: vec![],
-            body: Some(json!({"@odata.context": context("UpsertMultiple"), "Results": results})),
+            body: Some(json!({
+                "@odata.context": context("UpsertMultiple"),
+                "Results": written
+                    .iter()
+                    .map(|w| json!({"RecordCreated": w.created, "Id": w.id.to_string()}))
+                    .collect::<Vec<_>>()
+            })),
             raw: None,
         },
         _ => Reply { status: StatusCode::NO_CONTENT, headers: vec![], body: None, raw: None },
     })
-}
-
-/// One target's write.
-enum Write {
-    Create(Body, Option<Uuid>),
-    Update(Box<serde_json::Map<String, Value>>, Body),
-}
-
-impl Write {
-    fn body(&self) -> &Body {
-        match self {
-            Write::Create(b, _) | Write::Update(_, b) => b,
-        }
-    }
-}
-
-fn id_of(entity: &EntityType, row: &serde_json::Map<String, Value>) -> ApiResult<Uuid> {
-    row.get(&entity.key)
-        .and_then(Value::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| ApiError::internal("row without a key"))
 }
 
 /// The primary key of a target, or the values of one of its alternate keys.

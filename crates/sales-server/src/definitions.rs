@@ -8,8 +8,9 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
-use crate::keys::{Key, parse_key, split_segment};
-use crate::ops::{Ctx, Reply, Request};
+use crate::request::{Ctx, Reply, Request};
+use kontor_sales::service::Key;
+use kontor_sales::service::key::{parse_key, split_segment};
 
 fn metadata_id(kind: &str, name: &str) -> String {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("kontor.metadata.{kind}.{name}").as_bytes())

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kontor_odata::ODataError;
 use kontor_odata::error::codes;
+use kontor_sales::SalesError;
 use kontor_sales::security::Denied;
 use kontor_store::StoreError;
 use serde_json::json;
@@ -51,28 +52,15 @@ impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
-    pub fn not_found(logical_name: &str, id: impl std::fmt::Display) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            code::OBJECT_DOES_NOT_EXIST,
-            format!("Entity '{logical_name}' With Id = {id} Does Not Exist"),
-        )
+    pub fn not_found(logical_name: &str, id: Uuid) -> Self {
+        SalesError::NotFound { logical_name: logical_name.to_owned(), id }.into()
     }
     pub fn not_found_by_key(logical_name: &str, key: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            code::OBJECT_DOES_NOT_EXIST,
-            format!(
-                "A record with the specified key values does not exist in {logical_name} entity ({key})"
-            ),
-        )
+        SalesError::NotFoundByKey { logical_name: logical_name.to_owned(), key: key.to_owned() }
+            .into()
     }
     pub fn segment(segment: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            code::QUERY_OR_SEGMENT,
-            format!("Resource not found for the segment '{segment}'."),
-        )
+        SalesError::UnknownSet(segment.to_owned()).into()
     }
     pub fn duplicate() -> Self {
         Self::new(
@@ -90,31 +78,10 @@ impl ApiError {
     }
     /// A payload error: `Error identified in Payload provided by the user for Entity :'<set>' …`.
     pub fn payload(set: &str, inner: impl std::fmt::Display) -> Self {
-        Self::bad_request(
-            code::PAYLOAD,
-            format!(
-                "Error identified in Payload provided by the user for Entity :'{set}', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : Microsoft.OData.ODataException: {inner}"
-            ),
-        )
-    }
-    pub fn unknown_payload_property(set: &str, logical_name: &str, property: &str) -> Self {
-        Self::payload(
-            set,
-            format!(
-                "The property '{property}' does not exist on type 'Microsoft.Dynamics.CRM.{logical_name}'. Make sure to only use property names that are defined by the type or mark the type as open type."
-            ),
-        )
+        SalesError::Payload { set: set.to_owned(), detail: inner.to_string() }.into()
     }
     pub fn privilege(d: &Denied, user: Uuid) -> Self {
-        let pid = kontor_sales::security::privilege_id(&d.privilege);
-        Self::new(
-            StatusCode::FORBIDDEN,
-            code::PRIVILEGE_DENIED,
-            format!(
-                "Principal user (Id={user}, type=8, roleCount={}, privilegeCount={}, accessMode=0), is missing {} privilege (Id={pid}) on OTC={} for entity '{}'. context.Caller={user}",
-                d.role_count, d.privilege_count, d.privilege, d.object_type_code, d.logical_name
-            ),
-        )
+        SalesError::Denied { denied: d.clone(), user }.into()
     }
     /// 403 for an operation that needs a role rather than a table privilege.
     pub fn missing_role(user: Uuid, what: &str) -> Self {
@@ -221,15 +188,33 @@ fn store_other(e: StoreError) -> ApiError {
     }
 }
 
-impl From<kontor_sales::SalesError> for ApiError {
-    fn from(e: kontor_sales::SalesError) -> Self {
-        use kontor_sales::SalesError as S;
+impl From<SalesError> for ApiError {
+    fn from(e: SalesError) -> Self {
+        use SalesError as S;
+        let message = e.to_string();
         match e {
             S::Store(s) => s.into(),
             S::OData(o) => o.into(),
             S::Rule(r) => r.into(),
             S::Key(k) => ApiError::internal(k),
             S::Internal(m) => ApiError::internal(m),
+            S::UnknownSet(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, code::QUERY_OR_SEGMENT, message)
+            }
+            S::NotFound { .. } | S::NotFoundByKey { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, code::OBJECT_DOES_NOT_EXIST, message)
+            }
+            // A bind to a missing row is the payload's fault: 400, with the not-found code.
+            S::DanglingBind { .. } => ApiError::bad_request(code::OBJECT_DOES_NOT_EXIST, message),
+            S::Denied { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, code::PRIVILEGE_DENIED, message)
+            }
+            S::Payload { .. } => ApiError::bad_request(code::PAYLOAD, message),
+            S::Validation(_) => ApiError::bad_request(code::VALIDATION, message),
+            S::OptionOutOfRange(_) => ApiError::bad_request(code::OPTION_OUT_OF_RANGE, message),
+            S::KeyMismatch { .. } => ApiError::bad_request(code::INVALID_ARGUMENT, message),
+            S::NotAnAlternateKey { .. } => ApiError::bad_request(code::QUERY_OR_SEGMENT, message),
+            S::DeleteOwnUser => ApiError::bad_request(code::BUSINESS_RULE, message),
         }
     }
 }

@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use kontor_store::Tx;
 
+use crate::dispatch;
 use crate::error::{ApiError, ApiResult};
-use crate::ops::{self, Ctx, Prefs, Reply, Request};
+use crate::request::{Ctx, Prefs, Reply, Request, decode_path};
 use crate::state::AppState;
 
 /// Prefix of the Web API.
@@ -44,26 +45,6 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state);
     crate::dataverse_errors(app)
-}
-
-/// Percent-decodes a URL path (`%20` → space; `+` stays).
-pub fn decode_path(path: &str) -> String {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&path[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn base_url(state: &AppState, headers: &axum::http::HeaderMap) -> String {
@@ -157,7 +138,7 @@ async fn api_inner(state: &AppState, req: AxumRequest) -> ApiResult<Response> {
     let db = state.db();
     let mut tx: Tx =
         if request.method == Method::GET { db.begin_read().await? } else { db.begin().await? };
-    match ops::execute(&ctx, &mut tx, &request).await {
+    match dispatch::execute(&ctx, &mut tx, &request).await {
         Ok(reply) => {
             tx.commit().await?;
             Ok(respond(reply))

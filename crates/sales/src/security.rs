@@ -76,6 +76,21 @@ pub struct Denied {
     pub privilege_count: usize,
 }
 
+impl Denied {
+    /// The Dataverse message of this denial for `user`.
+    pub fn message(&self, user: uuid::Uuid) -> String {
+        let pid = privilege_id(&self.privilege);
+        format!(
+            "Principal user (Id={user}, type=8, roleCount={}, privilegeCount={}, accessMode=0), is missing {} privilege (Id={pid}) on OTC={} for entity '{}'. context.Caller={user}",
+            self.role_count,
+            self.privilege_count,
+            self.privilege,
+            self.object_type_code,
+            self.logical_name
+        )
+    }
+}
+
 impl Grants {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.contains(role)
