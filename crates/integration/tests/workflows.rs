@@ -53,10 +53,13 @@ fn error_text(e: &IntegrationError) -> String {
     }
 }
 
+/// A change the user makes to one mapping first: its name and the edit.
+type Change = (&'static str, fn(&mut TableMapping));
+
 /// One reset: what the user changed first, which mapping is reset, and what comes out.
 struct ResetCase {
     case: &'static str,
-    change: Option<(&'static str, fn(&mut TableMapping))>,
+    change: Option<Change>,
     reset: &'static str,
     expected: &'static str,
 }
