@@ -129,6 +129,8 @@ impl Integration {
 
     /// The records of `mapping` the synchronization skips.
     pub async fn skipped(&self, mapping: &str) -> Result<Vec<SkippedRecord>> {
+        // A mapping that does not exist is an error, not an empty list.
+        self.store.mapping(mapping).await?;
         let list = self.store.skipped_records(mapping).await?;
         Ok(list
             .into_iter()
@@ -138,6 +140,9 @@ impl Integration {
 
     /// *Retry* / *Retry All*: skipped records run again with their next synchronization.
     pub async fn retry(&self, req: RetryRequest) -> Result<RetryResult> {
+        if let Some(mapping) = req.mapping.as_deref() {
+            self.store.mapping(mapping).await?;
+        }
         let retried = self.store.retry(req.mapping.as_deref(), req.id).await?;
         Ok(RetryResult { retried })
     }

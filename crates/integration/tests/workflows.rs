@@ -273,3 +273,42 @@ async fn a_job_queue_entry_is_restarted_or_held_unless_it_is_in_process() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflows_naming_a_mapping_that_does_not_exist_answer_not_found() {
+    use kontor_integration::RetryRequest;
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let it = integration(&url).await;
+        let cases: [(&str, Result<(), IntegrationError>); 4] = [
+            ("skipped records of NOPE", it.skipped("NOPE").await.map(drop)),
+            (
+                "retry of NOPE",
+                it.retry(RetryRequest { mapping: Some("NOPE".into()), id: None }).await.map(drop),
+            ),
+            ("skipped records of CUSTOMER", it.skipped("CUSTOMER").await.map(drop)),
+            (
+                "retry of CUSTOMER",
+                it.retry(RetryRequest { mapping: Some("CUSTOMER".into()), id: None })
+                    .await
+                    .map(drop),
+            ),
+        ];
+        let got: Vec<String> = cases
+            .into_iter()
+            .map(|(case, r)| match r {
+                Ok(()) => format!("{case}: ok"),
+                Err(e) => format!("{case}: {}", error_text(&e)),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "skipped records of NOPE: not found: integration table mapping NOPE",
+                "retry of NOPE: not found: integration table mapping NOPE",
+                "skipped records of CUSTOMER: ok",
+                "retry of CUSTOMER: ok",
+            ]
+        );
+    })
+    .await;
+}
