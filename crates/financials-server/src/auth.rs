@@ -1,15 +1,12 @@
-//! HTTP Basic authentication on every API route: user name plus password or web service access
-//! key. The authenticated [`Principal`] goes into the request's extensions.
+//! HTTP Basic credentials (user name plus password or web service access key) and the
+//! permission checks handlers make per resource and operation. Routes are authenticated by the
+//! route table's layer ([`crate::routes`]), which puts the [`Principal`] into the request's
+//! extensions.
 
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use kontor_financials::credentials::{Access, Resource, Secret};
 use kontor_financials::users::Principal;
 
-use crate::AppState;
 use crate::error::ApiError;
 
 /// `Authorization: Basic base64(user:secret)` → (user, secret).
@@ -25,25 +22,6 @@ pub fn parse_basic(value: &str) -> Option<(String, Secret)> {
         return None;
     }
     Some((user.to_owned(), Secret::new(secret)))
-}
-
-pub async fn require_user(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let Some((user, secret)) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_basic)
-    else {
-        return ApiError::unauthorized().into_response();
-    };
-    match state.auth.authenticate(&user, &secret).await {
-        Ok(Some(principal)) => {
-            req.extensions_mut().insert(principal);
-            next.run(req).await
-        }
-        Ok(None) => ApiError::unauthorized().into_response(),
-        Err(e) => ApiError::from(e).into_response(),
-    }
 }
 
 /// 403 unless the principal's permission sets allow `access` to `resource`.

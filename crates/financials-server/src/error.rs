@@ -38,6 +38,17 @@ impl ApiError {
         ))
     }
 
+    /// 403 for a route that needs `set` (or a permission set that includes it).
+    pub fn missing_permission_set(set: &str) -> Self {
+        ApiError(ODataError::new(
+            403,
+            "Authorization_InsufficientPermissions",
+            format!(
+                "You need the permission set '{set}' (or one that includes it) for this request. Ask your administrator to assign it to you."
+            ),
+        ))
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         ApiError(ODataError::new(404, "BadRequest_NotFound", message))
     }

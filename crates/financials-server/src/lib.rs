@@ -6,6 +6,10 @@
 //! - Handlers are thin: paths are parsed in [`api`], the work is in `kontor_financials`.
 //!
 //! # Routes (all but `/` need HTTP Basic: user name + password or web service access key)
+//! Each route is one entry of a route table ([`financials_routes`], the integration's
+//! `kontor_sync_server::routes`) with the permission it needs; the router is built from the
+//! tables only ([`routes`]). The API routes let every signed-in user in and check the permission
+//! sets per entity set and operation inside.
 //! | route | methods |
 //! |---|---|
 //! | `/api/v2.0/$metadata` | GET (CSDL) |
@@ -36,6 +40,7 @@ pub mod api;
 pub mod auth;
 pub mod batch;
 pub mod error;
+pub mod routes;
 mod shape;
 pub mod testing;
 mod webservices;
@@ -49,7 +54,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
 use kontor_financials::bootstrap::{self, Company};
 use kontor_financials::credentials::{Access, Resource};
 use kontor_financials::model::model;
@@ -59,6 +63,7 @@ use kontor_store::Db;
 
 use crate::api::{ApiRequest, ApiResponse};
 use crate::error::ApiError;
+pub use crate::routes::{Permission, PermissionSet, Route, Verb};
 pub use crate::shape::odata_errors;
 
 /// Server settings.
@@ -172,31 +177,43 @@ async fn listen_for_changes(
     }
 }
 
+/// Every signed-in user may call the API; what each may read or change is checked inside, per
+/// entity set and operation, against the permission sets (`auth::check`).
+const API: Permission = Permission::SignedIn {
+    inside: "entity sets need D365 READ to read and D365 BUS FULL ACCESS to change, users SUPER",
+};
+
+/// The Financials routes, each with the permission it needs (see [`routes`]).
+pub fn financials_routes() -> Vec<Route<AppState>> {
+    use Verb::{Any, Get};
+    let web_services = Permission::SignedIn {
+        inside: "the web services need D365 ITEM AVAILABILITY or D365 BUS FULL ACCESS",
+    };
+    vec![
+        Route::new(Get, "/", Permission::Public, || async { "Kontor Financials" }),
+        Route::new(Any, "/api/v2.0", API, api_handler),
+        Route::new(Any, "/api/v2.0/", API, api_handler),
+        Route::new(Any, "/api/v2.0/{*rest}", API, api_handler),
+        Route::new(Any, "/ODataV4/{*rest}", web_services, webservices::handler),
+    ]
+}
+
 /// All routes. Everything but `/` needs HTTP Basic credentials. Every error answer has the
 /// OData error body ([`odata_errors`]; apply it again to a router this one is merged with).
 pub fn router(state: AppState) -> Router {
-    router_with(state, Router::new())
+    router_with(state, Vec::new())
 }
 
-/// All routes and `extra` (the integration's JSON API, in the binary) behind the same
-/// authentication, fallback and layers.
-pub fn router_with(state: AppState, extra: Router) -> Router {
+/// The Financials routes and `extra` (the integration's, in the binary), all built from their
+/// route tables ([`routes::build`]: each behind the check of its permission), with the same
+/// fallback and layers. An unknown path answers 404 with the OData error body.
+pub fn router_with(state: AppState, extra: Vec<Route>) -> Router {
     let limit = state.config.max_body_bytes;
-    let auth = axum::middleware::from_fn_with_state(state.clone(), auth::require_user);
-    let authed = Router::new()
-        .route("/api/v2.0", any(api_handler))
-        .route("/api/v2.0/", any(api_handler))
-        .route("/api/v2.0/{*rest}", any(api_handler))
-        .route("/ODataV4/{*rest}", any(webservices::handler))
-        .layer(auth.clone());
-    let app = Router::new()
-        .route("/", get(|| async { "Kontor Financials" }))
-        .merge(authed)
-        .with_state(state)
-        .merge(extra.layer(auth))
-        .fallback(|| async {
-            ApiError::not_found("No HTTP resource was found that matches the request URI.")
-        });
+    let table =
+        financials_routes().into_iter().map(|r| r.with_state(state.clone())).chain(extra).collect();
+    let app = routes::build(&state, table).fallback(|| async {
+        ApiError::not_found("No HTTP resource was found that matches the request URI.")
+    });
     layered(app, limit)
 }
 

@@ -2,10 +2,10 @@
 //! authentication and layers as the API: a panic answers an internal error, a body over the
 //! limit answers 413.
 
-use axum::Router;
-use axum::routing::{get, post};
 use kontor_financials_server::testing::TEST_ADMIN_PASSWORD;
-use kontor_financials_server::{AppState, Config, router_with};
+use kontor_financials_server::{
+    AppState, Config, Permission, PermissionSet, Route, Verb, router_with,
+};
 use kontor_store::Db;
 use serde_json::Value;
 
@@ -21,9 +21,12 @@ async fn a_merged_route_is_authenticated_limited_and_answers_a_panic_as_an_inter
     let config = Config { max_body_bytes: 1024, ..Config::default() };
     let state = AppState::new(db, config).await.unwrap();
     let company = state.company.id;
-    let extra = Router::new()
-        .route("/extra/panic", get(boom))
-        .route("/extra/echo", post(|body: String| async move { body.len().to_string() }));
+    let admin = Permission::Set(PermissionSet::Super);
+    let echo = |body: String| async move { body.len().to_string() };
+    let extra = vec![
+        Route::new(Verb::Get, "/extra/panic", admin, boom),
+        Route::new(Verb::Post, "/extra/echo", admin, echo),
+    ];
     let app = router_with(state, extra);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -97,14 +97,22 @@ pub enum PermissionSet {
     Read,
     /// Read the item availability web service (the integration user of the CRM).
     ItemAvailability,
+    /// Read the integration with Sales: the connection, mappings, couplings, the full
+    /// synchronization's status, synch jobs, skipped records and job queue entries.
+    DynCrmRead,
+    /// Manage the integration with Sales: change mappings, couple and uncouple, start
+    /// synchronizations, retry, restart or hold job queue entries. Includes `D365 DYN CRM READ`.
+    DynCrmMgt,
 }
 
 impl PermissionSet {
-    pub const ALL: [PermissionSet; 4] = [
+    pub const ALL: [PermissionSet; 6] = [
         PermissionSet::Super,
         PermissionSet::BusFullAccess,
         PermissionSet::Read,
         PermissionSet::ItemAvailability,
+        PermissionSet::DynCrmRead,
+        PermissionSet::DynCrmMgt,
     ];
 
     pub fn name(self) -> &'static str {
@@ -113,7 +121,16 @@ impl PermissionSet {
             PermissionSet::BusFullAccess => "D365 BUS FULL ACCESS",
             PermissionSet::Read => "D365 READ",
             PermissionSet::ItemAvailability => "D365 ITEM AVAILABILITY",
+            PermissionSet::DynCrmRead => "D365 DYN CRM READ",
+            PermissionSet::DynCrmMgt => "D365 DYN CRM MGT",
         }
+    }
+
+    /// Whether holding this set grants `other`: itself, everything for `SUPER`, and
+    /// `D365 DYN CRM READ` for `D365 DYN CRM MGT`.
+    pub fn implies(self, other: PermissionSet) -> bool {
+        use PermissionSet::*;
+        self == other || self == Super || (self == DynCrmMgt && other == DynCrmRead)
     }
 
     pub fn parse(s: &str) -> Option<PermissionSet> {
@@ -170,6 +187,11 @@ impl Permissions {
 
     pub fn has(&self, p: PermissionSet) -> bool {
         self.0.contains(&p)
+    }
+
+    /// Whether one of the sets held grants `p` ([`PermissionSet::implies`]).
+    pub fn grants(&self, p: PermissionSet) -> bool {
+        self.0.iter().any(|held| held.implies(p))
     }
 
     pub fn allows(&self, resource: Resource, access: Access) -> bool {
@@ -236,5 +258,19 @@ mod tests {
         let integration = Permissions::parse("D365 ITEM AVAILABILITY").unwrap();
         assert!(integration.allows(Resource::ItemAvailability, Access::Read));
         assert!(!integration.allows(Resource::Data, Access::Read));
+    }
+
+    #[test]
+    fn managing_the_integration_includes_reading_it_and_super_includes_everything() {
+        use PermissionSet::*;
+        let mgt = Permissions::parse("D365 DYN CRM MGT").unwrap();
+        assert!(mgt.grants(DynCrmMgt) && mgt.grants(DynCrmRead));
+        assert!(!mgt.grants(Super) && !mgt.allows(Resource::Data, Access::Read));
+        let read = Permissions::parse("d365 dyn crm read").unwrap();
+        assert!(read.grants(DynCrmRead) && !read.grants(DynCrmMgt));
+        let sup = Permissions(vec![Super]);
+        assert!(PermissionSet::ALL.into_iter().all(|p| sup.grants(p)));
+        let others = Permissions(vec![BusFullAccess, Read, ItemAvailability]);
+        assert!(!others.grants(DynCrmRead) && !others.grants(DynCrmMgt));
     }
 }

@@ -80,7 +80,7 @@ pub fn financials_app(
 ) -> axum::Router {
     match sync {
         Some(sync) => {
-            kontor_financials_server::router_with(state, kontor_sync_server::router(sync))
+            kontor_financials_server::router_with(state, kontor_sync_server::routes(sync))
         }
         None => kontor_financials_server::router(state),
     }

@@ -1,40 +1,45 @@
-//! kontor-sync-server: the integration's JSON API (axum), merged by the `kontor` binary into the
-//! Financials server (which puts its authentication and layers in front of it). Each handler
-//! extracts the request, calls one workflow of `kontor-integration` and maps its
-//! [`IntegrationError`] to a status and the error body.
+//! kontor-sync-server: the integration's JSON API (axum), a route table ([`routes`]) the `kontor`
+//! binary gives the Financials server (`kontor_financials_server::router_with`), which builds
+//! the routes from it behind HTTP Basic authentication with Financials users, the check of each
+//! route's permission set and its layers. Each handler extracts the request, calls one workflow
+//! of `kontor-integration` and maps its [`IntegrationError`] to a status and the error body.
 //!
-//! | route | what |
-//! |---|---|
-//! | `POST /integration/v1/setup` | connection setup ([`SetupRequest`]): stores the connection and the credentials (sealed) and switches the running engine to it; the admin account is used for that call only |
-//! | `GET /integration/v1/connection` | the stored connection (no secrets) |
-//! | `GET /integration/v1/mappings` | all integration table mappings |
-//! | `GET /integration/v1/mappings/export` | the mapping file (download) |
-//! | `POST /integration/v1/mappings/import` | replace mappings from a file (validated; marked customised) |
-//! | `GET/PUT /integration/v1/mappings/{name}` | one mapping |
-//! | `POST /integration/v1/mappings/{name}/reset` | put one mapping back to its default |
-//! | `GET /integration/v1/couplings/{mapping}?limit=&offset=` | couplings |
-//! | `POST /integration/v1/couplings/{mapping}` `{"financialsId","salesId"}` | couple by hand |
-//! | `DELETE /integration/v1/couplings/{mapping}/{side}/{id}` | uncouple |
-//! | `POST /integration/v1/couplings/{mapping}/match` `{"fields":[{"field","priority","caseSensitive"}],"caseSensitive","createNew","syncAfterCoupling"}` | match-based coupling with the user's choices (all optional) |
-//! | `POST /integration/v1/couplings/{mapping}/clean` | *Find for Deleted*: remove couplings to deleted records |
-//! | `POST /integration/v1/full-sync` | *Run Full Synchronization*: build the review and start it |
-//! | `GET /integration/v1/full-sync` | review lines with Job Queue Entry / To / From Int. Table job statuses |
-//! | `POST /integration/v1/sync-now` `{"mapping"?}` | synchronize modified records now |
-//! | `GET /integration/v1/jobs?mapping=&limit=` | Integration Synch. Jobs |
-//! | `GET /integration/v1/jobs/{id}` | one job with its errors |
-//! | `GET /integration/v1/skipped/{mapping}` | skipped records |
-//! | `POST /integration/v1/retry` `{"mapping"?, "id"?}` | Retry / Retry All |
-//! | `GET /integration/v1/job-queue-entries?status=&limit=&offset=` | job queue entries |
-//! | `POST /integration/v1/job-queue-entries/{id}/restart` | Restart (Set Status to Ready) |
-//! | `POST /integration/v1/job-queue-entries/{id}/hold` | Set Status to On Hold |
+//! Permissions (Financials permission sets): reading needs `D365 DYN CRM READ` (READ below),
+//! changing needs `D365 DYN CRM MGT` (MGT; includes READ), the setup `SUPER` (includes everything).
+//! Without credentials, or with wrong ones: 401; without the permission set: 403 naming it.
+//!
+//! | route | permission | what |
+//! |---|---|---|
+//! | `POST /integration/v1/setup` | SUPER | connection setup ([`SetupRequest`]): stores the connection and the credentials (sealed) and switches the running engine to it; the admin account is used for that call only |
+//! | `GET /integration/v1/connection` | READ | the stored connection (no secrets) |
+//! | `GET /integration/v1/mappings` | READ | all integration table mappings |
+//! | `GET /integration/v1/mappings/export` | READ | the mapping file (download) |
+//! | `POST /integration/v1/mappings/import` | MGT | replace mappings from a file (validated; marked customised) |
+//! | `GET/PUT /integration/v1/mappings/{name}` | READ (GET), MGT (PUT) | one mapping |
+//! | `POST /integration/v1/mappings/{name}/reset` | MGT | put one mapping back to its default |
+//! | `GET /integration/v1/couplings/{mapping}?limit=&offset=` | READ | couplings |
+//! | `POST /integration/v1/couplings/{mapping}` `{"financialsId","salesId"}` | MGT | couple by hand |
+//! | `DELETE /integration/v1/couplings/{mapping}/{side}/{id}` | MGT | uncouple |
+//! | `POST /integration/v1/couplings/{mapping}/match` `{"fields":[{"field","priority","caseSensitive"}],"caseSensitive","createNew","syncAfterCoupling"}` | MGT | match-based coupling with the user's choices (all optional) |
+//! | `POST /integration/v1/couplings/{mapping}/clean` | MGT | *Find for Deleted*: remove couplings to deleted records |
+//! | `POST /integration/v1/full-sync` | MGT | *Run Full Synchronization*: build the review and start it |
+//! | `GET /integration/v1/full-sync` | READ | review lines with Job Queue Entry / To / From Int. Table job statuses |
+//! | `POST /integration/v1/sync-now` `{"mapping"?}` | MGT | synchronize modified records now |
+//! | `GET /integration/v1/jobs?mapping=&limit=` | READ | Integration Synch. Jobs |
+//! | `GET /integration/v1/jobs/{id}` | READ | one job with its errors |
+//! | `GET /integration/v1/skipped/{mapping}` | READ | skipped records |
+//! | `POST /integration/v1/retry` `{"mapping"?, "id"?}` | MGT | Retry / Retry All |
+//! | `GET /integration/v1/job-queue-entries?status=&limit=&offset=` | READ | job queue entries |
+//! | `POST /integration/v1/job-queue-entries/{id}/restart` | MGT | Restart (Set Status to Ready) |
+//! | `POST /integration/v1/job-queue-entries/{id}/hold` | MGT | Set Status to On Hold |
 //!
 //! Errors answer `{"error":{"code","message"}}`; internal failures are logged, never returned.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use kontor_financials_server::{Permission, PermissionSet, Route, Verb};
 use kontor_integration::{
     CleanResult, CouplingRequest, CouplingsPage, CouplingsQuery, ImportResult, Integration,
     IntegrationError, JobDetail, JobQueueEntry, JobQueueQuery, JobSummary, JobsQuery, Listed,
@@ -146,30 +151,46 @@ fn bad(message: impl Into<String>) -> ApiError {
     ApiError { status: StatusCode::BAD_REQUEST, code: "BadRequest", message: message.into() }
 }
 
-/// All routes, under `/integration/v1`.
-pub fn router(state: Integration) -> Router {
-    Router::new()
-        .route("/integration/v1/setup", post(setup))
-        .route("/integration/v1/connection", get(connection))
-        .route("/integration/v1/mappings", get(mappings))
-        .route("/integration/v1/mappings/export", get(export))
-        .route("/integration/v1/mappings/import", post(import))
-        .route("/integration/v1/mappings/{name}", get(mapping).put(put_mapping))
-        .route("/integration/v1/mappings/{name}/reset", post(reset_mapping))
-        .route("/integration/v1/couplings/{mapping}", get(couplings).post(couple))
-        .route("/integration/v1/couplings/{mapping}/match", post(match_couple))
-        .route("/integration/v1/couplings/{mapping}/clean", post(clean_couplings))
-        .route("/integration/v1/couplings/{mapping}/{side}/{id}", delete(uncouple))
-        .route("/integration/v1/full-sync", post(full_sync).get(full_sync_status))
-        .route("/integration/v1/sync-now", post(sync_now))
-        .route("/integration/v1/jobs", get(jobs))
-        .route("/integration/v1/jobs/{id}", get(job))
-        .route("/integration/v1/skipped/{mapping}", get(skipped))
-        .route("/integration/v1/retry", post(retry))
-        .route("/integration/v1/job-queue-entries", get(job_queue_entries))
-        .route("/integration/v1/job-queue-entries/{id}/restart", post(restart_entry))
-        .route("/integration/v1/job-queue-entries/{id}/hold", post(hold_entry))
-        .with_state(state)
+/// Reading the integration.
+const READ: Permission = Permission::Set(PermissionSet::DynCrmRead);
+/// Changing it (includes reading).
+const MGT: Permission = Permission::Set(PermissionSet::DynCrmMgt);
+
+/// The route table: every route under `/integration/v1` with the Financials permission set it
+/// needs. The Financials server builds its router from it (`router_with(state,
+/// routes(integration))`), checking the permission before the handler runs.
+pub fn routes(state: Integration) -> Vec<Route> {
+    table().into_iter().map(|r| r.with_state(state.clone())).collect()
+}
+
+/// [`routes`] before the state is given.
+pub fn table() -> Vec<Route<Integration>> {
+    use Verb::{Delete, Get, Post, Put};
+    vec![
+        Route::new(Post, "/integration/v1/setup", Permission::Set(PermissionSet::Super), setup),
+        Route::new(Get, "/integration/v1/connection", READ, connection),
+        Route::new(Get, "/integration/v1/mappings", READ, mappings),
+        Route::new(Get, "/integration/v1/mappings/export", READ, export),
+        Route::new(Post, "/integration/v1/mappings/import", MGT, import),
+        Route::new(Get, "/integration/v1/mappings/{name}", READ, mapping),
+        Route::new(Put, "/integration/v1/mappings/{name}", MGT, put_mapping),
+        Route::new(Post, "/integration/v1/mappings/{name}/reset", MGT, reset_mapping),
+        Route::new(Get, "/integration/v1/couplings/{mapping}", READ, couplings),
+        Route::new(Post, "/integration/v1/couplings/{mapping}", MGT, couple),
+        Route::new(Post, "/integration/v1/couplings/{mapping}/match", MGT, match_couple),
+        Route::new(Post, "/integration/v1/couplings/{mapping}/clean", MGT, clean_couplings),
+        Route::new(Delete, "/integration/v1/couplings/{mapping}/{side}/{id}", MGT, uncouple),
+        Route::new(Post, "/integration/v1/full-sync", MGT, full_sync),
+        Route::new(Get, "/integration/v1/full-sync", READ, full_sync_status),
+        Route::new(Post, "/integration/v1/sync-now", MGT, sync_now),
+        Route::new(Get, "/integration/v1/jobs", READ, jobs),
+        Route::new(Get, "/integration/v1/jobs/{id}", READ, job),
+        Route::new(Get, "/integration/v1/skipped/{mapping}", READ, skipped),
+        Route::new(Post, "/integration/v1/retry", MGT, retry),
+        Route::new(Get, "/integration/v1/job-queue-entries", READ, job_queue_entries),
+        Route::new(Post, "/integration/v1/job-queue-entries/{id}/restart", MGT, restart_entry),
+        Route::new(Post, "/integration/v1/job-queue-entries/{id}/hold", MGT, hold_entry),
+    ]
 }
 
 /// `POST /integration/v1/setup`. The answers are read here so that a parse error never shows a

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{TimeZone, Utc};
+use kontor_financials_server::testing::{TEST_ADMIN_PASSWORD, basic_auth, state_for_test};
+use kontor_financials_server::{Config, router_with};
 use kontor_jobs::{Clock, ManualClock, Queue, Worker};
 use kontor_store::Db;
 use kontor_sync::Side;
@@ -12,7 +14,7 @@ use kontor_sync::defaults::default_mappings;
 use kontor_sync::engine::Engine;
 use kontor_sync::memory::MemoryConnector;
 use kontor_sync::store::{ConnectionSettings, SyncStore};
-use kontor_sync_server::{SyncState, router};
+use kontor_sync_server::{SyncState, routes};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -23,7 +25,11 @@ async fn call(
     uri: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let req = Request::builder().method(method).uri(uri).header("content-type", "application/json");
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .header("authorization", basic_auth("ADMIN", TEST_ADMIN_PASSWORD));
     let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_default()).unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
@@ -35,6 +41,13 @@ async fn call(
     )
 }
 
+/// The integration's routes as the binary serves them: built by the Financials server from the
+/// route table, behind its authentication (`call` signs in as `ADMIN`, who holds SUPER).
+async fn app(state: SyncState, dir: &tempfile::TempDir) -> axum::Router {
+    let fin = state_for_test(&kontor_testkit::sqlite_url(dir), Config::default()).await;
+    router_with(fin, routes(state))
+}
+
 #[tokio::test]
 async fn the_integration_api_manages_mappings_couplings_full_sync_jobs_and_retries() {
     let dir = tempfile::tempdir().unwrap();
@@ -44,7 +57,7 @@ async fn the_integration_api_manages_mappings_couplings_full_sync_jobs_and_retri
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()));
     let queue = Queue::with_clock(db.clone(), clock.clone());
     let state = SyncState::new(store.clone(), queue.clone(), clock.clone());
-    let app = router(state.clone());
+    let app = app(state.clone(), &dir).await;
 
     // Without a connection the engine routes say what to do.
     let (s, v) = call(&app, "POST", "/integration/v1/full-sync", None).await;
@@ -167,7 +180,7 @@ async fn match_based_coupling_takes_the_users_choices_and_names_a_bad_one() {
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()));
     let queue = Queue::with_clock(db.clone(), clock.clone());
     let state = SyncState::new(store.clone(), queue.clone(), clock.clone());
-    let app = router(state.clone());
+    let app = app(state.clone(), &dir).await;
     store.save_mappings(&default_mappings(), true, false, clock.now()).await.unwrap();
     let uri = "/integration/v1/couplings/CUSTOMER/match";
 
@@ -243,7 +256,7 @@ async fn a_mapping_is_reset_and_a_job_queue_entry_held_and_restarted_through_the
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()));
     let queue = Queue::with_clock(db.clone(), clock.clone());
     queue.migrate().await.unwrap();
-    let app = router(SyncState::new(store.clone(), queue.clone(), clock.clone()));
+    let app = app(SyncState::new(store.clone(), queue.clone(), clock.clone()), &dir).await;
     store.save_mappings(&default_mappings(), true, false, clock.now()).await.unwrap();
 
     let (_, mut m) = call(&app, "GET", "/integration/v1/mappings/CURRENCY", None).await;
