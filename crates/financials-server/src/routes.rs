@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 pub use kontor_financials::credentials::PermissionSet;
+use kontor_financials::credentials::Secret;
 use kontor_financials::users::Principal;
 
 use crate::AppState;
@@ -57,6 +58,22 @@ impl Verb {
     }
 }
 
+/// Every method of RFC 9110.
+fn every_method() -> MethodFilter {
+    [
+        MethodFilter::DELETE,
+        MethodFilter::HEAD,
+        MethodFilter::OPTIONS,
+        MethodFilter::PATCH,
+        MethodFilter::POST,
+        MethodFilter::PUT,
+        MethodFilter::TRACE,
+        MethodFilter::CONNECT,
+    ]
+    .into_iter()
+    .fold(MethodFilter::GET, MethodFilter::or)
+}
+
 /// One entry of the route table.
 pub struct Route<S = ()> {
     pub verb: Verb,
@@ -80,7 +97,8 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
         T: 'static,
     {
         let handler = match verb {
-            Verb::Any => axum::routing::any(handler),
+            // Not `routing::any`: that is a fallback, which `route_layer` does not guard.
+            Verb::Any => axum::routing::on(every_method(), handler),
             Verb::Get => axum::routing::on(MethodFilter::GET, handler),
             Verb::Post => axum::routing::on(MethodFilter::POST, handler),
             Verb::Put => axum::routing::on(MethodFilter::PUT, handler),
@@ -124,7 +142,12 @@ async fn require_permission(
     if permission == Permission::Public {
         return next.run(req).await;
     }
-    let principal = match authenticate(&state, &req).await {
+    let credentials = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_basic);
+    let principal = match authenticate(&state, credentials).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
@@ -137,14 +160,13 @@ async fn require_permission(
     next.run(req).await
 }
 
-/// The caller of `req` from `Authorization: Basic …` (user name + password or web service key).
-async fn authenticate(state: &AppState, req: &Request) -> Result<Principal, ApiError> {
-    let (user, secret) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_basic)
-        .ok_or_else(ApiError::unauthorized)?;
+/// The caller with these `Authorization: Basic …` credentials (user name + password or web
+/// service key).
+async fn authenticate(
+    state: &AppState,
+    credentials: Option<(String, Secret)>,
+) -> Result<Principal, ApiError> {
+    let (user, secret) = credentials.ok_or_else(ApiError::unauthorized)?;
     match state.auth.authenticate(&user, &secret).await? {
         Some(principal) => Ok(principal),
         None => Err(ApiError::unauthorized()),
