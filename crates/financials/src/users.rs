@@ -48,9 +48,7 @@ pub async fn set_password(tx: &mut Tx, user_id: Uuid, password: &Secret) -> Resu
         ));
     }
     let p = password.clone();
-    let hash = tokio::task::spawn_blocking(move || credentials::hash_password(&p))
-        .await
-        .map_err(|e| FinError::internal(e.to_string()))?;
+    let hash = off_runtime(move || credentials::hash_password(&p)).await?;
     upsert_secret(tx, user_id).await?;
     tx.execute_sql(
         "UPDATE fin_user_secret SET password_hash = $1 WHERE user_id = $2",
@@ -138,12 +136,24 @@ pub async fn create_user(
 async fn equalize_timing(secret: &Secret) {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let s = secret.clone();
-    let _ = tokio::task::spawn_blocking(move || {
+    let _ = off_runtime(move || {
         let hash =
             DUMMY.get_or_init(|| credentials::hash_password(&Secret::new("kontor-dummy-password")));
         credentials::verify_password(&s, hash)
     })
     .await;
+}
+
+/// At most one argon2 computation per core at a time, on the blocking pool: a burst of password
+/// sign-ins queues here instead of stalling every other request on the async runtime.
+async fn off_runtime<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    // The semaphore is never closed, so acquiring only waits.
+    let _permit = permits.acquire().await.ok();
+    tokio::task::spawn_blocking(job).await.map_err(|e| FinError::internal(e.to_string()))
 }
 
 /// Checks HTTP Basic credentials: a web service access key (one SHA-256 and one indexed lookup)
@@ -188,6 +198,8 @@ impl Authenticator {
         };
         let state: String = row.try_get("state")?;
         if state != ENABLED {
+            // A disabled user answers as slowly as a wrong password too.
+            equalize_timing(secret).await;
             return Ok(None);
         }
         let id: String = row.try_get("id")?;
@@ -215,10 +227,7 @@ impl Authenticator {
             return Ok(Some(principal));
         }
         let s = secret.clone();
-        let ok =
-            tokio::task::spawn_blocking(move || credentials::verify_password(&s, &password_hash))
-                .await
-                .map_err(|e| FinError::internal(e.to_string()))?;
+        let ok = off_runtime(move || credentials::verify_password(&s, &password_hash)).await?;
         if !ok {
             return Ok(None);
         }

@@ -51,7 +51,7 @@ enum Command {
     /// The Sales service.
     Sales {
         #[command(subcommand)]
-        what: ServeCommand,
+        what: SalesCommand,
     },
     /// Integration workers on a shared (PostgreSQL) database.
     Worker(serve::WorkerArgs),
@@ -70,6 +70,12 @@ enum Command {
 enum ServeCommand {
     /// Serve the API.
     Serve(serve::ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum SalesCommand {
+    /// Serve the API.
+    Serve(serve::SalesServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,7 +115,7 @@ fn main() -> anyhow::Result<()> {
             init_tracing("info");
             rt.block_on(serve::financials_serve(args))
         }
-        Command::Sales { what: ServeCommand::Serve(args) } => {
+        Command::Sales { what: SalesCommand::Serve(args) } => {
             init_tracing("info");
             rt.block_on(serve::sales_serve(args))
         }

@@ -115,6 +115,7 @@ pub async fn sales(
     addr: impl ToSocketAddrs,
     public_url: Option<String>,
     data: Option<&Path>,
+    limits: Option<kontor_sales_server::Limits>,
     shutdown: Shutdown,
 ) -> anyhow::Result<JoinHandle<()>> {
     let listener = bind(addr).await?;
@@ -122,6 +123,7 @@ pub async fn sales(
         public_url,
         sealing_key: kontor_sales::secrets::SealingKey::load(data)
             .context("load the key that seals stored secrets")?,
+        limits,
         ..Default::default()
     };
     let stop = shutdown.wait();
@@ -206,15 +208,44 @@ pub async fn financials_serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn sales_serve(args: ServeArgs) -> anyhow::Result<()> {
+/// `kontor sales serve`: the service arguments and Sales' service protection limits.
+#[derive(Debug, clap::Args)]
+pub struct SalesServeArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Service protection limits per user, as Dataverse's: `on` (its documented values: 6,000
+    /// requests and 1,200 s of execution time per 300 s, 52 concurrent requests), `off`, or a
+    /// list like `requests=6000,window=300,execution=1200,concurrent=52` (seconds).
+    #[arg(long, env = "KONTOR_SALES_LIMITS", default_value = "on",
+          value_parser = limits_setting)]
+    pub limits: LimitsSetting,
+}
+
+/// A parsed `--limits` / `KONTOR_SALES_LIMITS` value.
+#[derive(Debug, Clone)]
+pub struct LimitsSetting(pub Option<kontor_sales_server::Limits>);
+
+/// Parses a limits setting for clap (which names the flag or variable in its error).
+pub fn limits_setting(text: &str) -> Result<LimitsSetting, String> {
+    kontor_sales_server::limits::parse_setting(text).map(LimitsSetting)
+}
+
+pub async fn sales_serve(args: SalesServeArgs) -> anyhow::Result<()> {
+    let SalesServeArgs { serve: args, limits } = args;
     let db = Db::connect(&db_url(&args.db)).await?;
     let generated = kontor_sales_server::prepare(&db, admin_password()).await?;
     print_generated("Sales", kontor_sales::bootstrap::ADMIN_USER, generated);
     let shutdown = Shutdown::new();
     shutdown.on_ctrl_c();
-    let task =
-        sales(db.clone(), args.listen.as_str(), args.public_url, args.data.as_deref(), shutdown)
-            .await?;
+    let task = sales(
+        db.clone(),
+        args.listen.as_str(),
+        args.public_url,
+        args.data.as_deref(),
+        limits.0,
+        shutdown,
+    )
+    .await?;
     eprintln!("Sales listening on http://{}", args.listen);
     task.await?;
     db.close().await;

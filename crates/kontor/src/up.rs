@@ -38,6 +38,11 @@ pub struct UpArgs {
     /// Customers in the demo company (tests use more to have a longer synchronization).
     #[arg(long, default_value_t = crate::demo::Spec::DEMO.customers, hide = true)]
     pub demo_customers: usize,
+    /// Sales' service protection limits (as `kontor sales serve --limits`; off here by default:
+    /// the integration is the only heavy user of this Sales).
+    #[arg(long, env = "KONTOR_SALES_LIMITS", default_value = "off",
+          value_parser = crate::serve::limits_setting)]
+    pub sales_limits: crate::serve::LimitsSetting,
 }
 
 /// What the first start generated for the person who ran `kontor up`, kept in
@@ -177,6 +182,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         ("127.0.0.1", args.sales_port),
         Some(crm_url.clone()),
         Some(&data),
+        args.sales_limits.0.clone(),
         shutdown.clone(),
     )
     .await?;

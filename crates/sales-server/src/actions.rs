@@ -23,6 +23,35 @@ pub fn require_admin(ctx: &Ctx<'_>, what: &str) -> ApiResult<()> {
     }
 }
 
+/// Assigning and removing roles at all needs [`security::ROLE_ASSIGNMENT_OPS`] on `role`.
+fn assignment_allowed(ctx: &Ctx<'_>, roles: &kontor_sales::model::TableInfo) -> ApiResult<()> {
+    for op in security::ROLE_ASSIGNMENT_OPS {
+        ctx.check(op, roles)?;
+    }
+    Ok(())
+}
+
+/// Dataverse's rule for one assignment or removal: never one's own roles, never a role with a
+/// privilege the caller does not hold.
+async fn check_assignment(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    target: Uuid,
+    role: Uuid,
+    change: security::RoleChange,
+) -> ApiResult<()> {
+    let privileges = directory::role_privileges(tx, role).await?;
+    security::check_role_assignment(
+        &ctx.principal.grants,
+        ctx.principal.user_id,
+        target,
+        role,
+        &privileges,
+        change,
+    )
+    .map_err(|r| ApiError::from(kontor_sales::SalesError::from(r)))
+}
+
 fn reply(status: StatusCode, body: Option<Value>) -> Reply {
     Reply { status, headers: vec![], body, raw: None }
 }
@@ -52,18 +81,15 @@ pub async fn import_solution(ctx: &Ctx<'_>, tx: &mut Tx, req: &Request) -> ApiRe
     for step in steps {
         match step {
             Step::EnsureRole { name, privileges } => {
-                let id = match directory::role_id(tx, &name).await? {
-                    Some(id) => id,
-                    None => {
-                        let mut attrs = Map::new();
-                        attrs.insert("name".into(), Value::String(name.clone()));
-                        attrs.insert("isinherited".into(), json!(1));
-                        let body = Body { attrs, binds: vec![], key: None };
-                        let id = role_uuid(&name);
-                        service::create(ctx.principal, tx, re, rt, body, Some(id)).await?;
-                        id
-                    }
-                };
+                // The solution's roles live at fixed ids: a role someone named alike is not one.
+                let id = security::role_id_for(&name);
+                if !directory::role_exists(tx, id).await? {
+                    let mut attrs = Map::new();
+                    attrs.insert("name".into(), Value::String(name.clone()));
+                    attrs.insert("isinherited".into(), json!(1));
+                    let body = Body { attrs, binds: vec![], key: None };
+                    service::create(ctx.principal, tx, re, rt, body, Some(id)).await?;
+                }
                 directory::set_role_privileges(tx, id, &privileges).await?;
             }
             Step::RecordVersion(v) => directory::record_solution(tx, name, &v.to_string()).await?,
@@ -71,11 +97,6 @@ pub async fn import_solution(ctx: &Ctx<'_>, tx: &mut Tx, req: &Request) -> ApiRe
     }
     ctx.state.forget_solution_cache();
     Ok(reply(StatusCode::NO_CONTENT, None))
-}
-
-/// Deterministic ids for Kontor's roles, so every database names them alike.
-pub fn role_uuid(name: &str) -> Uuid {
-    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("kontor.role.{name}").as_bytes())
 }
 
 /// `GET solutions` (read-only; `$filter=uniquename eq '…'` honoured).
@@ -153,6 +174,17 @@ pub async fn systemuser(
 ) -> ApiResult<Reply> {
     let (ue, ut) =
         sales_model().set("systemusers").ok_or_else(|| ApiError::segment("systemusers"))?;
+    let (_, rt) = sales_model().set("roles").ok_or_else(|| ApiError::segment("roles"))?;
+    // The privilege before the user is looked up: a caller without it learns nothing about
+    // which users exist.
+    match rest {
+        ["systemuserroles_association"] => ctx.check(security::Op::Read, rt)?,
+        ["systemuserroles_association", "$ref"] => assignment_allowed(ctx, rt)?,
+        [seg, "$ref"] if seg.starts_with("systemuserroles_association(") => {
+            assignment_allowed(ctx, rt)?
+        }
+        _ => {}
+    }
     let user = service::find(tx, ue, ut, key).await?;
     let Some(user) = user else {
         return Err(match key {
@@ -170,10 +202,6 @@ pub async fn systemuser(
         ["systemuserroles_association"] => {
             need(&req.method, Method::GET, "systemuserroles_association")?;
             let (re, rt) = sales_model().set("roles").ok_or_else(|| ApiError::segment("roles"))?;
-            ctx.principal
-                .grants
-                .check(security::Op::Read, rt)
-                .map_err(|d| ApiError::privilege(&d, ctx.principal.user_id))?;
             let mut value = vec![];
             for id in directory::user_role_ids(tx, user_id).await? {
                 if let Some(r) = service::find(tx, re, rt, &Key::Id(id)).await? {
@@ -198,7 +226,6 @@ pub async fn systemuser(
         }
         ["systemuserroles_association", "$ref"] => {
             need(&req.method, Method::POST, "systemuserroles_association/$ref")?;
-            require_admin(ctx, "assign security roles")?;
             let (set, rkey) = reference_body(req)?;
             if set != "roles" {
                 return Err(ApiError::bad_request(
@@ -216,15 +243,16 @@ pub async fn systemuser(
                 .and_then(Value::as_str)
                 .and_then(|s| Uuid::parse_str(s).ok())
                 .ok_or_else(|| ApiError::internal("role without id"))?;
+            check_assignment(ctx, tx, user_id, role_id, security::RoleChange::Assign).await?;
             directory::assign_role(tx, user_id, role_id).await?;
             Ok(reply(StatusCode::NO_CONTENT, None))
         }
         [seg, "$ref"] if seg.starts_with("systemuserroles_association(") => {
             need(&req.method, Method::DELETE, "systemuserroles_association(<id>)/$ref")?;
-            require_admin(ctx, "remove security roles")?;
             let inner =
                 seg.trim_start_matches("systemuserroles_association(").trim_end_matches(')');
             let role_id = Uuid::parse_str(inner).map_err(|_| ApiError::segment(seg))?;
+            check_assignment(ctx, tx, user_id, role_id, security::RoleChange::Remove).await?;
             if !directory::remove_role(tx, user_id, role_id).await? {
                 return Err(ApiError::not_found("role", role_id));
             }

@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use kontor_odata::model::EntityType;
 use kontor_sales::model::TableInfo;
+use kontor_sales::security::Op;
 use kontor_store::Tx;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -27,6 +28,18 @@ pub async fn run(
     message: &str,
 ) -> ApiResult<Reply> {
     let set = entity.set_name.as_str();
+    // The table privilege before any row is read: a caller without it learns nothing about
+    // which keys exist. (An upsert needs one of create and write; each write checks its own.)
+    let grants = &ctx.principal.grants;
+    let denied = |d| ApiError::privilege(&d, ctx.principal.user_id);
+    match message {
+        "CreateMultiple" => grants.check(Op::Create, table).map_err(denied)?,
+        "UpdateMultiple" => grants.check(Op::Write, table).map_err(denied)?,
+        _ if grants.check(Op::Create, table).is_err() => {
+            grants.check(Op::Write, table).map_err(denied)?
+        }
+        _ => {}
+    }
     let body: Value = serde_json::from_slice(&req.body)
         .map_err(|e| ApiError::payload(set, format!("The request body is not valid JSON: {e}")))?;
     let Some(targets) = body.get("Targets").and_then(Value::as_array) else {

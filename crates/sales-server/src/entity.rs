@@ -30,11 +30,16 @@ pub async fn property(
     if entity.property(prop).is_none() || !visible(prop) {
         return Err(ApiError::segment(prop));
     }
+    // The privilege before the row: a caller without it learns nothing about which ids exist.
+    match req.method {
+        Method::GET => ctx.check(Op::Read, table)?,
+        Method::PUT => ctx.check(Op::Write, table)?,
+        _ => {}
+    }
     let existing =
         find(tx, entity, table, key).await?.ok_or_else(|| not_found(entity, table, key))?;
     match req.method {
         Method::GET => {
-            ctx.check(Op::Read, table)?;
             let v = existing.get(prop).cloned().unwrap_or(Value::Null);
             if v.is_null() {
                 return Ok(Reply::new(StatusCode::NO_CONTENT));
@@ -70,6 +75,7 @@ pub async fn clear_reference(
     if lookup.read_only {
         return Err(ApiError::segment(nav));
     }
+    ctx.check(Op::Write, table)?;
     let existing =
         find(tx, entity, table, key).await?.ok_or_else(|| not_found(entity, table, key))?;
     let mut body = Body::default();
@@ -565,6 +571,11 @@ pub async fn upsert(
     let visible = ctx.visible(table);
     let if_match = condition(req, "if-match")?;
     let if_none_match = condition(req, "if-none-match")?;
+    // The privilege before the row: an upsert needs one of create and write (each path checks
+    // its own again), so a caller with neither learns nothing about which keys exist.
+    if ctx.check(Op::Create, table).is_err() {
+        ctx.check(Op::Write, table)?;
+    }
     let existing = find(tx, entity, table, key).await?;
     match existing {
         Some(existing) => {

@@ -209,6 +209,10 @@ impl From<SalesError> for ApiError {
             S::Denied { .. } => {
                 ApiError::new(StatusCode::FORBIDDEN, code::PRIVILEGE_DENIED, message)
             }
+            S::Role(kontor_sales::security::RoleRefusal::ReservedName(_)) => {
+                ApiError::bad_request(code::INVALID_ARGUMENT, message)
+            }
+            S::Role(_) => ApiError::new(StatusCode::FORBIDDEN, code::PRIVILEGE_DENIED, message),
             S::Payload { .. } => ApiError::bad_request(code::PAYLOAD, message),
             S::Validation(_) => ApiError::bad_request(code::VALIDATION, message),
             S::OptionOutOfRange(_) => ApiError::bad_request(code::OPTION_OUT_OF_RANGE, message),

@@ -1,6 +1,7 @@
 //! Service protection limits like Dataverse's (api-limits): per user, over a sliding window, a
 //! number of requests, a combined execution time and a number of concurrent requests. Over a
-//! limit the request is refused with 429 and `Retry-After`. Off unless configured.
+//! limit the request is refused with 429 and `Retry-After`. `kontor sales serve` turns them on at
+//! Dataverse's values unless told otherwise ([`parse_setting`]).
 //!
 //! The counters live in the process, as Dataverse's live per web server.
 
@@ -61,6 +62,16 @@ impl Limits {
             }
         }
         Ok(l)
+    }
+}
+
+/// A limits setting as a person writes it (a flag or `KONTOR_SALES_LIMITS`): `on` (Dataverse's
+/// documented values), `off`, or a [`Limits::parse`] list.
+pub fn parse_setting(text: &str) -> Result<Option<Limits>, String> {
+    match text.trim() {
+        "off" | "none" => Ok(None),
+        "on" | "default" | "" => Ok(Some(Limits::default())),
+        spec => Limits::parse(spec).map(Some),
     }
 }
 
@@ -181,6 +192,24 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_limits_setting_is_on_off_or_a_list_and_anything_else_is_refused_by_name() {
+        let cases: &[(&str, Result<Option<Limits>, &str>)] = &[
+            ("on", Ok(Some(Limits::default()))),
+            ("off", Ok(None)),
+            ("requests=10", Ok(Some(Limits { max_requests: 10, ..Limits::default() }))),
+            ("requests=ten", Err("'ten' is not a number")),
+            ("speed=3", Err("unknown limit 'speed'")),
+        ];
+        for (text, want) in cases {
+            match (parse_setting(text), want) {
+                (Ok(got), Ok(want)) => assert_eq!(&got, want, "{text}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{text}: {got}"),
+                (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
 
     #[test]
     fn the_request_after_the_limit_waits_until_the_oldest_leaves_the_window() {

@@ -41,13 +41,15 @@ impl Default for Config {
 impl Config {
     /// The configuration from the environment: the sealing key from `KONTOR_SECRET_KEY` or
     /// `<data_dir>/secret.key` (created when missing), limits from `KONTOR_SALES_LIMITS`
-    /// (`requests=6000,window=300,execution=1200,concurrent=52`; unset = off), the public URL
+    /// (`on`, `off` or `requests=6000,window=300,execution=1200,concurrent=52`; unset = off), the public URL
     /// from `KONTOR_SALES_URL`.
     pub fn from_env(data_dir: Option<&std::path::Path>) -> Result<Config, String> {
         let sealing_key = SealingKey::load(data_dir).map_err(|e| e.to_string())?;
         let limits = match std::env::var("KONTOR_SALES_LIMITS") {
-            Ok(v) if !v.trim().is_empty() && v.trim() != "off" => Some(Limits::parse(&v)?),
-            _ => None,
+            Ok(v) => {
+                crate::limits::parse_setting(&v).map_err(|e| format!("KONTOR_SALES_LIMITS: {e}"))?
+            }
+            Err(_) => None,
         };
         Ok(Config {
             sealing_key,

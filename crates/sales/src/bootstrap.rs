@@ -114,11 +114,13 @@ pub async fn bootstrap(
     Ok(generated.then_some(password))
 }
 
-/// Keeps the privileges of Kontor's built-in roles in step with this build.
+/// Keeps the privileges of Kontor's built-in roles in step with this build. Roles are found by
+/// their fixed ids (every database has created them at those ids), never by name.
 async fn refresh_roles(db: &Db) -> Result<(), SalesError> {
     let mut tx = db.begin().await?;
     for role in BUILT_IN_ROLES {
-        if let Some(id) = directory::role_id(&mut tx, role).await? {
+        let id = security::role_id_for(role);
+        if directory::role_exists(&mut tx, id).await? {
             directory::set_role_privileges(&mut tx, id, &security::role_privileges(role)).await?;
         }
     }

@@ -34,11 +34,11 @@ fn parse_uuid(text: Option<String>) -> Option<Uuid> {
     text.and_then(|t| Uuid::parse_str(&t).ok())
 }
 
-/// The roles (by name) and privileges of `user`.
+/// The roles (by id) and privileges of `user`.
 pub async fn grants(db: &Db, user: Uuid) -> Result<Grants, StoreError> {
     let rows = db
         .fetch_all_sql(
-            "SELECT r.name AS name, p.privilegename AS privilegename \
+            "SELECT r.roleid AS roleid, p.privilegename AS privilegename \
              FROM crm_systemuserroles ur \
              JOIN crm_role r ON r.roleid = ur.roleid \
              LEFT JOIN crm_roleprivileges p ON p.roleid = ur.roleid \
@@ -48,8 +48,8 @@ pub async fn grants(db: &Db, user: Uuid) -> Result<Grants, StoreError> {
         .await?;
     let mut g = Grants::default();
     for r in rows {
-        if let Some(name) = r.try_get::<Option<String>>("name")? {
-            g.roles.insert(name);
+        if let Some(id) = parse_uuid(r.try_get("roleid")?) {
+            g.roles.insert(id);
         }
         if let Some(p) = r.try_get::<Option<String>>("privilegename")? {
             g.privileges.insert(p);
@@ -114,22 +114,19 @@ pub async fn password_login(
             vec![s(username)],
         )
         .await?;
-    let Some(row) = row else {
-        // Spend the same time as a real check so that user names cannot be probed by timing.
-        let _ = secrets::verify_password(password, DUMMY_HASH);
-        return Ok(None);
+    // One argon2 check whatever the row says (unknown user, no password, disabled), so that
+    // user names cannot be probed by timing.
+    let (hash, disabled, user) = match &row {
+        Some(row) => (
+            row.try_get::<Option<String>>("password_hash")?.map(secrets::StoredHash::new),
+            row.try_get::<Option<bool>>("isdisabled")?.unwrap_or(false),
+            parse_uuid(row.try_get("systemuserid")?),
+        ),
+        None => (None, false, None),
     };
-    let hash: Option<String> = row.try_get("password_hash")?;
-    let disabled = row.try_get::<Option<bool>>("isdisabled")?.unwrap_or(false);
-    match hash {
-        Some(h) if !disabled && secrets::verify_password(password, &h) => {
-            Ok(parse_uuid(row.try_get("systemuserid")?))
-        }
-        _ => Ok(None),
-    }
+    let ok = secrets::verify_password_async(hash, password).await;
+    Ok(user.filter(|_| ok && !disabled))
 }
-
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Hk5Jc4bq0hR0Yq0QnQ9d0o0p0q0r0s0t0u0v0w0x0y";
 
 /// How a client-credentials login ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,7 +186,7 @@ async fn upsert_credential(
 
 /// Sets an interactive user's password (argon2).
 pub async fn set_password(tx: &mut Tx, user: Uuid, password: &str) -> Result<(), StoreError> {
-    upsert_credential(tx, user, "password_hash", secrets::hash_password(password)).await
+    upsert_credential(tx, user, "password_hash", secrets::hash_password_async(password).await).await
 }
 
 /// Sets an application user's client secret (sha256; secrets are high-entropy).
@@ -259,7 +256,33 @@ pub async fn set_role_privileges(
     Ok(())
 }
 
-/// The id of the role named `name`, if any.
+/// The privileges of a role.
+pub async fn role_privileges(
+    tx: &mut Tx,
+    role: Uuid,
+) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    let rows = tx
+        .fetch_all_sql(
+            "SELECT privilegename FROM crm_roleprivileges WHERE roleid = $1",
+            vec![s(role)],
+        )
+        .await?;
+    let mut out = std::collections::BTreeSet::new();
+    for r in rows {
+        out.insert(r.try_get::<String>("privilegename")?);
+    }
+    Ok(out)
+}
+
+/// Whether the role row `id` exists.
+pub async fn role_exists(tx: &mut Tx, role: Uuid) -> Result<bool, StoreError> {
+    Ok(tx
+        .fetch_optional_sql("SELECT roleid FROM crm_role WHERE roleid = $1", vec![s(role)])
+        .await?
+        .is_some())
+}
+
+/// The id of the role named `name`, if any (names are labels: decide nothing by them).
 pub async fn role_id(tx: &mut Tx, name: &str) -> Result<Option<Uuid>, StoreError> {
     let row =
         tx.fetch_optional_sql("SELECT roleid FROM crm_role WHERE name = $1", vec![s(name)]).await?;

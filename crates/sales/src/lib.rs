@@ -56,6 +56,9 @@ pub enum SalesError {
     /// The caller lacks the table privilege the operation needs.
     #[error("{}", denied.message(*user))]
     Denied { denied: security::Denied, user: uuid::Uuid },
+    /// A change to a role, or to who holds one, that the role rules refuse.
+    #[error(transparent)]
+    Role(#[from] security::RoleRefusal),
     /// A body that does not fit the entity (unknown property, wrong type, bad reference).
     #[error(
         "Error identified in Payload provided by the user for Entity :'{set}', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : Microsoft.OData.ODataException: {detail}"

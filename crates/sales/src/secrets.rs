@@ -36,6 +36,25 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// A stored argon2 password hash (PHC string).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredHash(String);
+
+impl StoredHash {
+    pub fn new(phc: impl Into<String>) -> Self {
+        StoredHash(phc.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for StoredHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredHash(***)")
+    }
+}
+
 /// An argon2 PHC string for `password`.
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
@@ -46,11 +65,55 @@ pub fn hash_password(password: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn verify_password(password: &str, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
+/// A hash of a password nobody knows, made once with the same parameters as every stored one, so
+/// that checking against it costs what checking a real one does.
+fn dummy_hash() -> &'static StoredHash {
+    static DUMMY: std::sync::OnceLock<StoredHash> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| StoredHash(hash_password(&random_token(18))))
+}
+
+/// Checks `password` against `stored`. Always runs argon2: with no stored hash (unknown user,
+/// no password) it verifies against a dummy hash and answers false, so an unknown user name
+/// costs the same as a wrong password. Slow by design: call it through [`verify_password_async`]
+/// from async code.
+pub fn verify_password(stored: Option<&StoredHash>, password: &str) -> bool {
+    let phc = stored.unwrap_or_else(|| dummy_hash());
+    let ok = match PasswordHash::new(phc.as_str()) {
         Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
         Err(_) => false,
+    };
+    ok && stored.is_some()
+}
+
+/// At most one password hash computation per core at a time, off the async runtime: a burst of
+/// logins queues here instead of stalling every other request.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
+}
+
+/// Runs a CPU-heavy hashing job on the blocking pool behind [`hashing_permits`].
+async fn off_runtime<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> T {
+    // The semaphore is never closed, so acquiring only waits.
+    let _permit = hashing_permits().acquire().await.ok();
+    match tokio::task::spawn_blocking(job).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
+}
+
+/// [`verify_password`] on the blocking pool, behind the hashing concurrency limit.
+pub async fn verify_password_async(stored: Option<StoredHash>, password: &str) -> bool {
+    let password = password.to_owned();
+    off_runtime(move || verify_password(stored.as_ref(), &password)).await
+}
+
+/// [`hash_password`] on the blocking pool, behind the hashing concurrency limit.
+pub async fn hash_password_async(password: &str) -> String {
+    let password = password.to_owned();
+    off_runtime(move || hash_password(&password)).await
 }
 
 /// A random URL-safe string with `bytes` bytes of entropy.
@@ -176,10 +239,33 @@ mod tests {
 
     #[test]
     fn a_password_verifies_only_against_its_own_hash() {
-        let h = hash_password("correct horse");
-        assert!(verify_password("correct horse", &h));
-        assert!(!verify_password("wrong", &h));
-        assert!(!verify_password("x", "not a hash"));
+        let h = StoredHash::new(hash_password("correct horse"));
+        assert!(verify_password(Some(&h), "correct horse"));
+        assert!(!verify_password(Some(&h), "wrong"));
+        assert!(!verify_password(Some(&StoredHash::new("not a hash")), "x"));
+    }
+
+    #[test]
+    fn without_a_stored_hash_the_check_still_runs_argon2_and_fails() {
+        // The dummy is a real argon2 hash with the stored hashes' parameters…
+        let dummy = dummy_hash();
+        let parsed = PasswordHash::new(dummy.as_str()).expect("a PHC string");
+        let real = hash_password("x");
+        let real = PasswordHash::new(&real).unwrap();
+        assert_eq!(parsed.algorithm, real.algorithm);
+        assert_eq!(parsed.params, real.params);
+        // …and checking without a stored hash verifies against it and answers false, even for
+        // the empty password.
+        assert!(!verify_password(None, ""));
+        assert!(!verify_password(None, "anything"));
+    }
+
+    #[tokio::test]
+    async fn hashing_and_checking_run_off_the_async_runtime() {
+        let h = StoredHash::new(hash_password_async("pw-123456").await);
+        assert!(verify_password_async(Some(h.clone()), "pw-123456").await);
+        assert!(!verify_password_async(Some(h), "nope").await);
+        assert!(!verify_password_async(None, "pw-123456").await);
     }
 
     #[test]

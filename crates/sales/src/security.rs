@@ -50,10 +50,11 @@ pub fn privilege_id(name: &str) -> uuid::Uuid {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("kontor.privilege.{name}").as_bytes())
 }
 
-/// What a caller holds: its roles (by name) and the union of their privileges.
+/// What a caller holds: its roles (by id: names are writable and prove nothing) and the union of
+/// their privileges.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Grants {
-    pub roles: BTreeSet<String>,
+    pub roles: BTreeSet<uuid::Uuid>,
     pub privileges: BTreeSet<String>,
 }
 
@@ -92,8 +93,9 @@ impl Denied {
 }
 
 impl Grants {
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.contains(role)
+    /// Whether the caller holds the role with this id ([`role_id_for`] for Kontor's roles).
+    pub fn has_role(&self, role: uuid::Uuid) -> bool {
+        self.roles.contains(&role)
     }
 
     /// Checks `op` on `table`.
@@ -197,15 +199,146 @@ pub const KONTOR_CONNECTION_PRIVILEGE: &str = "prvWriteKontorFinancialsConnectio
 /// The built-in roles created on an empty database.
 pub const BUILT_IN_ROLES: &[&str] = &[SYSTEM_ADMINISTRATOR, SOLUTION_CUSTOMIZER, SALESPERSON];
 
+/// Kontor's predefined roles: the built-in ones and those the integration solution installs.
+/// Each has a fixed id ([`role_id_for`] its name, the id every database has created it with), and
+/// none can be renamed, changed or deleted through the API.
+pub const PREDEFINED_ROLES: &[&str] = &[
+    SYSTEM_ADMINISTRATOR,
+    SOLUTION_CUSTOMIZER,
+    SALESPERSON,
+    INTEGRATION_ADMINISTRATOR,
+    INTEGRATION_USER,
+];
+
+/// The fixed id of System Administrator.
+pub fn system_administrator_id() -> uuid::Uuid {
+    role_id_for(SYSTEM_ADMINISTRATOR)
+}
+
+/// The name of the predefined role with this id, if it is one.
+pub fn predefined_role(id: uuid::Uuid) -> Option<&'static str> {
+    PREDEFINED_ROLES.iter().copied().find(|name| role_id_for(name) == id)
+}
+
+/// The predefined role this name belongs to (names compare without case, as Dataverse's do).
+fn reserved_name(name: &str) -> Option<&'static str> {
+    PREDEFINED_ROLES.iter().copied().find(|r| r.eq_ignore_ascii_case(name.trim()))
+}
+
 /// Importing a solution needs both System Administrator and Solution Customizer (the integration
 /// setup's rule).
 pub fn may_import_solution(grants: &Grants) -> bool {
-    grants.has_role(SYSTEM_ADMINISTRATOR) && grants.has_role(SOLUTION_CUSTOMIZER)
+    grants.has_role(system_administrator_id()) && grants.has_role(role_id_for(SOLUTION_CUSTOMIZER))
 }
 
-/// Setting user credentials and roles is an administrator's job.
+/// Setting other users' credentials is an administrator's job.
 pub fn may_administer_users(grants: &Grants) -> bool {
-    grants.has_role(SYSTEM_ADMINISTRATOR)
+    grants.has_role(system_administrator_id())
+}
+
+/// Why a change to a role, or to who holds it, is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoleRefusal {
+    #[error(
+        "The security role '{name}' (Id={id}) is predefined: it cannot be renamed, changed or deleted."
+    )]
+    Predefined { id: uuid::Uuid, name: &'static str },
+    #[error("The name '{0}' belongs to a predefined security role; choose another name.")]
+    ReservedName(String),
+    #[error("A user cannot change its own security roles; another user with the privileges must.")]
+    OwnRoles,
+    #[error(
+        "A System Administrator cannot remove System Administrator from itself; another one must."
+    )]
+    OwnAdministration,
+    /// The rule against elevation: nobody assigns (or removes) a role they do not hold
+    /// themselves (System Administrator holds every privilege and may assign any role).
+    #[error(
+        "The caller does not hold the security role (Id={role}), so it cannot assign or remove it."
+    )]
+    NotHeld { role: uuid::Uuid },
+    /// Dataverse's rule against elevation: nobody assigns (or removes) a role with privileges they
+    /// do not hold themselves.
+    #[error(
+        "The security role (Id={role}) has privileges the caller does not hold ({}), so the caller cannot assign or remove it.",
+        missing.join(", ")
+    )]
+    Escalation { role: uuid::Uuid, missing: Vec<String> },
+}
+
+/// Creating a role row with `id` and `name`: a predefined role's name only at its own id, and a
+/// predefined id only with its own name.
+pub fn check_role_create(id: uuid::Uuid, name: Option<&str>) -> Result<(), RoleRefusal> {
+    if let Some(predefined) = predefined_role(id)
+        && name != Some(predefined)
+    {
+        return Err(RoleRefusal::Predefined { id, name: predefined });
+    }
+    match name.and_then(reserved_name) {
+        Some(r) if role_id_for(r) != id => Err(RoleRefusal::ReservedName(r.to_owned())),
+        _ => Ok(()),
+    }
+}
+
+/// Updating the role row `id`, renaming it to `new_name` when given: predefined roles are
+/// read-only, and no other role takes a predefined role's name.
+pub fn check_role_update(id: uuid::Uuid, new_name: Option<&str>) -> Result<(), RoleRefusal> {
+    if let Some(name) = predefined_role(id) {
+        return Err(RoleRefusal::Predefined { id, name });
+    }
+    match new_name.and_then(reserved_name) {
+        Some(r) => Err(RoleRefusal::ReservedName(r.to_owned())),
+        None => Ok(()),
+    }
+}
+
+/// Deleting the role row `id`.
+pub fn check_role_delete(id: uuid::Uuid) -> Result<(), RoleRefusal> {
+    match predefined_role(id) {
+        Some(name) => Err(RoleRefusal::Predefined { id, name }),
+        None => Ok(()),
+    }
+}
+
+/// The privileges that let a caller assign and remove roles at all (Dataverse asks for Read and
+/// Assign on Security Role; Kontor's closest are Read and Write on `role`).
+pub const ROLE_ASSIGNMENT_OPS: [Op; 2] = [Op::Read, Op::Write];
+
+/// Whether a role is given to a user or taken from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleChange {
+    Assign,
+    Remove,
+}
+
+/// Assigning `role` (with `role_privileges`) to `target`, or removing it, by `caller` holding
+/// `grants` (who already passed the [`ROLE_ASSIGNMENT_OPS`] check): only a role the caller holds
+/// itself (or any, for System Administrator), never one with a privilege the caller lacks, and
+/// never one's own roles — but for a System Administrator, who holds every privilege already
+/// (so gains nothing) and may give itself another role, never take System Administrator away.
+pub fn check_role_assignment(
+    grants: &Grants,
+    caller: uuid::Uuid,
+    target: uuid::Uuid,
+    role: uuid::Uuid,
+    role_privileges: &BTreeSet<String>,
+    change: RoleChange,
+) -> Result<(), RoleRefusal> {
+    let administrator = grants.has_role(system_administrator_id());
+    if caller == target {
+        if !administrator {
+            return Err(RoleRefusal::OwnRoles);
+        }
+        if change == RoleChange::Remove && role == system_administrator_id() {
+            return Err(RoleRefusal::OwnAdministration);
+        }
+        return Ok(());
+    }
+    if !grants.has_role(role) && !administrator {
+        return Err(RoleRefusal::NotHeld { role });
+    }
+    let missing: Vec<String> = role_privileges.difference(&grants.privileges).cloned().collect();
+    if missing.is_empty() { Ok(()) } else { Err(RoleRefusal::Escalation { role, missing }) }
 }
 
 #[cfg(test)]
@@ -214,7 +347,7 @@ mod tests {
 
     fn grants(role: &str) -> Grants {
         Grants {
-            roles: [role.to_owned()].into(),
+            roles: [role_id_for(role)].into(),
             privileges: role_privileges(role).into_iter().collect(),
         }
     }
@@ -245,7 +378,7 @@ mod tests {
     fn solution_import_needs_both_roles() {
         let mut g = grants(SYSTEM_ADMINISTRATOR);
         assert!(!may_import_solution(&g));
-        g.roles.insert(SOLUTION_CUSTOMIZER.to_owned());
+        g.roles.insert(role_id_for(SOLUTION_CUSTOMIZER));
         assert!(may_import_solution(&g));
         assert!(!may_import_solution(&grants(SOLUTION_CUSTOMIZER)));
     }
@@ -274,5 +407,80 @@ mod tests {
         assert!(g.check(Op::Read, table("systemuser")).is_ok());
         assert!(g.check(Op::Write, table("systemuser")).is_err());
         assert!(g.check(Op::Write, table("salesorder")).is_ok());
+    }
+
+    #[test]
+    fn a_role_named_system_administrator_is_not_the_system_administrator_role() {
+        let impostor = uuid::Uuid::new_v4();
+        let g = Grants { roles: [impostor].into(), privileges: BTreeSet::new() };
+        assert!(!may_administer_users(&g));
+        assert_eq!(
+            check_role_update(impostor, Some("system administrator")),
+            Err(RoleRefusal::ReservedName(SYSTEM_ADMINISTRATOR.to_owned()))
+        );
+        assert!(check_role_create(impostor, Some(SYSTEM_ADMINISTRATOR)).is_err());
+        assert!(check_role_create(impostor, Some("Auditor")).is_ok());
+        assert!(check_role_update(impostor, Some("Auditor")).is_ok());
+    }
+
+    #[test]
+    fn predefined_roles_cannot_be_renamed_changed_or_deleted() {
+        for name in PREDEFINED_ROLES {
+            let id = role_id_for(name);
+            assert_eq!(predefined_role(id), Some(*name));
+            assert!(matches!(check_role_update(id, None), Err(RoleRefusal::Predefined { .. })));
+            assert!(check_role_update(id, Some("Renamed")).is_err());
+            assert!(check_role_delete(id).is_err());
+            assert!(check_role_create(id, Some(name)).is_ok(), "the role itself, at its own id");
+            assert!(check_role_create(id, Some("Other")).is_err());
+        }
+        assert!(check_role_delete(uuid::Uuid::new_v4()).is_ok());
+    }
+
+    #[test]
+    fn nobody_assigns_a_role_they_do_not_hold_nor_changes_their_own_roles_but_an_administrator_adding_one()
+     {
+        use RoleChange::{Assign, Remove};
+        let set = |role: &str| -> BTreeSet<String> { role_privileges(role).into_iter().collect() };
+        let admin = grants(INTEGRATION_ADMINISTRATOR);
+        let (me, other) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let (user, sysadmin) = (set(INTEGRATION_USER), set(SYSTEM_ADMINISTRATOR));
+        let (user_role, sa_id) = (role_id_for(INTEGRATION_USER), system_administrator_id());
+        let admin_role = role_id_for(INTEGRATION_ADMINISTRATOR);
+        let check = check_role_assignment;
+        assert!(
+            check(&admin, me, other, admin_role, &set(INTEGRATION_ADMINISTRATOR), Assign).is_ok()
+        );
+        assert_eq!(
+            check(&admin, me, other, user_role, &user, Assign),
+            Err(RoleRefusal::NotHeld { role: user_role })
+        );
+        assert_eq!(check(&admin, me, me, user_role, &user, Assign), Err(RoleRefusal::OwnRoles));
+        assert_eq!(check(&admin, me, me, admin_role, &user, Remove), Err(RoleRefusal::OwnRoles));
+        assert_eq!(
+            check(&admin, me, other, sa_id, &sysadmin, Assign),
+            Err(RoleRefusal::NotHeld { role: sa_id })
+        );
+        // A role it holds, but whose privileges grew past its own: refused by name.
+        let mut grown = user.clone();
+        grown.insert("prvWriteNothingElse".to_owned());
+        let mut holder = admin.clone();
+        holder.roles.insert(user_role);
+        match check(&holder, me, other, user_role, &grown, Remove) {
+            Err(RoleRefusal::Escalation { missing, .. }) => {
+                assert_eq!(missing, vec!["prvWriteNothingElse".to_owned()])
+            }
+            other => panic!("{other:?}"),
+        }
+        // System Administrator assigns any role to anyone; to itself it may add a role (it gains
+        // nothing) but never drop System Administrator.
+        let sa = grants(SYSTEM_ADMINISTRATOR);
+        assert!(check(&sa, me, other, sa_id, &sysadmin, Assign).is_ok());
+        assert!(check(&sa, me, me, user_role, &user, Assign).is_ok());
+        assert!(check(&sa, me, me, user_role, &user, Remove).is_ok());
+        assert_eq!(
+            check(&sa, me, me, sa_id, &sysadmin, Remove),
+            Err(RoleRefusal::OwnAdministration)
+        );
     }
 }

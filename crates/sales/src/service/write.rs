@@ -14,7 +14,7 @@ use super::sets::{entity_set, storage_of};
 use crate::SalesError;
 use crate::directory::{self, Principal};
 use crate::model::TableInfo;
-use crate::security::Op;
+use crate::security::{self, Op};
 use crate::tables as rows;
 
 /// Checks that `principal` holds the privilege of `op` on `table`.
@@ -178,6 +178,9 @@ pub async fn prepare_create(
     resolve_binds(tx, &mut body, &entity.set_name, pre).await?;
     let id = id.or(body.key).unwrap_or_else(Uuid::now_v7);
     let mut attrs = body.attrs;
+    if entity.name == "role" {
+        security::check_role_create(id, attrs.get("name").and_then(Value::as_str))?;
+    }
     defaults_on_create(principal, tx, entity, id, &mut attrs, pre).await?;
     crate::rules::prepare_create(table, id, &mut attrs, principal.user_id)?;
     attrs.insert(entity.key.clone(), Value::String(id.to_string()));
@@ -234,6 +237,9 @@ pub async fn update_with(
     {
         return Err(SalesError::KeyMismatch { payload: k, record: id });
     }
+    if entity.name == "role" {
+        security::check_role_update(id, body.attrs.get("name").and_then(Value::as_str))?;
+    }
     resolve_binds(tx, &mut body, &entity.set_name, pre).await?;
     let mut patch = body.attrs;
     crate::rules::prepare_update(table, id, existing, &mut patch, principal.user_id)?;
@@ -258,6 +264,9 @@ pub async fn delete(
         .ok_or_else(|| SalesError::Internal("row without a key".into()))?;
     if entity.name == "systemuser" && id == principal.user_id {
         return Err(SalesError::DeleteOwnUser);
+    }
+    if entity.name == "role" {
+        security::check_role_delete(id)?;
     }
     let storage = storage_of(entity)?;
     rows::delete(tx, storage, id, if_match).await?;
