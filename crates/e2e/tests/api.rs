@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use kontor_financials_server::testing::{TEST_ADMIN_PASSWORD, basic_auth};
 use kontor_jobs::{Queue, SystemClock};
 use kontor_sync::store::SyncStore;
-use kontor_sync_server::{SyncState, router};
+use kontor_sync_server::{SyncState, routes};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -20,12 +21,27 @@ async fn call(
     uri: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let req = Request::builder().method(method).uri(uri).header("content-type", "application/json");
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .header("authorization", basic_auth("ADMIN", TEST_ADMIN_PASSWORD));
     let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_default()).unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// The integration's routes as the Financials process serves them (its authentication and
+/// permission sets in front), on the database of `fin`.
+async fn router(
+    fin: &kontor_financials_server::testing::TestServer,
+    state: SyncState,
+) -> axum::Router {
+    let fin_state =
+        kontor_financials_server::AppState::new(fin.db.clone(), Default::default()).await.unwrap();
+    kontor_financials_server::router_with(fin_state, routes(state))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -66,7 +82,7 @@ async fn setup_through_the_api_refuses_essential_and_then_connects_without_stori
     let store = SyncStore::new(fin.db.clone());
     store.migrate().await.unwrap();
     let state = SyncState::new(store.clone(), Queue::new(fin.db.clone()), Arc::new(SystemClock));
-    let app = router(state);
+    let app = router(&fin, state).await;
     let body = json!({
         "financialsUrl": fin.base_url, "companyId": fin.company_id, "financialsUser": "INTEGRATION",
         "financialsWebServiceKey": key["value"], "salesUrl": sales.base_url, "salesUser": "admin",
@@ -169,7 +185,7 @@ async fn setup_through_the_api_switches_the_running_engine_to_the_new_connection
     let queue = Queue::new(fin.db.clone());
     let state = SyncState::new(store.clone(), queue.clone(), Arc::new(SystemClock))
         .with_sealer(Arc::new(XorSealer));
-    let app = router(state.clone());
+    let app = router(&fin, state.clone()).await;
     let setup = |key: Option<&str>, admin: bool| {
         let mut b = json!({
             "financialsUrl": fin.base_url, "companyId": fin.company_id, "financialsUser": "INTEGRATION",
@@ -231,7 +247,7 @@ async fn setup_through_the_api_switches_the_running_engine_to_the_new_connection
     let restarted = SyncState::new(store.clone(), queue.clone(), Arc::new(SystemClock))
         .with_sealer(Arc::new(XorSealer));
     assert!(restarted.connect().await.unwrap().is_some());
-    assert_eq!(sync_now(router(restarted)).await.0, StatusCode::OK);
+    assert_eq!(sync_now(router(&fin, restarted).await).await.0, StatusCode::OK);
 
     // Setup again without the key reuses the stored one for the same user; another user needs one.
     let (s, v) = call(&app, "POST", "/integration/v1/setup", Some(setup(None, false))).await;
