@@ -319,6 +319,12 @@ fn forms(secret: &str, basic_user: Option<&str>) -> Vec<String> {
     f
 }
 
+#[test]
+fn the_base64_forms_searched_are_those_of_rfc_4648() {
+    assert_eq!([base64(b"Man"), base64(b"Ma"), base64(b"M")], ["TWFu", "TWE=", "TQ=="]);
+    assert_eq!(forms("ADMIN", Some("u")), ["ADMIN", "QURNSU4=", "QURN", "dTpBRE1JTg=="]);
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
@@ -327,8 +333,13 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 type Secrets = Vec<(&'static str, String, Option<String>)>;
 
 /// Asserts that no secret is in any file under `data` or in any `*.out` of `logs`, and that
-/// `data`, its folders and its files are private.
-fn assert_nowhere(secrets: &Secrets, data: &Path, logs: &Path, extra: &[(String, Vec<u8>)]) {
+/// `data`, its folders and its files are private. Returns the names of the files searched.
+fn assert_nowhere(
+    secrets: &Secrets,
+    data: &Path,
+    logs: &Path,
+    extra: &[(String, Vec<u8>)],
+) -> Vec<String> {
     let (mut files, mut folders) = (Vec::new(), Vec::new());
     walk(data, &mut files, &mut folders);
     let mut searched: Vec<(String, Vec<u8>)> = files
@@ -367,6 +378,7 @@ fn assert_nowhere(secrets: &Secrets, data: &Path, logs: &Path, extra: &[(String,
     let names: Vec<String> =
         files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     println!("searched {} files ({names:?}) and {outputs} outputs", files.len());
+    names
 }
 
 /// The data folder's `secret.key` as the integration's sealer (what the binary uses).
@@ -460,9 +472,6 @@ fn after_kontor_up_a_full_synchronization_and_the_setup_flows_no_secret_is_in_th
         services.sync_now().await;
         (new_key, new_secret)
     });
-    up.stop();
-    drop(first);
-
     let secrets: Secrets = vec![
         (
             "the administrators' and setup administrator's password",
@@ -474,6 +483,13 @@ fn after_kontor_up_a_full_synchronization_and_the_setup_flows_no_secret_is_in_th
         ("the new web service key", new_key, Some(fin_user)),
         ("the new client secret", new_secret, None),
     ];
+    // While it runs (the SQLite -wal and -shm files exist then), and once it has stopped.
+    let running = assert_nowhere(&secrets, data, logs, &[]);
+    for expected in ["financials.sqlite-wal", "financials.sqlite-shm", "sales.sqlite-wal"] {
+        assert!(running.iter().any(|n| n == expected), "{expected} in {running:?}");
+    }
+    up.stop();
+    drop(first);
     assert_nowhere(&secrets, data, logs, &[]);
     for expected in ["financials.sqlite", "sales.sqlite", "secret.key"] {
         assert!(data.join(expected).exists(), "{expected} is in the data folder");
@@ -540,12 +556,9 @@ fn after_the_setup_flows_and_a_full_synchronization_no_secret_is_in_the_data_fol
         &["financials", "serve", "--db", &fin_db, "--listen", &fin_listen, "--data", &data_arg],
         &admin_password,
     );
-    let mut worker = Proc::start(
-        logs,
-        "worker",
-        &["worker", "--db", &fin_db, "--data", &data_arg, "--workers", "1"],
-        &admin_password,
-    );
+    // A `kontor worker` builds its engine from the stored connection when it starts: one
+    // after each setup.
+    let worker_args = ["worker", "--db", &fin_db, "--data", &data_arg, "--workers", "1"];
 
     let secrets = rt.block_on(async {
         let company = services.wait_until_up().await;
@@ -576,13 +589,17 @@ fn after_the_setup_flows_and_a_full_synchronization_no_secret_is_in_the_data_fol
         let first_key = services.new_web_service_key(company, "INTEGRATION").await;
         let first_secret = services.new_client_secret(&client_id).await;
         services.setup(company, "INTEGRATION", &first_key, &client_id, &first_secret).await;
+        let mut worker = Proc::start(logs, "worker-1", &worker_args, &admin_password);
         services.full_sync().await;
+        worker.stop();
         // New secrets, setup again with them, and a full synchronization with them.
         let new_key = services.new_web_service_key(company, "INTEGRATION").await;
         let new_secret = services.new_client_secret(&client_id).await;
         services.setup(company, "INTEGRATION", &new_key, &client_id, &new_secret).await;
+        let mut worker = Proc::start(logs, "worker-2", &worker_args, &admin_password);
         services.full_sync().await;
         services.sync_now().await;
+        worker.stop();
         let secrets: Secrets = vec![
             ("the administrators' and setup administrator's password", admin_password.clone(), Some("ADMIN".into())),
             ("the first web service key", first_key, Some("INTEGRATION".into())),
@@ -592,7 +609,6 @@ fn after_the_setup_flows_and_a_full_synchronization_no_secret_is_in_the_data_fol
         ];
         secrets
     });
-    worker.stop();
     fin.stop();
     sales.stop();
 
@@ -601,9 +617,13 @@ fn after_the_setup_flows_and_a_full_synchronization_no_secret_is_in_the_data_fol
         t.extend(dump(&sales_db).await);
         t
     });
+    let dumped = |table: &str| {
+        tables.iter().find(|(name, _)| name.starts_with(&format!("table {table} "))).map(|t| &t.1)
+    };
     assert!(
-        tables.iter().any(|(name, _)| name.starts_with("table sync_secret ")),
+        dumped("sync_secret").is_some_and(|rows| contains(rows, "\"sealed\"")),
         "the integration's sealed credentials were dumped"
     );
+    assert!(dumped("fin_user").is_some_and(|rows| contains(rows, "INTEGRATION")), "users dumped");
     assert_nowhere(&secrets, data, logs, &tables);
 }
