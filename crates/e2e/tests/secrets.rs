@@ -92,6 +92,10 @@ impl Recorder {
     }
 }
 
+async fn state_credentials(store: &SyncStore) -> kontor_sync::credentials::IntegrationCredentials {
+    store.credentials(&XorSealer).await.unwrap().expect("stored credentials")
+}
+
 /// A database URL on `backend`, a new one each call.
 async fn database(backend: &str, dir: &tempfile::TempDir) -> String {
     match backend {
@@ -258,6 +262,17 @@ async fn setup_naming_a_new_url_without_the_secrets_is_refused_and_sends_the_sto
             call(&app, "POST", "/integration/v1/sync-now", Some(json!({"mapping": "CURRENCY"})))
                 .await;
         assert_eq!(s, StatusCode::OK, "the engine runs on the new connection: {v}");
+        // Credentials stored for another place than the stored connection (a setup cut short
+        // between the two writes, or a changed row) are not used: a restart does not connect.
+        let mut stray = state_credentials(&store).await;
+        stray.sales_url = listener.clone();
+        store.save_credentials(&stray, &XorSealer, chrono::Utc::now()).await.unwrap();
+        let restarted =
+            SyncState::new(store.clone(), Queue::new(fin.db.clone()), Arc::new(SystemClock))
+                .with_sealer(Arc::new(XorSealer));
+        let err = restarted.connect().await.err().expect("refused").to_string();
+        assert!(err.contains("the Sales URL changed") && err.contains("run setup again"), "{err}");
+        assert_eq!(recorder.connections(), 0, "the listener was connected to");
         println!("passed on {backend}");
     }
 }
