@@ -270,8 +270,10 @@ mod tests {
      {
         let listener = "http://127.0.0.1:9999".to_owned();
         type Change = fn(&mut SetupRequest, &str);
+        /// The key and secret used, or the refusal's message.
+        type Expected = Result<(&'static str, &'static str), &'static str>;
         #[rustfmt::skip]
-        let cases: Vec<(&str, Change, Result<(&str, &str), &str>)> = vec![
+        let cases: Vec<(&str, Change, Expected)> = vec![
             ("the same connection", |_, _| {}, Ok(("stored-key", "stored-secret"))),
             ("the same connection, the client id given", |r, _| r.sales_client_id = Some(APP.into()), Ok(("stored-key", "stored-secret"))),
             ("a listener as the Sales URL", |r, l| r.sales_url = l.into(), Err("salesClientSecret must be entered again because the Sales URL changed.")),

@@ -189,6 +189,10 @@ mod tests {
         RequestedSalesAccount::Named(n.into())
     }
 
+    /// A case: its name, the stored Sales account, the request, and what changed for the web
+    /// service key and for the Sales secret.
+    type Case = (&'static str, SalesAccount, RequestedTarget, Vec<Changed>, Vec<Changed>);
+
     #[test]
     fn a_stored_secret_is_reused_only_for_the_url_and_account_it_was_stored_for() {
         use Changed::*;
@@ -196,7 +200,7 @@ mod tests {
         let user = || SalesAccount::User("int@contoso.test".into());
         let attacker = "http://127.0.0.1:9999";
         #[rustfmt::skip]
-        let cases: Vec<(&str, SalesAccount, RequestedTarget, Vec<Changed>, Vec<Changed>)> = vec![
+        let cases: Vec<Case> = vec![
             ("the same target", app(), requested(FIN, "INTEGRATION", SALES, client(APP)), vec![], vec![]),
             ("the same target named by the application id", app(), requested(FIN, "INTEGRATION", SALES, named(APP)), vec![], vec![]),
             ("case, blanks and a trailing slash", app(), requested("HTTP://FIN.example:8080/ ", "integration", "http://Sales.Example:8081/", client(&APP.to_uppercase())), vec![], vec![]),
