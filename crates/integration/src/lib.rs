@@ -26,6 +26,7 @@ use kontor_sync::SyncError;
 use kontor_sync::credentials::{IntegrationCredentials, SalesSignIn, Sealer};
 use kontor_sync::engine::Engine;
 use kontor_sync::jobs::EngineSlot;
+use kontor_sync::secrets::{self, RequestedSalesAccount, RequestedTarget, SalesAccount, Verdict};
 use kontor_sync::store::{ConnectionSettings, SyncStore};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -118,10 +119,46 @@ impl Integration {
     pub async fn connect(&self) -> Result<Option<Arc<Engine>>, SyncError> {
         let Some(settings) = self.store.connection().await? else { return Ok(None) };
         let Some(credentials) = self.stored_credentials().await? else { return Ok(None) };
+        credentials_fit(&credentials, &settings)?;
         let engine = Arc::new(engine_for(&self.store, settings, &credentials, self.clock.clone()));
         self.set_engine(engine.clone());
         Ok(Some(engine))
     }
+}
+
+/// Stored credentials are only used for the place they were entered for: the stored
+/// connection's URLs and Financials user must be theirs ([`kontor_sync::secrets::reuse`]),
+/// else the engine is not built and setup must be run again with the secrets.
+fn credentials_fit(
+    credentials: &IntegrationCredentials,
+    settings: &ConnectionSettings,
+) -> Result<(), SyncError> {
+    let target = credentials.target(Some((&settings.financials_url, &settings.sales_url)));
+    let requested = RequestedTarget {
+        financials_url: settings.financials_url.clone(),
+        financials_user: settings.financials_user.clone(),
+        sales_url: settings.sales_url.clone(),
+        // The connection does not record the client id: the credentials' own account.
+        sales: match credentials.sales.account() {
+            SalesAccount::Client(id) => RequestedSalesAccount::Client(id),
+            SalesAccount::User(user) => RequestedSalesAccount::Named(user),
+        },
+    };
+    let verdict = secrets::reuse(target.as_ref(), &requested);
+    let why: Vec<&str> = [verdict.financials_key, verdict.sales_secret]
+        .iter()
+        .flat_map(|v| match v {
+            Verdict::Reuse => vec![],
+            Verdict::EnterAgain(why) => why.iter().map(|c| c.reason()).collect(),
+        })
+        .collect();
+    if why.is_empty() {
+        return Ok(());
+    }
+    Err(SyncError::Refused(format!(
+        "The stored integration credentials were entered for another place than the stored connection ({}): run setup again with the secrets.",
+        why.join(", ")
+    )))
 }
 
 /// The two HTTP connectors of a connection.

@@ -163,6 +163,18 @@ pub fn db_url(arg: &str) -> String {
     }
 }
 
+/// The folder of `secret.key` given with `--data`, created if missing and made private (0700,
+/// its files 0600) like `kontor up`'s data folder.
+fn private_data(data: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(dir) = data {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("create the data folder {}", dir.display()))?;
+        crate::private::data_folder(dir)
+            .with_context(|| format!("make the data folder {} private", dir.display()))?;
+    }
+    Ok(())
+}
+
 fn admin_password() -> Option<String> {
     std::env::var("KONTOR_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty())
 }
@@ -175,6 +187,7 @@ fn print_generated(service: &str, user: &str, generated: Option<String>) {
 }
 
 pub async fn financials_serve(args: ServeArgs) -> anyhow::Result<()> {
+    private_data(args.data.as_deref())?;
     let db = Db::connect(&db_url(&args.db)).await?;
     let generated = kontor_financials::bootstrap(&db, admin_password()).await?;
     print_generated("Financials", kontor_financials::bootstrap::ADMIN_USER, generated);
@@ -232,6 +245,7 @@ pub fn limits_setting(text: &str) -> Result<LimitsSetting, String> {
 
 pub async fn sales_serve(args: SalesServeArgs) -> anyhow::Result<()> {
     let SalesServeArgs { serve: args, limits } = args;
+    private_data(args.data.as_deref())?;
     let db = Db::connect(&db_url(&args.db)).await?;
     let generated = kontor_sales_server::prepare(&db, admin_password()).await?;
     print_generated("Sales", kontor_sales::bootstrap::ADMIN_USER, generated);
@@ -273,6 +287,7 @@ pub struct WorkerArgs {
 
 /// `kontor worker`: runs the integration's jobs against the connection stored in the database.
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    private_data(args.data.as_deref())?;
     let db = Db::connect(&db_url(&args.db)).await?;
     let store = SyncStore::new(db.clone());
     store.migrate().await?;

@@ -72,9 +72,13 @@ struct LegacyIntegration {
 
 impl From<LegacyIntegration> for IntegrationCredentials {
     fn from(l: LegacyIntegration) -> Self {
+        // An earlier version's credentials: their URLs are those of the connection they were
+        // kept with (`IntegrationCredentials::target`).
         IntegrationCredentials {
+            financials_url: String::new(),
             financials_user: l.financials_user,
             financials_key: l.financials_key,
+            sales_url: String::new(),
             sales: SalesSignIn::ClientCredentials {
                 client_id: l.sales_client_id,
                 client_secret: l.sales_client_secret,
@@ -202,8 +206,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             let app = sales.create_application_user("Kontor", "Integration").await?;
             sales.create_users_for_salespeople(&data_set).await?;
             let i = IntegrationCredentials {
+                financials_url: fin_url.clone(),
                 financials_user: fin_user.0,
                 financials_key: fin_user.1,
+                sales_url: crm_url.clone(),
                 sales: SalesSignIn::ClientCredentials { client_id: app.0, client_secret: app.1 },
             };
             store.save_credentials(&i, sealer.as_ref(), clock.now()).await?;

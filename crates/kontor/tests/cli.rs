@@ -337,10 +337,14 @@ fn the_integration_commands_drive_a_running_kontor_up_and_fail_on_a_line_in_erro
     assert!(assert_ok(&args, &up.cli(&args)).contains("CUSTOMER"));
 
     // Setup again with the administrator for the solution import: the password comes from
-    // standard input (not a flag) and is never printed.
+    // standard input (not a flag) and is never printed. No secret is given: the server reuses
+    // the stored ones, since the URLs are those they were stored for (`kontor up`'s own,
+    // on localhost; 127.0.0.1 would be another place and need them entered again).
     let admin_password = up.credential("sales_admin_password");
+    let stored_financials = format!("http://localhost:{}", up.financials_port);
+    let stored_sales = format!("http://localhost:{}", up.sales_port);
     let mut setup = Command::new(KONTOR)
-        .args(["setup", "--financials", &up.financials(), "--sales", &up.sales()])
+        .args(["setup", "--financials", &stored_financials, "--sales", &stored_sales])
         .args(["--import-solution", "--sales-admin", "admin", "--data"])
         .arg(up.data())
         .env_remove("KONTOR_PASSWORD")

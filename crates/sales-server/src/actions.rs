@@ -136,6 +136,8 @@ fn connection_allowed(ctx: &Ctx<'_>) -> ApiResult<()> {
 }
 
 /// `POST kontor_SetFinancialsConnection` `{"ODataUrl","UserName","AccessKey"}`.
+/// Without `AccessKey` the stored key is dropped, never kept: a stored secret is not filled in
+/// for a URL or user it was not entered for (the same rule as the integration's setup).
 pub async fn set_connection(ctx: &Ctx<'_>, tx: &mut Tx, req: &Request) -> ApiResult<Reply> {
     need(&req.method, Method::POST, "kontor_SetFinancialsConnection")?;
     connection_allowed(ctx)?;

@@ -264,6 +264,22 @@ async fn solution_import_needs_both_roles_is_idempotent_and_unlocks_the_integrat
         let r = admin.get("kontor_GetFinancialsConnection()").await;
         assert_eq!(r.json()["HasAccessKey"], true);
         assert!(!r.text.contains("very-secret-key"));
+        // A stored key never goes to a new place: a changed URL or user (or the same ones)
+        // without a new key keeps no key; it must be entered again.
+        for (url, user) in [
+            ("http://127.0.0.1:9/ODataV4", "INTEGRATION"),
+            ("http://localhost:8080/ODataV4", "SOMEONE-ELSE"),
+            ("http://localhost:8080/ODataV4", "INTEGRATION"),
+        ] {
+            let r = admin
+                .post("kontor_SetFinancialsConnection", json!({"ODataUrl": url, "UserName": user}))
+                .await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+            let r = admin.get("kontor_GetFinancialsConnection()").await;
+            assert_eq!(r.json()["HasAccessKey"], false, "{url} {user}: {}", r.text);
+            let r = admin.post("kontor_SetFinancialsConnection", json!({"ODataUrl": "http://localhost:8080/ODataV4", "UserName": "INTEGRATION", "AccessKey": "very-secret-key"})).await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        }
         let _ = iu;
     });
 }

@@ -12,6 +12,8 @@
 //!   through couplings, echo suppression); [`page`]: quiet rows and a written page's outcome.
 //! - [`matching`]: match-based coupling decisions; [`review`]: the full synchronization review
 //!   rules; [`options`]: the plan and outcome of option mappings.
+//! - [`secrets`]: which stored secrets setup may reuse (only for the URL and account they were
+//!   stored for).
 
 pub mod defaults;
 pub mod direction;
@@ -24,6 +26,7 @@ pub mod options;
 pub mod page;
 pub mod plan;
 pub mod review;
+pub mod secrets;
 pub mod types;
 pub mod value;
 

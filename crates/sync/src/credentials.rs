@@ -13,6 +13,7 @@ use kontor_store::sea_query::Value as Bind;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SyncError;
+use crate::secrets::{SalesAccount, StoredTarget};
 use crate::store::SyncStore;
 
 /// Encrypts and decrypts stored secrets (authenticated encryption: a wrong key or a changed
@@ -31,13 +32,50 @@ pub enum SalesSignIn {
     Password { user: String, password: String },
 }
 
-/// The integration's credentials on both sides. `Debug` shows no secret.
+/// The integration's credentials on both sides, with the URLs they were entered for (a stored
+/// secret is only ever sent there: [`crate::secrets`]). `Debug` shows no secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IntegrationCredentials {
+    /// The Financials root URL the web service key is for (empty: stored by an earlier version,
+    /// which kept it with the connection only).
+    pub financials_url: String,
     /// The Financials integration user (HTTP Basic with its web service access key).
     pub financials_user: String,
     pub financials_key: String,
+    /// The Sales root URL the Sales secret is for (empty: as `financials_url`).
+    pub sales_url: String,
     pub sales: SalesSignIn,
+}
+
+impl SalesSignIn {
+    /// The account, without the secret.
+    pub fn account(&self) -> SalesAccount {
+        match self {
+            SalesSignIn::ClientCredentials { client_id, .. } => {
+                SalesAccount::Client(client_id.clone())
+            }
+            SalesSignIn::Password { user, .. } => SalesAccount::User(user.clone()),
+        }
+    }
+}
+
+impl IntegrationCredentials {
+    /// Where these secrets may be sent. URLs an earlier version did not record are those of
+    /// the stored connection they were kept with (`connection`: its Financials and Sales URLs).
+    pub fn target(&self, connection: Option<(&str, &str)>) -> Option<StoredTarget> {
+        let (financials_url, sales_url) =
+            match (self.financials_url.is_empty() || self.sales_url.is_empty(), connection) {
+                (false, _) => (self.financials_url.clone(), self.sales_url.clone()),
+                (true, Some((f, s))) => (f.to_owned(), s.to_owned()),
+                (true, None) => return None,
+            };
+        Some(StoredTarget {
+            financials_url,
+            financials_user: self.financials_user.clone(),
+            sales_url,
+            sales: self.sales.account(),
+        })
+    }
 }
 
 impl std::fmt::Debug for SalesSignIn {
@@ -57,7 +95,9 @@ impl std::fmt::Debug for SalesSignIn {
 impl std::fmt::Debug for IntegrationCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IntegrationCredentials")
+            .field("financials_url", &self.financials_url)
             .field("financials_user", &self.financials_user)
+            .field("sales_url", &self.sales_url)
             .field("sales", &self.sales)
             .finish_non_exhaustive()
     }
@@ -66,6 +106,10 @@ impl std::fmt::Debug for IntegrationCredentials {
 /// The plaintext form, only ever handed to the sealer.
 #[derive(Serialize, Deserialize)]
 struct Plain {
+    #[serde(default)]
+    financials_url: String,
+    #[serde(default)]
+    sales_url: String,
     financials_user: String,
     financials_key: String,
     #[serde(default)]
@@ -82,6 +126,8 @@ impl IntegrationCredentials {
     /// The credentials sealed as one value.
     pub fn seal(&self, sealer: &dyn Sealer) -> String {
         let mut plain = Plain {
+            financials_url: self.financials_url.clone(),
+            sales_url: self.sales_url.clone(),
             financials_user: self.financials_user.clone(),
             financials_key: self.financials_key.clone(),
             sales_client_id: None,
@@ -113,8 +159,10 @@ impl IntegrationCredentials {
             _ => SalesSignIn::Password { user: plain.sales_user?, password: plain.sales_password? },
         };
         Some(IntegrationCredentials {
+            financials_url: plain.financials_url,
             financials_user: plain.financials_user,
             financials_key: plain.financials_key,
+            sales_url: plain.sales_url,
             sales,
         })
     }
@@ -183,8 +231,10 @@ mod tests {
 
     fn creds(sales: SalesSignIn) -> IntegrationCredentials {
         IntegrationCredentials {
+            financials_url: "http://fin".into(),
             financials_user: "KONTOR-INTEGRATION".into(),
             financials_key: "fin-key-123".into(),
+            sales_url: "http://sales".into(),
             sales,
         }
     }

@@ -21,7 +21,7 @@
 //! This crate does no HTTP and never links the Financials or Sales crates.
 
 pub use kontor_sync_core::{
-    defaults, direction, filter, ids, mapping, matching, page, plan, review, value,
+    defaults, direction, filter, ids, mapping, matching, page, plan, review, secrets, value,
 };
 
 pub mod connector;

@@ -196,8 +196,10 @@ async fn integration_credentials_are_stored_sealed_and_open_only_with_the_same_k
         let now = Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap();
         assert_eq!(store.credentials(&Xor(7)).await.unwrap(), None);
         let mut creds = IntegrationCredentials {
+            financials_url: "http://fin".into(),
             financials_user: "INTEGRATION".into(),
             financials_key: "the-key".into(),
+            sales_url: "http://sales".into(),
             sales: SalesSignIn::ClientCredentials {
                 client_id: "app".into(),
                 client_secret: "the-secret".into(),
