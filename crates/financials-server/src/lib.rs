@@ -5,7 +5,10 @@
 //!   shutdown signal; [`testing::spawn_for_test`] starts a real server on port 0 for tests.
 //! - Handlers are thin: paths are parsed in [`api`], the work is in `kontor_financials`.
 //!
-//! # Routes (all but `/` need HTTP Basic: user name + password or web service access key)
+//! # Routes (all need HTTP Basic: user name + password or web service access key)
+//!
+//! The web client's pages (`kontor-financials-web`, merged by the binary with
+//! [`router_with_pages`]) answer every other path, `/` (Home) included, with their own sign-in.
 //! | route | methods |
 //! |---|---|
 //! | `/api/v2.0/$metadata` | GET (CSDL) |
@@ -49,7 +52,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 use kontor_financials::bootstrap::{self, Company};
 use kontor_financials::credentials::{Access, Resource};
 use kontor_financials::model::model;
@@ -172,7 +175,7 @@ async fn listen_for_changes(
     }
 }
 
-/// All routes. Everything but `/` needs HTTP Basic credentials. Every error answer has the
+/// All routes. Every route needs HTTP Basic credentials. Every error answer has the
 /// OData error body ([`odata_errors`]; apply it again to a router this one is merged with).
 pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
@@ -181,6 +184,14 @@ pub fn router(state: AppState) -> Router {
 /// All routes and `extra` (the integration's JSON API, in the binary) behind the same
 /// authentication, fallback and layers.
 pub fn router_with(state: AppState, extra: Router) -> Router {
+    router_with_pages(state, extra, None)
+}
+
+/// [`router_with`] and, when given, `pages` (the web client, `kontor-financials-web`) on every
+/// path the API does not answer, with their own sign-in instead of HTTP Basic, behind the same
+/// layers. An HTML answer of the pages is left as it is; a 404 of theirs that is not HTML (an
+/// API client asking for a path that does not exist) gets the API's not-found error.
+pub fn router_with_pages(state: AppState, extra: Router, pages: Option<Router>) -> Router {
     let limit = state.config.max_body_bytes;
     let auth = axum::middleware::from_fn_with_state(state.clone(), auth::require_user);
     let authed = Router::new()
@@ -189,15 +200,37 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
         .route("/api/v2.0/{*rest}", any(api_handler))
         .route("/ODataV4/{*rest}", any(webservices::handler))
         .layer(auth.clone());
-    let app = Router::new()
-        .route("/", get(|| async { "Kontor Financials" }))
-        .merge(authed)
-        .with_state(state)
-        .merge(extra.layer(auth))
-        .fallback(|| async {
-            ApiError::not_found("No HTTP resource was found that matches the request URI.")
-        });
+    let app = Router::new().merge(authed).with_state(state).merge(extra.layer(auth));
+    let app = match pages {
+        None => app.fallback(|| async { not_found() }),
+        Some(pages) => app.fallback(move |req: axum::extract::Request| {
+            let pages = pages.clone();
+            async move {
+                use tower::ServiceExt as _;
+                let resp = match pages.oneshot(req).await {
+                    Ok(resp) => resp,
+                    Err(never) => match never {},
+                };
+                if resp.status() == StatusCode::NOT_FOUND && !is_html(&resp) {
+                    return not_found();
+                }
+                resp
+            }
+        }),
+    };
     layered(app, limit)
+}
+
+fn not_found() -> Response {
+    ApiError::not_found("No HTTP resource was found that matches the request URI.").into_response()
+}
+
+/// Whether an answer is an HTML page (the web client's; its errors keep their shape).
+pub(crate) fn is_html(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/html"))
 }
 
 /// The layers every route gets: the body limit, tracing, a panic answered as an internal
