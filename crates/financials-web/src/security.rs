@@ -78,10 +78,10 @@ pub fn secure(state: &WebState, headers: &HeaderMap) -> bool {
 /// `same-origin` / `none`, or an `Origin` that is not this server's (`scheme://Host`). A
 /// request with neither header (not a browser) passes; it still needs the CSRF token.
 pub fn cross_site(headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if !matches!(site, "same-origin" | "none") {
-            return true;
-        }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return true;
     }
     let Some(origin) = headers.get(header::ORIGIN) else { return false };
     let Ok(origin) = origin.to_str() else { return true };
@@ -159,9 +159,12 @@ mod tests {
         h
     }
 
+    /// (what, request headers, cross-site?)
+    type Case<'a> = (&'a str, &'a [(&'static str, &'static str)], bool);
+
     #[test]
     fn a_post_is_cross_site_unless_its_origin_and_fetch_site_are_this_server() {
-        let cases: [(&str, &[(&str, &str)], bool); 7] = [
+        let cases: [Case; 7] = [
             ("no browser headers", &[("host", "erp:8080")], false),
             ("same origin", &[("host", "erp:8080"), ("origin", "http://erp:8080")], false),
             ("another origin", &[("host", "erp:8080"), ("origin", "http://evil.example")], true),

@@ -127,6 +127,9 @@ async fn the_session_cookie_is_http_only_lax_and_secure_only_over_tls() {
     }
 }
 
+/// (what, form fields, headers) of a POST that is refused.
+type RefusedCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<(&'a str, &'a str)>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_without_the_csrf_token_or_from_another_site_is_refused_with_403() {
     let (_dir, s) = fresh().await;
@@ -135,7 +138,7 @@ async fn a_post_without_the_csrf_token_or_from_another_site_is_refused_with_403(
     let restart = format!("/job-queue-entries/{}/restart", entries[1].id);
     let good = c.csrf.clone();
     let same = ("origin", "http://erp.test");
-    let cases: [(&str, Vec<(&str, &str)>, Vec<(&str, &str)>); 5] = [
+    let cases: [RefusedCase; 5] = [
         ("no token", vec![], vec![same]),
         ("a wrong token", vec![("csrf", "0123")], vec![same]),
         (
