@@ -70,7 +70,10 @@ pub async fn sign_in(
             SignInPage { csrf: &csrf, user_name: &form.user_name, error: Some(WRONG_CREDENTIALS) };
         return page(&ctx, "Sign In", &again);
     };
-    let token = sessions::start(&state.db, principal.user_id, chrono::Utc::now()).await?;
+    let now = chrono::Utc::now();
+    // Ended sessions are swept at each sign-in (the table stays the size of the live ones).
+    sessions::purge_expired(&state.db, now).await?;
+    let token = sessions::start(&state.db, principal.user_id, now).await?;
     let secure = secure(&state, &headers);
     let mut resp = Redirect::to("/").into_response();
     let h = resp.headers_mut();
