@@ -23,6 +23,15 @@ struct MappingView {
     enabled: &'static str,
 }
 
+/// A direction as Business Central captions it.
+fn direction(d: kontor_sync::Direction) -> &'static str {
+    match d {
+        kontor_sync::Direction::Bidirectional => "Bidirectional",
+        kontor_sync::Direction::ToIntegrationTable => "To Integration Table",
+        kontor_sync::Direction::FromIntegrationTable => "From Integration Table",
+    }
+}
+
 fn yes_no(b: bool) -> &'static str {
     if b { "Yes" } else { "No" }
 }
@@ -34,7 +43,7 @@ impl From<&TableMapping> for MappingView {
             href: format!("/integration-table-mappings/{}", segment(&m.name)),
             financials: m.financials.set.clone(),
             sales: m.sales.set.clone(),
-            direction: m.direction.as_str(),
+            direction: direction(m.direction),
             financials_filter: m
                 .financials
                 .filter
@@ -109,7 +118,7 @@ pub async fn fields(
         .map(|f| FieldView {
             financials: f.financials.clone().unwrap_or_default(),
             sales: f.sales.clone().unwrap_or_default(),
-            direction: f.direction.as_str(),
+            direction: direction(f.direction),
             constant: f
                 .constant
                 .as_ref()
