@@ -71,6 +71,10 @@ pub async fn sign_in(
         return page(&ctx, "Sign In", &again);
     };
     let now = chrono::Utc::now();
+    // A session this browser had before ends: each sign-in gets a new token.
+    if let Some(old) = cookie(&headers, SESSION_COOKIE) {
+        sessions::end(&state.db, &Secret::new(old)).await?;
+    }
     // Ended sessions are swept at each sign-in (the table stays the size of the live ones).
     sessions::purge_expired(&state.db, now).await?;
     let token = sessions::start(&state.db, principal.user_id, now).await?;
