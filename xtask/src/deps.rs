@@ -13,6 +13,8 @@
 //! 5. `kontor-testkit` is a dev-dependency only: no crate reaches it through normal dependencies
 //!    with default features (the binary's benchmark asks for it with the `bench` feature).
 //! 6. Only `connectors` (and the binary) depend on reqwest directly.
+//! 7. The web client (`financials-web`) may reach axum (it answers pages), but no `*-server`
+//!    crate: pages call the domain and application layers, never an HTTP handler.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
@@ -42,6 +44,10 @@ const SIDES: [&str; 4] =
     ["kontor-financials", "kontor-sales", "kontor-financials-server", "kontor-sales-server"];
 const ENGINE: [&str; 3] = ["kontor-sync-core", "kontor-sync", "kontor-connectors"];
 const SERVER_CRATES: [&str; 1] = ["axum"];
+/// The web client: pages on axum, over the domain and application layers only.
+const WEB: &str = "kontor-financials-web";
+const HANDLER_CRATES: [&str; 3] =
+    ["kontor-financials-server", "kontor-sales-server", "kontor-sync-server"];
 
 pub fn check(root: &Path) -> Result<()> {
     let out = Command::new("cargo")
@@ -143,7 +149,11 @@ pub fn violations(g: &Graph, members: &BTreeSet<String>) -> Vec<String> {
         if pkg == PURE_CORE {
             forbid(&mut out, pkg, &PURE_CORE_FORBIDDEN, "is the pure sync core (no IO)");
         }
-        if !pkg.ends_with("-server") && pkg != "kontor" && !CORES.contains(&pkg) {
+        if pkg == WEB {
+            let why =
+                "is the web client (pages call the domain and application layers, never a handler)";
+            forbid(&mut out, pkg, &HANDLER_CRATES, why);
+        } else if !pkg.ends_with("-server") && pkg != "kontor" && !CORES.contains(&pkg) {
             let why = "may not reach an HTTP server crate (only *-server crates and the binary)";
             forbid(&mut out, pkg, &SERVER_CRATES, why);
         }
@@ -254,6 +264,15 @@ mod tests {
             ("kontor", &["kontor-sync-server", "reqwest"]),
         ]);
         assert!(v.is_empty(), "{v:?}");
+    }
+
+    #[test]
+    fn the_web_client_may_reach_axum_but_not_a_server_crate() {
+        let ok = check(&[("kontor-financials-web", &["axum", "kontor-integration"])]);
+        assert!(ok.is_empty(), "{ok:?}");
+        let v = check(&[("kontor-financials-web", &["axum", "kontor-sync-server"])]);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].contains("kontor-financials-web → kontor-sync-server"), "{v:?}");
     }
 
     #[test]

@@ -72,14 +72,8 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
 }
 
-/// PostgreSQL server binaries from Debian's packages, for the throwaway test clusters.
-fn ensure_postgres() -> Result<()> {
-    if postgres_bin().is_some() {
-        return Ok(());
-    }
-    eprintln!(
-        "PostgreSQL server binaries not found under /usr/lib/postgresql: installing Debian's `postgresql`"
-    );
+/// `apt-get install -y` of Debian packages (through sudo unless root).
+fn apt_install(packages: &[&str]) -> Result<()> {
     let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
     let apt = |args: &[&str]| {
         let mut all: Vec<&str> = sudo.to_vec();
@@ -88,7 +82,36 @@ fn ensure_postgres() -> Result<()> {
         run(Command::new(all[0]).args(&all[1..]).env("DEBIAN_FRONTEND", "noninteractive"))
     };
     apt(&["update", "-q"])?;
-    apt(&["install", "-y", "-q", "postgresql"])?;
+    let mut install = vec!["install", "-y", "-q"];
+    install.extend_from_slice(packages);
+    apt(&install)
+}
+
+/// Debian's chromium and chromedriver, for the web client's browser tests.
+fn ensure_chromium() -> Result<()> {
+    let present = |p: &str| std::path::Path::new(p).exists();
+    if present("/usr/bin/chromium") && present("/usr/bin/chromedriver") {
+        return Ok(());
+    }
+    eprintln!("chromium or chromedriver not found: installing Debian's `chromium chromium-driver`");
+    apt_install(&["chromium", "chromium-driver"])?;
+    if !present("/usr/bin/chromium") || !present("/usr/bin/chromedriver") {
+        bail!(
+            "`apt-get install chromium chromium-driver` finished but /usr/bin/chromium or /usr/bin/chromedriver is missing"
+        );
+    }
+    Ok(())
+}
+
+/// PostgreSQL server binaries from Debian's packages, for the throwaway test clusters.
+fn ensure_postgres() -> Result<()> {
+    if postgres_bin().is_some() {
+        return Ok(());
+    }
+    eprintln!(
+        "PostgreSQL server binaries not found under /usr/lib/postgresql: installing Debian's `postgresql`"
+    );
+    apt_install(&["postgresql"])?;
     if postgres_bin().is_none() {
         bail!(
             "`apt-get install postgresql` finished but no /usr/lib/postgresql/*/bin/initdb exists"
@@ -114,6 +137,7 @@ fn has_nextest() -> bool {
 
 fn test(extra: &[String]) -> Result<()> {
     ensure_postgres()?;
+    ensure_chromium()?;
     // Snapshots are found under this clone, not under the folder a reused test binary was
     // compiled in (insta otherwise starts from the compile-time manifest folder).
     let root = workspace_root();

@@ -3,46 +3,17 @@
 
 mod common;
 
+mod through_financials;
+
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use kontor_financials_server::testing::{TEST_ADMIN_PASSWORD, basic_auth};
+use axum::http::StatusCode;
 use kontor_jobs::{Queue, SystemClock};
 use kontor_sync::store::SyncStore;
-use kontor_sync_server::{SyncState, routes};
-use serde_json::{Value, json};
-use tower::ServiceExt;
+use kontor_sync_server::SyncState;
+use serde_json::json;
+use through_financials::{XorSealer, call, router};
 use uuid::Uuid;
-
-async fn call(
-    app: &axum::Router,
-    method: &str,
-    uri: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .header("authorization", basic_auth("ADMIN", TEST_ADMIN_PASSWORD));
-    let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_default()).unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
-/// The integration's routes as the Financials process serves them (its authentication and
-/// permission sets in front), on the database of `fin`.
-async fn router(
-    fin: &kontor_financials_server::testing::TestServer,
-    state: SyncState,
-) -> axum::Router {
-    let fin_state =
-        kontor_financials_server::AppState::new(fin.db.clone(), Default::default()).await.unwrap();
-    kontor_financials_server::router_with(fin_state, routes(state))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn setup_through_the_api_refuses_essential_and_then_connects_without_storing_the_admin_password()
@@ -112,23 +83,6 @@ async fn setup_through_the_api_refuses_essential_and_then_connects_without_stori
     assert!(!c.to_string().contains(&sales.admin_password), "the admin password was stored: {c}");
     let (s, m) = call(&app, "GET", "/integration/v1/mappings", None).await;
     assert_eq!((s, m["mappings"].as_array().unwrap().len()), (StatusCode::OK, 15));
-}
-
-/// A stand-in cipher for the store's sealed credentials (XOR, hex): the binary's is
-/// XChaCha20-Poly1305, tested in `kontor`'s own tests.
-struct XorSealer;
-
-impl kontor_sync::credentials::Sealer for XorSealer {
-    fn seal(&self, p: &str) -> String {
-        p.bytes().map(|b| format!("{:02x}", b ^ 0x5a)).collect()
-    }
-    fn open(&self, s: &str) -> Option<String> {
-        let bytes: Option<Vec<u8>> = (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok().map(|b| b ^ 0x5a))
-            .collect();
-        String::from_utf8(bytes?).ok()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

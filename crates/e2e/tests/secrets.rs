@@ -3,49 +3,20 @@
 //! refused before anything is sent, and the listener receives nothing; with the secrets entered
 //! again a new URL is accepted. On both backends, against the real servers.
 
+mod through_financials;
+
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use kontor_connectors::{Grant, ODataConnector, Secret};
 use kontor_e2e::{put, sales_tokens};
 use kontor_jobs::{Queue, SystemClock};
 use kontor_sync::store::SyncStore;
-use kontor_sync_server::{SyncState, router};
+use kontor_sync_server::SyncState;
 use serde_json::{Value, json};
+use through_financials::{XorSealer, call, router};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
 use uuid::Uuid;
-
-async fn call(
-    app: &axum::Router,
-    method: &str,
-    uri: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let req = Request::builder().method(method).uri(uri).header("content-type", "application/json");
-    let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_default()).unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
-/// A stand-in cipher for the store's sealed credentials (XOR, hex).
-struct XorSealer;
-
-impl kontor_sync::credentials::Sealer for XorSealer {
-    fn seal(&self, p: &str) -> String {
-        p.bytes().map(|b| format!("{:02x}", b ^ 0x5a)).collect()
-    }
-    fn open(&self, s: &str) -> Option<String> {
-        let bytes: Option<Vec<u8>> = (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok().map(|b| b ^ 0x5a))
-            .collect();
-        String::from_utf8(bytes?).ok()
-    }
-}
 
 /// The attacker's listener: records every connection and every byte received, answers 401.
 #[derive(Clone, Default)]
@@ -176,7 +147,7 @@ async fn setup_naming_a_new_url_without_the_secrets_is_refused_and_sends_the_sto
         let state =
             SyncState::new(store.clone(), Queue::new(fin.db.clone()), Arc::new(SystemClock))
                 .with_sealer(Arc::new(XorSealer));
-        let app = router(state);
+        let app = router(&fin, state).await;
         let body = |fin_url: &str, sales_url: &str| {
             json!({
                 "financialsUrl": fin_url, "companyId": fin.company_id, "financialsUser": "INTEGRATION",

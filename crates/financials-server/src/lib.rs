@@ -5,11 +5,15 @@
 //!   shutdown signal; [`testing::spawn_for_test`] starts a real server on port 0 for tests.
 //! - Handlers are thin: paths are parsed in [`api`], the work is in `kontor_financials`.
 //!
-//! # Routes (all but `/` need HTTP Basic: user name + password or web service access key)
+//! # Routes (the API's need HTTP Basic: user name + password or web service access key)
 //! Each route is one entry of a route table ([`financials_routes`], the integration's
 //! `kontor_sync_server::routes`) with the permission it needs; the router is built from the
 //! tables only ([`routes`]). The API routes let every signed-in user in and check the permission
 //! sets per entity set and operation inside.
+//!
+//! The web client's pages (`kontor-financials-web`, merged by the binary with
+//! [`router_with_pages`]) answer every other path, `/` (Home) included, with their own sign-in
+//! and their own page permission table.
 //! | route | methods |
 //! |---|---|
 //! | `/api/v2.0/$metadata` | GET (CSDL) |
@@ -185,12 +189,11 @@ const API: Permission = Permission::SignedIn {
 
 /// The Financials routes, each with the permission it needs (see [`routes`]).
 pub fn financials_routes() -> Vec<Route<AppState>> {
-    use Verb::{Any, Get};
+    use Verb::Any;
     let web_services = Permission::SignedIn {
         inside: "the web services need D365 ITEM AVAILABILITY or D365 BUS FULL ACCESS",
     };
     vec![
-        Route::new(Get, "/", Permission::Public, || async { "Kontor Financials" }),
         Route::new(Any, "/api/v2.0", API, api_handler),
         Route::new(Any, "/api/v2.0/", API, api_handler),
         Route::new(Any, "/api/v2.0/{*rest}", API, api_handler),
@@ -198,7 +201,7 @@ pub fn financials_routes() -> Vec<Route<AppState>> {
     ]
 }
 
-/// All routes. Everything but `/` needs HTTP Basic credentials. Every error answer has the
+/// All routes. Every route needs HTTP Basic credentials. Every error answer has the
 /// OData error body ([`odata_errors`]; apply it again to a router this one is merged with).
 pub fn router(state: AppState) -> Router {
     router_with(state, Vec::new())
@@ -208,13 +211,48 @@ pub fn router(state: AppState) -> Router {
 /// route tables ([`routes::build`]: each behind the check of its permission), with the same
 /// fallback and layers. An unknown path answers 404 with the OData error body.
 pub fn router_with(state: AppState, extra: Vec<Route>) -> Router {
+    router_with_pages(state, extra, None)
+}
+
+/// [`router_with`] and, when given, `pages` (the web client, `kontor-financials-web`) on every
+/// path the route tables do not name, with their own sign-in instead of HTTP Basic, behind the
+/// same layers. An HTML answer of the pages is left as it is; a 404 of theirs that is not HTML
+/// (an API client asking for a path that does not exist) gets the API's not-found error.
+pub fn router_with_pages(state: AppState, extra: Vec<Route>, pages: Option<Router>) -> Router {
     let limit = state.config.max_body_bytes;
     let table =
         financials_routes().into_iter().map(|r| r.with_state(state.clone())).chain(extra).collect();
-    let app = routes::build(&state, table).fallback(|| async {
-        ApiError::not_found("No HTTP resource was found that matches the request URI.")
-    });
+    let app = routes::build(&state, table);
+    let app = match pages {
+        None => app.fallback(|| async { not_found() }),
+        Some(pages) => app.fallback(move |req: axum::extract::Request| {
+            let pages = pages.clone();
+            async move {
+                use tower::ServiceExt as _;
+                let resp = match pages.oneshot(req).await {
+                    Ok(resp) => resp,
+                    Err(never) => match never {},
+                };
+                if resp.status() == StatusCode::NOT_FOUND && !is_html(&resp) {
+                    return not_found();
+                }
+                resp
+            }
+        }),
+    };
     layered(app, limit)
+}
+
+fn not_found() -> Response {
+    ApiError::not_found("No HTTP resource was found that matches the request URI.").into_response()
+}
+
+/// Whether an answer is an HTML page (the web client's; its errors keep their shape).
+pub(crate) fn is_html(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/html"))
 }
 
 /// The layers every route gets: the body limit, tracing, a panic answered as an internal

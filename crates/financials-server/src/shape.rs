@@ -2,7 +2,7 @@
 //! merged into it, such as the integration's `/integration/v1`): [`odata_errors`] gives every
 //! 4xx and 5xx that some layer answered without a JSON body (axum's plain-text extractor
 //! rejections, the router's empty 404 and 405, a body limit's 413, a timeout's 408, …) the
-//! Business Central error body, and answers a too-long URI (414) or too-large headers (431)
+//! Business Central error body (an HTML page of the web client is left as it is), and answers a too-long URI (414) or too-large headers (431)
 //! before routing. The decisions are `kontor_odata::error`'s, shared with Sales.
 
 use axum::Router;
@@ -30,6 +30,10 @@ async fn shape_errors(req: Request, next: Next) -> Response {
         return ApiError::from(e).into_response();
     }
     let resp = next.run(req).await;
+    if crate::is_html(&resp) {
+        // A page of the web client: its error pages are written for people.
+        return resp;
+    }
     let status = resp.status();
     let content_type = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     if !needs_error_body(status.as_u16(), content_type) {

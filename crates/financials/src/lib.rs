@@ -13,6 +13,8 @@
 //!   [`numbering`]: small pure rules.
 //! - [`credentials`] / [`users`]: argon2 passwords, SHA-256 web service keys, permission sets,
 //!   and the [`users::Authenticator`] with its short-lived cache of verified passwords.
+//! - [`sessions`]: the web client's sessions (`fin_web_session`: token hashes, idle timeout,
+//!   sign-out) and their CSRF tokens.
 
 pub mod bootstrap;
 pub mod credentials;
@@ -25,6 +27,7 @@ pub mod pricing;
 pub mod query;
 pub mod rows;
 pub mod service;
+pub mod sessions;
 pub mod users;
 
 pub use bootstrap::{MIGRATIONS, bootstrap};

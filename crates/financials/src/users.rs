@@ -182,6 +182,25 @@ impl Authenticator {
         user_name: &str,
         secret: &Secret,
     ) -> Result<Option<Principal>> {
+        self.check(user_name, secret, true).await
+    }
+
+    /// Like [`Authenticator::authenticate`] with the password only: a web service access key
+    /// is for the API and does not sign in to the web client.
+    pub async fn authenticate_password(
+        &self,
+        user_name: &str,
+        password: &Secret,
+    ) -> Result<Option<Principal>> {
+        self.check(user_name, password, false).await
+    }
+
+    async fn check(
+        &self,
+        user_name: &str,
+        secret: &Secret,
+        web_service_key: bool,
+    ) -> Result<Option<Principal>> {
         let name = normalize_user_name(user_name);
         let row = self
             .db
@@ -208,7 +227,9 @@ impl Authenticator {
             Permissions::parse(&row.try_get::<String>("permission_sets")?).unwrap_or_default();
         let principal = Principal { user_id, user_name: name.clone(), permissions };
 
-        if let Some(key_hash) = row.try_get::<Option<String>>("web_service_key_hash")? {
+        if let Some(key_hash) = row.try_get::<Option<String>>("web_service_key_hash")?
+            && web_service_key
+        {
             let expiry = row.try_get_opt_i64("web_service_key_expiry")?;
             let live = expiry.is_none_or(|e| e > Utc::now().timestamp_micros());
             if live && credentials::access_key_hash(secret) == key_hash {
@@ -239,4 +260,56 @@ impl Authenticator {
         }
         Ok(Some(principal))
     }
+}
+
+/// A user as the web client's Users page and User Card show it (no secrets).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub user_name: String,
+    pub full_name: String,
+    pub state: String,
+    pub permissions: Permissions,
+    pub has_web_service_key: bool,
+    pub web_service_key_expiry: Option<DateTime<Utc>>,
+}
+
+macro_rules! user_columns {
+    () => {
+        "SELECT id, user_name, full_name, state, permission_sets, has_web_service_key, \
+         web_service_key_expiry FROM fin_user"
+    };
+}
+
+fn summary(row: &kontor_store::Row) -> Result<UserSummary> {
+    let id: String = row.try_get("id")?;
+    Ok(UserSummary {
+        id: Uuid::parse_str(&id).map_err(|e| FinError::internal(e.to_string()))?,
+        user_name: row.try_get("user_name")?,
+        full_name: row.try_get::<Option<String>>("full_name")?.unwrap_or_default(),
+        state: row.try_get("state")?,
+        permissions: Permissions::parse(&row.try_get::<String>("permission_sets")?)
+            .unwrap_or_default(),
+        has_web_service_key: row.try_get("has_web_service_key")?,
+        web_service_key_expiry: row
+            .try_get_opt_i64("web_service_key_expiry")?
+            .and_then(DateTime::from_timestamp_micros),
+    })
+}
+
+/// Every user, by user name.
+pub async fn list(db: &Db) -> Result<Vec<UserSummary>> {
+    let rows = db.fetch_all_sql(concat!(user_columns!(), " ORDER BY user_name"), vec![]).await?;
+    rows.iter().map(summary).collect()
+}
+
+/// One user, `None` when there is no such user.
+pub async fn find(db: &Db, id: Uuid) -> Result<Option<UserSummary>> {
+    let row = db
+        .fetch_optional_sql(
+            concat!(user_columns!(), " WHERE id = $1"),
+            vec![Value::from(id.hyphenated().to_string())],
+        )
+        .await?;
+    row.as_ref().map(summary).transpose()
 }

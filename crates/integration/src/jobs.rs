@@ -111,7 +111,38 @@ impl From<JobEntry> for JobQueueEntry {
     }
 }
 
+/// The integration's health at a glance (the web client's Home).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Synch jobs with failed records, among the most recent [`HEALTH_JOBS`].
+    pub failed_jobs: u64,
+    /// Records the synchronization skips until retried, over all mappings.
+    pub skipped_records: u64,
+    /// Job queue entries in status Error.
+    pub entries_in_error: u64,
+    /// When the most recent synch job finished (or started, while it runs).
+    pub last_synchronization: Option<DateTime<Utc>>,
+}
+
+/// How many of the most recent synch jobs [`Integration::health`] looks at.
+pub const HEALTH_JOBS: i64 = 1000;
+
 impl Integration {
+    /// The integration's health at a glance: failed synch jobs, skipped records, job queue
+    /// entries in Error, the last synchronization.
+    pub async fn health(&self) -> Result<Health> {
+        let jobs = self.store.jobs(None, HEALTH_JOBS).await?;
+        let failed_jobs = jobs.iter().filter(|j| j.counters.failed > 0).count() as u64;
+        let last_synchronization = jobs.first().map(|j| j.finished_at.unwrap_or(j.started_at));
+        let mut skipped_records = 0;
+        for m in self.store.mappings().await?.mappings {
+            skipped_records += self.store.skipped_records(&m.name).await?.len() as u64;
+        }
+        let filter = ListFilter { status: Some(Status::Error), ..ListFilter::default() };
+        let entries_in_error = self.queue.list(&filter).await?.len() as u64;
+        Ok(Health { failed_jobs, skipped_records, entries_in_error, last_synchronization })
+    }
+
     /// Integration Synch. Jobs, the most recent first (at most 1,000).
     pub async fn jobs(&self, query: JobsQuery) -> Result<Vec<JobSummary>> {
         let limit = query.limit.unwrap_or(50).clamp(1, 1000);

@@ -11,7 +11,7 @@
 //! | [`mappings`] | [`Integration::mappings`], [`Integration::mapping`], [`Integration::save_mapping`], [`Integration::import_mappings`], [`Integration::export_mappings`], [`Integration::reset_mapping`] |
 //! | [`couplings`] | [`Integration::couplings`], [`Integration::couple`], [`Integration::uncouple`], [`Integration::match_couple`], [`Integration::clean_couplings`] |
 //! | [`full_sync`] | [`Integration::full_sync_review`], [`Integration::start_full_sync`], [`Integration::full_sync_status`], [`Integration::sync_now`] |
-//! | [`jobs`] | [`Integration::jobs`], [`Integration::job`], [`Integration::skipped`], [`Integration::retry`], [`Integration::job_queue_entries`], [`Integration::restart_entry`], [`Integration::hold_entry`] |
+//! | [`jobs`] | [`Integration::jobs`], [`Integration::job`], [`Integration::skipped`], [`Integration::retry`], [`Integration::job_queue_entries`], [`Integration::restart_entry`], [`Integration::hold_entry`], [`Integration::health`] |
 //!
 //! The request and response types derive `Serialize` and `Deserialize`: the server answers
 //! them and the command line reads them, so both share one definition. No HTTP crate is linked
@@ -44,8 +44,8 @@ pub use couplings::{
 pub use error::IntegrationError;
 pub use full_sync::{ReviewLine, SyncNowRequest};
 pub use jobs::{
-    JobDetail, JobQueueEntry, JobQueueQuery, JobSummary, JobsQuery, RetryRequest, RetryResult,
-    SkippedRecord,
+    Health, JobDetail, JobQueueEntry, JobQueueQuery, JobSummary, JobsQuery, RetryRequest,
+    RetryResult, SkippedRecord,
 };
 pub use mappings::ImportResult;
 pub use setup::{ConnectionInfo, SetupRequest, credentials_for};

@@ -312,3 +312,41 @@ async fn workflows_naming_a_mapping_that_does_not_exist_answer_not_found() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_counts_failed_jobs_entries_in_error_and_gives_the_last_synchronization() {
+    use kontor_integration::Health;
+    use kontor_sync::plan::Counters;
+    kontor_testkit::for_each_backend(|url, backend| async move {
+        let it = integration(&url).await;
+        let empty = it.health().await.unwrap();
+        let none = Health {
+            failed_jobs: 0,
+            skipped_records: 0,
+            entries_in_error: 0,
+            last_synchronization: None,
+        };
+        assert_eq!(empty, none, "{backend}");
+        let store = &it.store;
+        let failing =
+            store.start_job("CUSTOMER", "ToIntegrationTable", "Sync", t0()).await.unwrap();
+        let failed = Counters { failed: 2, ..Counters::default() };
+        store.add_to_job(failing, &failed, &[]).await.unwrap();
+        store.finish_job(failing, "2 failed", t0()).await.unwrap();
+        let later = t0() + chrono::Duration::minutes(5);
+        let ok = store.start_job("CURRENCY", "ToIntegrationTable", "Sync", later).await.unwrap();
+        let done = later + chrono::Duration::seconds(3);
+        store.finish_job(ok, "", done).await.unwrap();
+        entry(&it, "health.test", Before::InError).await;
+        entry(&it, "health.test", Before::Ready).await;
+        let h = it.health().await.unwrap();
+        let expected = Health {
+            failed_jobs: 1,
+            skipped_records: 0,
+            entries_in_error: 1,
+            last_synchronization: Some(done),
+        };
+        assert_eq!(h, expected, "{backend}");
+    })
+    .await;
+}

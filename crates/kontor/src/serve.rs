@@ -72,18 +72,22 @@ pub async fn financials(
     }))
 }
 
-/// The Financials routes and, when given, the integration's behind the same authentication and
-/// layers (body limit, tracing, panic catching).
+/// The Financials routes, the web client's pages (`/` is Home) and, when given, the
+/// integration's routes behind the same authentication, all behind the same layers (body
+/// limit, tracing, panic catching).
 pub fn financials_app(
     state: kontor_financials_server::AppState,
     sync: Option<kontor_integration::Integration>,
 ) -> axum::Router {
-    match sync {
-        Some(sync) => {
-            kontor_financials_server::router_with(state, kontor_sync_server::routes(sync))
-        }
-        None => kontor_financials_server::router(state),
-    }
+    let web =
+        kontor_financials_web::WebState::new(state.db.clone(), state.auth.clone(), sync.clone())
+            .with_public_url(state.config.public_url.as_deref());
+    let pages = Some(kontor_financials_web::router(web));
+    let extra = match sync {
+        Some(sync) => kontor_sync_server::routes(sync),
+        None => Vec::new(),
+    };
+    kontor_financials_server::router_with_pages(state, extra, pages)
 }
 
 /// The sealing key of stored secrets (`KONTOR_SECRET_KEY`, else `<data>/secret.key`, created

@@ -380,6 +380,9 @@ fn print_welcome(data: &Path, fin_url: &str, crm_url: &str, company: &str, from_
     };
     println!();
     println!("Kontor is up.");
+    println!(
+        "  Web client  {fin_url}/  (open it in a browser: sign in as ADMIN, password {where_})"
+    );
     println!("  Financials  {fin_url}/api/v2.0/companies  (company {company})");
     println!("              {fin_url}/ODataV4/Company('{company}')/ProductItemAvailability");
     println!("              {fin_url}/integration/v1/full-sync  (the integration's JSON API)");

@@ -1,0 +1,115 @@
+//! kontor-financials-web: the Financials web client, server-rendered pages in the Financials
+//! process (askama templates under `templates/`, htmx 2.0.11 vendored under `static/vendor/`
+//! and embedded in the binary; no CDN, no npm at build or run time).
+//!
+//! Pages call the domain (`kontor-financials`: users, sessions, web service keys) and the
+//! integration's application layer (`kontor-integration`), never an HTTP handler. Each handler
+//! parses its input, calls one function and renders: a full page, or only the `<main>` partial
+//! when the request has `HX-Request: true`.
+//!
+//! | route | window |
+//! |---|---|
+//! | `GET/POST /signin`, `POST /signout` | Sign In (a session cookie; the row in `fin_web_session`) |
+//! | `GET /` | Home: the assisted setup guide's status, the pages, the integration's health |
+//! | `GET /users`, `GET /users/{id}` | Users, User Card |
+//! | `POST /users/{id}/change-web-service-key` | Change Web Service Key (the key shown once) |
+//! | `GET /job-queue-entries`, `POST /job-queue-entries/{id}/restart` / `hold` | Job Queue Entries |
+//! | `GET /integration-table-mappings`, `POST /integration-table-mappings/{name}/reset` | Integration Table Mappings |
+//! | `GET /integration-table-mappings/{name}/fields` | Integration Field Mappings |
+//! | `GET /static/…` | the style sheet and htmx |
+//!
+//! Security ([`security`]): the session cookie is `HttpOnly; SameSite=Lax` (and `Secure` when
+//! the request came over TLS); every POST passes an Origin / `Sec-Fetch-Site` check and carries
+//! the session's CSRF token (a hidden `csrf` field, or the `X-CSRF-Token` header htmx sends from
+//! `hx-headers` on `<body>`); the sign-in form carries a token of its own (double-submit cookie).
+//! Which permission sets each page needs is one table: [`permission::page_permission`].
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use kontor_financials::users::Authenticator;
+use kontor_integration::Integration;
+use kontor_store::Db;
+
+mod home;
+mod job_queue;
+mod mappings;
+pub mod permission;
+mod render;
+pub mod security;
+mod signin;
+mod users;
+
+pub use render::WebError;
+
+/// What the pages share. Cheap to clone.
+#[derive(Clone)]
+pub struct WebState {
+    pub db: Db,
+    pub auth: Arc<Authenticator>,
+    /// The integration hosted by this process (`None`: its pages say it does not run here).
+    pub integration: Option<Integration>,
+    /// Cookies are `Secure` on every answer (the public URL is `https://…`), not only when a
+    /// request says it came over TLS.
+    pub always_secure: bool,
+}
+
+impl WebState {
+    pub fn new(db: Db, auth: Arc<Authenticator>, integration: Option<Integration>) -> WebState {
+        WebState { db, auth, integration, always_secure: false }
+    }
+    /// Marks cookies `Secure` on every answer when the public URL is `https://…`.
+    pub fn with_public_url(mut self, public_url: Option<&str>) -> WebState {
+        self.always_secure = public_url.is_some_and(|u| u.starts_with("https://"));
+        self
+    }
+}
+
+/// The htmx build the pages load (its licence is `static/vendor/htmx-LICENSE`).
+pub const HTMX_PATH: &str = "/static/htmx-2.0.11.min.js";
+const HTMX: &[u8] = include_bytes!("../static/vendor/htmx-2.0.11.min.js");
+const CSS: &[u8] = include_bytes!("../static/kontor.css");
+
+/// The pages, with their own not-found page as the fallback: an HTML 404 for a browser
+/// (`Accept: text/html`), an empty 404 otherwise (the host answers it in its own shape).
+pub fn router(state: WebState) -> Router {
+    let guard = axum::middleware::from_fn_with_state(state.clone(), security::guard);
+    Router::new()
+        .route("/", get(home::home))
+        .route("/signin", get(signin::form).post(signin::sign_in))
+        .route("/signout", post(signin::sign_out))
+        .route("/users", get(users::list))
+        .route("/users/{id}", get(users::card))
+        .route("/users/{id}/change-web-service-key", post(users::change_key))
+        .route("/job-queue-entries", get(job_queue::list))
+        .route("/job-queue-entries/{id}/restart", post(job_queue::restart))
+        .route("/job-queue-entries/{id}/hold", post(job_queue::hold))
+        .route("/integration-table-mappings", get(mappings::list))
+        .route("/integration-table-mappings/{name}/fields", get(mappings::fields))
+        .route("/integration-table-mappings/{name}/reset", post(mappings::reset))
+        .route(HTMX_PATH, get(|| async { asset(HTMX, "text/javascript; charset=utf-8", YEAR) }))
+        .route("/static/kontor.css", get(|| async { asset(CSS, "text/css; charset=utf-8", HOUR) }))
+        .fallback(render::not_found)
+        .layer(guard)
+        .with_state(state)
+}
+
+/// htmx's path changes with its version: cached for a year.
+const YEAR: &str = "public, max-age=31536000, immutable";
+const HOUR: &str = "public, max-age=3600";
+
+/// A static file.
+fn asset(
+    bytes: &'static [u8],
+    content_type: &'static str,
+    cache: &'static str,
+) -> axum::response::Response {
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    resp
+}
