@@ -658,6 +658,38 @@ impl Connector for ODataConnector {
         })
     }
 
+    /// `$filter=contains(f,'text') or …&$top=top` (quotes in `text` doubled).
+    fn search<'a>(
+        &'a self,
+        table: &'a TableRef,
+        fields: &'a [String],
+        text: &'a str,
+        top: usize,
+    ) -> BoxFuture<'a, Result<Vec<Row>, ConnectorError>> {
+        Box::pin(async move {
+            let quoted = text.replace('\'', "''");
+            let filter = fields
+                .iter()
+                .map(|f| format!("contains({f},'{quoted}')"))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            let mut url =
+                format!("{}{}?$filter={}&$top={top}", self.base, table.set, urlencode(&filter));
+            if !table.select.is_empty() {
+                url.push_str("&$select=");
+                url.push_str(&table.select.join(","));
+            }
+            let mut v = self.get_json(&url, None).await?;
+            Ok(take_values(&mut v)
+                .into_iter()
+                .filter_map(|r| match self.row(table, r) {
+                    Some(Change::Upsert(row)) => Some(row),
+                    _ => None,
+                })
+                .collect())
+        })
+    }
+
     fn count<'a>(&'a self, table: &'a TableRef) -> BoxFuture<'a, Result<u64, ConnectorError>> {
         Box::pin(async move {
             let url =

@@ -28,7 +28,8 @@ struct HomePage {
 }
 
 /// The pages Home links to, with what each needs.
-const PAGES: [(&str, &str, Page); 3] = [
+const PAGES: [(&str, &str, Page); 4] = [
+    ("/customers", "Customer List", Page::Customers),
     ("/users", "Users", Page::Users),
     ("/job-queue-entries", "Job Queue Entries", Page::JobQueueEntries),
     ("/integration-table-mappings", "Integration Table Mappings", Page::TableMappings),

@@ -14,6 +14,9 @@
 //! | `GET /users`, `GET /users/{id}` | Users, User Card |
 //! | `POST /users/{id}/change-web-service-key` | Change Web Service Key (the key shown once) |
 //! | `GET /job-queue-entries`, `POST /job-queue-entries/{id}/restart` / `hold` | Job Queue Entries |
+//! | `GET /customers`, `GET /customers/{id}` | Customer List (paged, searched, sorted), Customer Card |
+//! | `GET/POST /customers/{id}/coupling`, `POST /customers/{id}/uncouple` | Set Up Coupling, Delete Coupling |
+//! | `GET/POST /customers/match-based-coupling`, `POST /customers/synchronize` | Match-Based Coupling, Synchronize Now |
 //! | `GET /integration-table-mappings`, `POST /integration-table-mappings/{name}/reset` | Integration Table Mappings |
 //! | `GET /integration-table-mappings/{name}/fields` | Integration Field Mappings |
 //! | `GET /static/…` | the style sheet and htmx |
@@ -34,6 +37,7 @@ use kontor_financials::users::Authenticator;
 use kontor_integration::Integration;
 use kontor_store::Db;
 
+mod customers;
 mod home;
 mod job_queue;
 mod mappings;
@@ -87,6 +91,15 @@ pub fn router(state: WebState) -> Router {
         .route("/job-queue-entries", get(job_queue::list))
         .route("/job-queue-entries/{id}/restart", post(job_queue::restart))
         .route("/job-queue-entries/{id}/hold", post(job_queue::hold))
+        .route("/customers", get(customers::list))
+        .route("/customers/synchronize", post(customers::synchronize))
+        .route(
+            "/customers/match-based-coupling",
+            get(customers::match_form).post(customers::match_run),
+        )
+        .route("/customers/{id}", get(customers::card))
+        .route("/customers/{id}/coupling", get(customers::coupling).post(customers::couple))
+        .route("/customers/{id}/uncouple", post(customers::uncouple))
         .route("/integration-table-mappings", get(mappings::list))
         .route("/integration-table-mappings/{name}/fields", get(mappings::fields))
         .route("/integration-table-mappings/{name}/reset", post(mappings::reset))

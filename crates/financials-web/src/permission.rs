@@ -1,6 +1,6 @@
 //! Which permission sets each page and action needs: one table, [`page_permission`].
 
-use kontor_financials::credentials::{PermissionSet, Permissions};
+use kontor_financials::credentials::{Access, PermissionSet, Permissions, Resource};
 
 /// A page or an action of the web client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,10 @@ pub enum Page {
     TableMappings,
     /// Reset a mapping to its default.
     TableMappingActions,
+    /// Customer List and Customer Card (read business data).
+    Customers,
+    /// Set Up Coupling, Match-Based Coupling, Synchronize Now, Delete Coupling of customers.
+    CustomerCoupling,
 }
 
 /// What a page needs.
@@ -27,6 +31,8 @@ pub enum Required {
     SignedIn,
     /// One of these permission sets.
     AnyOf(&'static [PermissionSet]),
+    /// What the API asks of the same access to business data ([`Permissions::allows`]).
+    Data(Access),
 }
 
 const SUPER: &[PermissionSet] = &[PermissionSet::Super];
@@ -42,6 +48,8 @@ pub fn page_permission(page: Page) -> Required {
         Page::Users | Page::ChangeWebServiceKey => Required::AnyOf(SUPER),
         Page::JobQueueEntries | Page::TableMappings => Required::AnyOf(INTEGRATION_READ),
         Page::JobQueueActions | Page::TableMappingActions => Required::AnyOf(INTEGRATION_MANAGE),
+        Page::Customers => Required::Data(Access::Read),
+        Page::CustomerCoupling => Required::AnyOf(INTEGRATION_MANAGE),
     }
 }
 
@@ -50,6 +58,7 @@ pub fn allows(permissions: &Permissions, page: Page) -> bool {
     match page_permission(page) {
         Required::SignedIn => true,
         Required::AnyOf(sets) => sets.iter().any(|s| permissions.grants(*s)),
+        Required::Data(access) => permissions.allows(Resource::Data, access),
     }
 }
 

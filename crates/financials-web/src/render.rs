@@ -24,8 +24,9 @@ pub struct NavLink {
 }
 
 /// The pages of the navigation bar, in order, with what each needs.
-const NAV: [(&str, &str, Page); 4] = [
+const NAV: [(&str, &str, Page); 5] = [
     ("/", "Home", Page::Home),
+    ("/customers", "Customers", Page::Customers),
     ("/users", "Users", Page::Users),
     ("/job-queue-entries", "Job Queue Entries", Page::JobQueueEntries),
     ("/integration-table-mappings", "Integration Table Mappings", Page::TableMappings),

@@ -1,6 +1,7 @@
 //! Couplings: list, couple by hand, uncouple, match-based coupling, *Find for Deleted*.
 
 use kontor_sync::Side;
+use kontor_sync::connector::TableRef;
 use kontor_sync::engine::PassReport;
 use kontor_sync::matching::MatchCriteria;
 use kontor_sync::store::CouplingInfo;
@@ -50,7 +51,67 @@ pub struct CleanResult {
     pub removed: u64,
 }
 
+/// A coupled pair of records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CoupledPair {
+    pub financials_id: Uuid,
+    pub sales_id: Uuid,
+}
+
+/// A Sales record a search found: its id and the fields searched (as Sales names them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoundRecord {
+    pub id: Uuid,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// How many records a search of Sales gives at most.
+pub const SEARCH_TOP: usize = 20;
+
 impl Integration {
+    /// The couplings under `mapping` of just these records (ids on `side`), in one query: a
+    /// list page asks for the couplings of its own rows.
+    pub async fn couplings_of(
+        &self,
+        mapping: &str,
+        side: Side,
+        ids: &[Uuid],
+    ) -> Result<Vec<CoupledPair>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = self.store.couplings_for(mapping, side, ids).await?;
+        Ok(found
+            .into_iter()
+            .map(|c| CoupledPair { financials_id: c.financials_id, sales_id: c.sales_id })
+            .collect())
+    }
+
+    /// At most [`SEARCH_TOP`] records of `mapping`'s Sales table in which one of `fields`
+    /// contains `text` (without regard to case), through the connection's Sales connector.
+    pub async fn search_sales(
+        &self,
+        mapping: &str,
+        fields: &[&str],
+        text: &str,
+    ) -> Result<Vec<FoundRecord>> {
+        let m = self.store.mapping(mapping).await?;
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(IntegrationError::invalid("Enter a name or number to search for."));
+        }
+        let engine = self.engine()?;
+        let fields: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+        let table = TableRef::new(m.sales.set.clone(), m.sales.key.clone()).selecting(&fields);
+        let rows = engine
+            .connector(Side::Sales)
+            .search(&table, &fields, text, SEARCH_TOP)
+            .await
+            .map_err(kontor_sync::SyncError::from)?;
+        Ok(rows.into_iter().map(|r| FoundRecord { id: r.id, fields: r.fields }).collect())
+    }
+
     /// A page of `mapping`'s couplings (at most 5,000).
     pub async fn couplings(&self, mapping: &str, page: CouplingsQuery) -> Result<CouplingsPage> {
         self.store.mapping(mapping).await?;

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | [`setup`] | [`Integration::setup`], [`Integration::connection`] |
 //! | [`mappings`] | [`Integration::mappings`], [`Integration::mapping`], [`Integration::save_mapping`], [`Integration::import_mappings`], [`Integration::export_mappings`], [`Integration::reset_mapping`] |
-//! | [`couplings`] | [`Integration::couplings`], [`Integration::couple`], [`Integration::uncouple`], [`Integration::match_couple`], [`Integration::clean_couplings`] |
+//! | [`couplings`] | [`Integration::couplings`], [`Integration::couplings_of`], [`Integration::search_sales`], [`Integration::couple`], [`Integration::uncouple`], [`Integration::match_couple`], [`Integration::clean_couplings`] |
 //! | [`full_sync`] | [`Integration::full_sync_review`], [`Integration::start_full_sync`], [`Integration::full_sync_status`], [`Integration::sync_now`] |
 //! | [`jobs`] | [`Integration::jobs`], [`Integration::job`], [`Integration::skipped`], [`Integration::retry`], [`Integration::job_queue_entries`], [`Integration::restart_entry`], [`Integration::hold_entry`], [`Integration::health`] |
 //!
@@ -39,7 +39,8 @@ pub mod mappings;
 pub mod setup;
 
 pub use couplings::{
-    CleanResult, CouplingRequest, CouplingsPage, CouplingsQuery, MatchCouplingRequest, NewCoupling,
+    CleanResult, CoupledPair, CouplingRequest, CouplingsPage, CouplingsQuery, FoundRecord,
+    MatchCouplingRequest, NewCoupling, SEARCH_TOP,
 };
 pub use error::IntegrationError;
 pub use full_sync::{ReviewLine, SyncNowRequest};

@@ -64,6 +64,25 @@ pub trait Connector: Send + Sync {
     /// How many rows the table holds (for the full synchronization review).
     fn count<'a>(&'a self, table: &'a TableRef) -> BoxFuture<'a, Result<u64, ConnectorError>>;
 
+    /// At most `top` rows of `table` in which one of `fields` contains `text` (without regard
+    /// to case), for a person picking a record (the web client's Set Up Coupling). By default
+    /// the request is rejected.
+    fn search<'a>(
+        &'a self,
+        table: &'a TableRef,
+        fields: &'a [String],
+        text: &'a str,
+        top: usize,
+    ) -> BoxFuture<'a, Result<Vec<Row>, ConnectorError>> {
+        let _ = (fields, text, top);
+        Box::pin(async move {
+            Err(ConnectorError::Rejected {
+                side: self.side(),
+                message: format!("{}: {} cannot be searched", table.set, self.side()),
+            })
+        })
+    }
+
     /// The values of the option set column `column` of entity set `set` (option mappings).
     /// Only Sales has option sets: by default the request is rejected.
     fn options<'a>(

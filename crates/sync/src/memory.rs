@@ -241,6 +241,40 @@ impl Connector for MemoryConnector {
         })
     }
 
+    fn search<'a>(
+        &'a self,
+        table: &'a TableRef,
+        fields: &'a [String],
+        text: &'a str,
+        top: usize,
+    ) -> BoxFuture<'a, Result<Vec<Row>, ConnectorError>> {
+        Box::pin(async move {
+            let st = self.state.lock().unwrap();
+            let Some(t) = st.tables.get(&table.set) else { return Ok(vec![]) };
+            let text = text.to_lowercase();
+            let found = |r: &Record| {
+                fields.iter().any(|f| {
+                    r.get(f)
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v.to_lowercase().contains(&text))
+                })
+            };
+            Ok(t.rows
+                .iter()
+                .filter(|(_, (_, r))| found(r))
+                .take(top)
+                .map(|(id, (_, r))| {
+                    let mut r = r.clone();
+                    if !table.select.is_empty() {
+                        r.retain(|k, _| table.select.contains(k));
+                    }
+                    r.insert(table.key.clone(), Value::String(id.to_string()));
+                    Row::new(*id, r)
+                })
+                .collect())
+        })
+    }
+
     fn count<'a>(&'a self, table: &'a TableRef) -> BoxFuture<'a, Result<u64, ConnectorError>> {
         Box::pin(async move {
             let st = self.state.lock().unwrap();
