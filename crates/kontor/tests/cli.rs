@@ -1,19 +1,14 @@
 //! The `kontor` binary end to end: `kontor up` on free ports in a temporary data folder, then the
 //! integration's command line (`kontor sync …`) against it.
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-const KONTOR: &str = env!("CARGO_BIN_EXE_kontor");
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
+use support::{KONTOR, free_port};
 
 struct Up {
     data: tempfile::TempDir,

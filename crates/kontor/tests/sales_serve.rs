@@ -2,15 +2,12 @@
 //! turned off, configurable by flag or `KONTOR_SALES_LIMITS`, and a bad setting stops the start
 //! with an error naming the flag.
 
-use std::net::TcpListener;
+mod support;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const KONTOR: &str = env!("CARGO_BIN_EXE_kontor");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().unwrap().port()
-}
+use support::{KONTOR, free_port};
 
 struct Sales {
     child: Child,

@@ -13,81 +13,25 @@
 //! generated one once, on purpose, for the person who started it. With the password given,
 //! there is no such exception: the password (also the setup administrator's) may appear nowhere.
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kontor_connectors::{Grant, ODataConnector, Secret, TokenSource};
 use serde_json::{Value, json};
+use support::{Proc, free_port, poll};
 use uuid::Uuid;
 
-const KONTOR: &str = env!("CARGO_BIN_EXE_kontor");
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
-/// A `kontor` process, its stdout and stderr in `<logs>/<name>.out` (outside the data folder).
-struct Proc {
-    name: String,
-    child: Child,
-}
-
-impl Proc {
-    fn start(logs: &Path, name: &str, args: &[&str], admin_password: &str) -> Proc {
-        let out = std::fs::File::create(logs.join(format!("{name}.out"))).expect("a log file");
-        let child = Command::new(KONTOR)
-            .args(args)
-            .env("KONTOR_ADMIN_PASSWORD", admin_password)
-            .env("RUST_LOG", "debug")
-            .env_remove("KONTOR_SECRET_KEY")
-            .env_remove("KONTOR_PASSWORD")
-            .env_remove("RUST_BACKTRACE")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("a log file"))
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        Proc { name: name.to_owned(), child }
-    }
-
-    /// Stops it as Ctrl-C does (SIGINT) and waits for it to exit.
-    fn stop(&mut self) {
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if self.child.try_wait().expect("poll a process").is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("{} did not stop within 30 s of SIGINT", self.name);
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls `check` every 100 ms until it gives a value; panics after `limit` naming `what`.
-async fn poll<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// `kontor <args>` with the administrators' password given (nothing generated) and logging at
+/// debug, so that the output holds all a process could say.
+fn start(logs: &Path, name: &str, args: &[&str], admin_password: &str) -> Proc {
+    Proc::start(
+        logs,
+        name,
+        args,
+        &[("KONTOR_ADMIN_PASSWORD", admin_password), ("RUST_LOG", "debug")],
+    )
 }
 
 /// Both services over HTTP as their administrators.
@@ -332,7 +276,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 /// The secrets used, by name, with their Basic-auth user when they are sent as one.
 type Secrets = Vec<(&'static str, String, Option<String>)>;
 
-/// Asserts that no secret is in any file under `data` or in any `*.out` of `logs`, and that
+/// Asserts that no secret is in any file under `data` or in any `*.log` of `logs`, and that
 /// `data`, its folders and its files are private. Returns the names of the files searched.
 fn assert_nowhere(
     secrets: &Secrets,
@@ -349,7 +293,7 @@ fn assert_nowhere(
     let mut outputs = 0;
     for entry in std::fs::read_dir(logs).expect("the logs folder") {
         let path = entry.expect("a log").path();
-        if path.extension().is_some_and(|e| e == "out") {
+        if path.extension().is_some_and(|e| e == "log") {
             searched.push((path.display().to_string(), std::fs::read(&path).expect("a log")));
             outputs += 1;
         }
@@ -432,14 +376,10 @@ fn after_kontor_up_a_full_synchronization_and_the_setup_flows_no_secret_is_in_th
     };
 
     // First start: demo data, the integration users, setup and the full synchronization.
-    let mut first = Proc::start(
-        logs,
-        "up-first",
-        &[&up_args[..], &["--exit-after-sync"]].concat(),
-        &admin_password,
-    );
+    let mut first =
+        start(logs, "up-first", &[&up_args[..], &["--exit-after-sync"]].concat(), &admin_password);
     let status = first.child.wait().expect("kontor up");
-    let log = std::fs::read_to_string(logs.join("up-first.out")).unwrap_or_default();
+    let log = std::fs::read_to_string(logs.join("up-first.log")).unwrap_or_default();
     assert!(status.success(), "kontor up failed:\n{log}");
 
     // The integration's first credentials, from the sealed store.
@@ -461,7 +401,7 @@ fn after_kontor_up_a_full_synchronization_and_the_setup_flows_no_secret_is_in_th
 
     // Second start, in the background: a new web service key and a new client secret, the
     // setup guide with them and the administrator, then a full synchronization with them.
-    let mut up = Proc::start(logs, "up", &up_args, &admin_password);
+    let mut up = start(logs, "up", &up_args, &admin_password);
     let (new_key, new_secret) = rt.block_on(async {
         let company = services.wait_until_up().await;
         services.wait_for_full_sync().await;
@@ -541,7 +481,7 @@ fn after_the_setup_flows_and_a_full_synchronization_no_secret_is_in_the_data_fol
     let (fin_listen, sales_listen) =
         (format!("127.0.0.1:{fin_port}"), format!("127.0.0.1:{sales_port}"));
     // Sales first: it creates the data folder's secret.key that Financials and the worker share.
-    let mut sales = Proc::start(
+    let mut sales = start(
         logs,
         "sales",
         &["sales", "serve", "--db", &sales_db, "--listen", &sales_listen, "--data", &data_arg],
@@ -550,7 +490,7 @@ fn after_the_setup_flows_and_a_full_synchronization_no_secret_is_in_the_data_fol
     rt.block_on(poll("secret.key", Duration::from_secs(60), || async {
         data.join("secret.key").exists().then_some(())
     }));
-    let mut fin = Proc::start(
+    let mut fin = start(
         logs,
         "financials",
         &["financials", "serve", "--db", &fin_db, "--listen", &fin_listen, "--data", &data_arg],
@@ -589,14 +529,14 @@ fn after_the_setup_flows_and_a_full_synchronization_no_secret_is_in_the_data_fol
         let first_key = services.new_web_service_key(company, "INTEGRATION").await;
         let first_secret = services.new_client_secret(&client_id).await;
         services.setup(company, "INTEGRATION", &first_key, &client_id, &first_secret).await;
-        let mut worker = Proc::start(logs, "worker-1", &worker_args, &admin_password);
+        let mut worker = start(logs, "worker-1", &worker_args, &admin_password);
         services.full_sync().await;
         worker.stop();
         // New secrets, setup again with them, and a full synchronization with them.
         let new_key = services.new_web_service_key(company, "INTEGRATION").await;
         let new_secret = services.new_client_secret(&client_id).await;
         services.setup(company, "INTEGRATION", &new_key, &client_id, &new_secret).await;
-        let mut worker = Proc::start(logs, "worker-2", &worker_args, &admin_password);
+        let mut worker = start(logs, "worker-2", &worker_args, &admin_password);
         services.full_sync().await;
         services.sync_now().await;
         worker.stop();

@@ -4,10 +4,11 @@
 //! `secret.key`), and several `kontor worker` processes sharing one full synchronization while
 //! the test SIGKILLs them at random points.
 
+mod support;
+
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use kontor_connectors::{Grant, ODataConnector, Secret};
@@ -15,9 +16,9 @@ use kontor_e2e::{all, put, sales_tokens};
 use kontor_store::Db;
 use kontor_sync::store::SyncStore;
 use serde_json::{Value, json};
+use support::{KONTOR, Proc, free_port, poll};
 use uuid::Uuid;
 
-const KONTOR: &str = env!("CARGO_BIN_EXE_kontor");
 const ADMIN_PASSWORD: &str = "Workers-Admin-Pass-1";
 const CUSTOMERS: usize = 1500;
 const ITEMS: usize = 100;
@@ -27,11 +28,6 @@ const LEASE_SECONDS: u64 = 4;
 /// as an attempt (the queue's guard against a job that kills its worker). So the test kills the
 /// worker of one job at most twice: the synchronization must then finish as if never interrupted.
 const KILLS_PER_JOB: u32 = 2;
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
 
 fn id(kind: &str, n: usize) -> Uuid {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("kontor.workers.{kind}.{n}").as_bytes())
@@ -48,47 +44,9 @@ impl Lcg {
     }
 }
 
-/// A `kontor` process; SIGKILLed when dropped. Its output goes to `<logs>/<name>.log`.
-struct Proc {
-    name: String,
-    child: Child,
-}
-
-impl Proc {
-    fn start(logs: &Path, name: &str, args: &[&str]) -> Proc {
-        let log = std::fs::File::create(logs.join(format!("{name}.log"))).expect("a log file");
-        let child = Command::new(KONTOR)
-            .args(args)
-            .env("KONTOR_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env_remove("KONTOR_SECRET_KEY")
-            .env_remove("RUST_BACKTRACE")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("a log file"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        Proc { name: name.to_owned(), child }
-    }
-
-    /// SIGKILL: no clean shutdown, its job stays leased.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn assert_running(&mut self, logs: &Path) {
-        if let Some(status) = self.child.try_wait().expect("poll a process") {
-            let log = std::fs::read_to_string(logs.join(format!("{}.log", self.name)))
-                .unwrap_or_default();
-            panic!("{} exited ({status}):\n{log}", self.name);
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// `kontor <args>` with the administrators' password given.
+fn start(logs: &Path, name: &str, args: &[&str]) -> Proc {
+    Proc::start(logs, name, args, &[("KONTOR_ADMIN_PASSWORD", ADMIN_PASSWORD)])
 }
 
 fn kontor(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -107,22 +65,6 @@ fn kontor(args: &[&str], env: &[(&str, &str)]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// Polls `check` every 50 ms until it gives a value; panics after `limit` naming `what`.
-async fn poll<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Checks one mapping (see [`kontor_e2e::check_mapping`]), and that Sales listed no row twice and
@@ -213,8 +155,7 @@ async fn story() {
     // Sales first: it creates the data folder's secret.key that Financials and the workers share.
     let sales_listen = format!("127.0.0.1:{sales_port}");
     let sales_args = ["sales", "serve", "--db", &sales_db_url, "--listen", &sales_listen];
-    let mut sales_proc =
-        Proc::start(logs, "sales", &[&sales_args[..], &["--data", &data]].concat());
+    let mut sales_proc = start(logs, "sales", &[&sales_args[..], &["--data", &data]].concat());
     poll("Sales answers", Duration::from_secs(60), || async {
         let r = http
             .post(format!("{sales}/oauth2/v2.0/token"))
@@ -231,8 +172,7 @@ async fn story() {
     .await;
     let fin_listen = format!("127.0.0.1:{fin_port}");
     let fin_args = ["financials", "serve", "--db", &fin_db_url, "--listen", &fin_listen];
-    let mut fin_proc =
-        Proc::start(logs, "financials", &[&fin_args[..], &["--data", &data]].concat());
+    let mut fin_proc = start(logs, "financials", &[&fin_args[..], &["--data", &data]].concat());
     let company: Uuid = poll("Financials answers", Duration::from_secs(60), || async {
         let v: Value = http
             .get(format!("{financials}/api/v2.0/companies"))
@@ -387,7 +327,7 @@ async fn story() {
     let mut started_workers = 0;
     let mut start_worker = || {
         started_workers += 1;
-        Proc::start(logs, &format!("worker-{started_workers}"), &worker_args)
+        start(logs, &format!("worker-{started_workers}"), &worker_args)
     };
     let mut workers: Vec<Proc> = (0..3).map(|_| start_worker()).collect();
     let synced_from = Instant::now();
