@@ -727,6 +727,33 @@ impl SyncStore {
         Ok(rows.iter().map(Self::job_from).collect())
     }
 
+    /// A page of jobs, most recent first: of one mapping or all (`mapping` `None`), started in
+    /// `[from, to)` (either end open when `None`), `limit` rows after the first `offset`.
+    pub async fn jobs_page(
+        &self,
+        mapping: Option<&str>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<SynchJob>> {
+        let rows = self
+            .db
+            .fetch_all_sql(
+                "SELECT * FROM sync_job WHERE ($1 = '' OR mapping = $1) AND started_at >= $2 AND started_at < $3
+                 ORDER BY started_at DESC, id DESC LIMIT $4 OFFSET $5",
+                vec![
+                    s(mapping.unwrap_or("")),
+                    i(from.map_or(i64::MIN, micros)),
+                    i(to.map_or(i64::MAX, micros)),
+                    i(limit),
+                    i(offset),
+                ],
+            )
+            .await?;
+        Ok(rows.iter().map(Self::job_from).collect())
+    }
+
     pub async fn job_errors(&self, job_id: Uuid) -> Result<Vec<SynchError>> {
         let rows = self
             .db
