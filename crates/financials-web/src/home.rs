@@ -28,10 +28,13 @@ struct HomePage {
 }
 
 /// The pages Home links to, with what each needs.
-const PAGES: [(&str, &str, Page); 3] = [
+const PAGES: [(&str, &str, Page); 6] = [
     ("/users", "Users", Page::Users),
     ("/job-queue-entries", "Job Queue Entries", Page::JobQueueEntries),
     ("/integration-table-mappings", "Integration Table Mappings", Page::TableMappings),
+    ("/crm-full-synch-review", "CRM Full Synch. Review", Page::FullSynchReview),
+    ("/integration-synch-jobs", "Integration Synch. Jobs", Page::SynchJobs),
+    ("/dynamics-365-connection-setup", "Dynamics 365 Connection Setup", Page::ConnectionSetup),
 ];
 
 /// The integration is not hosted by this process.

@@ -18,6 +18,16 @@ pub enum Page {
     TableMappings,
     /// Reset a mapping to its default.
     TableMappingActions,
+    /// CRM Full Synch. Review (read, the statuses).
+    FullSynchReview,
+    /// Run Full Synchronization, Start.
+    FullSynchActions,
+    /// Integration Synch. Jobs, Integration Synch. Job Errors, CRM Skipped Records (read).
+    SynchJobs,
+    /// Retry skipped records.
+    SkippedRetry,
+    /// Dynamics 365 Connection Setup (read, save, Test Connection).
+    ConnectionSetup,
 }
 
 /// What a page needs.
@@ -42,6 +52,9 @@ pub fn page_permission(page: Page) -> Required {
         Page::Users | Page::ChangeWebServiceKey => Required::AnyOf(SUPER),
         Page::JobQueueEntries | Page::TableMappings => Required::AnyOf(INTEGRATION_READ),
         Page::JobQueueActions | Page::TableMappingActions => Required::AnyOf(INTEGRATION_MANAGE),
+        Page::FullSynchReview | Page::SynchJobs => Required::AnyOf(INTEGRATION_READ),
+        Page::FullSynchActions | Page::SkippedRetry => Required::AnyOf(INTEGRATION_MANAGE),
+        Page::ConnectionSetup => Required::AnyOf(SUPER),
     }
 }
 

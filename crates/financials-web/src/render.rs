@@ -24,11 +24,14 @@ pub struct NavLink {
 }
 
 /// The pages of the navigation bar, in order, with what each needs.
-const NAV: [(&str, &str, Page); 4] = [
+const NAV: [(&str, &str, Page); 7] = [
     ("/", "Home", Page::Home),
     ("/users", "Users", Page::Users),
     ("/job-queue-entries", "Job Queue Entries", Page::JobQueueEntries),
     ("/integration-table-mappings", "Integration Table Mappings", Page::TableMappings),
+    ("/crm-full-synch-review", "CRM Full Synch. Review", Page::FullSynchReview),
+    ("/integration-synch-jobs", "Integration Synch. Jobs", Page::SynchJobs),
+    ("/dynamics-365-connection-setup", "Dynamics 365 Connection Setup", Page::ConnectionSetup),
 ];
 
 #[derive(Template)]
