@@ -6,6 +6,8 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use chrono::Duration;
 use kontor_financials::credentials::Permissions;
@@ -443,4 +445,62 @@ fn the_review_jobs_and_setup_rows_of_the_permission_table() {
         let got: Vec<bool> = pages.iter().map(|page| allows(&p, *page)).collect();
         assert_eq!(got, expected, "{set}");
     }
+}
+
+/// A reversible stand-in for the binary's cipher.
+struct Reverse;
+impl kontor_sync::credentials::Sealer for Reverse {
+    fn seal(&self, plaintext: &str) -> String {
+        plaintext.chars().rev().collect()
+    }
+    fn open(&self, sealed: &str) -> Option<String> {
+        Some(sealed.chars().rev().collect())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_sales_url_needs_the_secret_again_and_the_refusal_is_next_to_the_secrets_field() {
+    use kontor_sync::credentials::{IntegrationCredentials, SalesSignIn};
+    let (_dir, mut s) = fresh().await;
+    connect(&s).await;
+    let sealer = Arc::new(Reverse);
+    let credentials = IntegrationCredentials {
+        financials_url: "http://erp.test".into(),
+        financials_user: "INTEGRATION".into(),
+        financials_key: "Stored-Key-1".into(),
+        sales_url: "http://crm.test".into(),
+        sales: SalesSignIn::ClientCredentials {
+            client_id: "app-1".into(),
+            client_secret: "Stored-Secret-1".into(),
+        },
+    };
+    s.integration.store.save_credentials(&credentials, sealer.as_ref(), t0()).await.unwrap();
+    s.state.integration = Some(s.integration.clone().with_sealer(sealer));
+    let mut c = signed_in(&s, "ADMIN", ADMIN_PASSWORD).await;
+    let page = c.get("/dynamics-365-connection-setup").await;
+    assert!(
+        page.body
+            .contains("<dt>Authentication</dt><dd>Client credentials (application id app-1)</dd>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<dt>Client Secret or Password</dt><dd>Stored</dd>"));
+    assert!(!page.body.contains("Stored-Secret-1") && !page.body.contains("Stored-Key-1"));
+    let moved = setup_fields(&[
+        ("company_id", "00000000-0000-0000-0000-0000000000cc"),
+        ("sales_url", "http://127.0.0.1:9999"),
+        ("sales_user", "app-1"),
+        ("sales_client_id", "app-1"),
+        ("sales_password", ""),
+    ]);
+    let answer = c.post_form("/dynamics-365-connection-setup", &moved).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let error = "<span id=\"sales_client_secret-error\" class=\"error\" role=\"alert\">SalesClientSecret must be entered again because the Sales URL changed.</span>";
+    assert!(answer.body.contains(error), "{}", answer.body);
+    assert!(
+        answer.body.contains("name=\"sales_url\" type=\"text\" value=\"http://127.0.0.1:9999\"")
+    );
+    assert!(!answer.body.contains("Stored-Secret-1"));
+    let stored = s.integration.connection().await.unwrap().unwrap();
+    assert_eq!(stored.sales_url, "http://crm.test", "nothing changed");
 }

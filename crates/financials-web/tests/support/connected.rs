@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use kontor_jobs::{Clock, Worker};
+use kontor_jobs::Worker;
 use kontor_sync::Side;
 use kontor_sync::engine::Engine;
 use kontor_sync::memory::MemoryConnector;
