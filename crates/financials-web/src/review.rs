@@ -32,20 +32,34 @@ struct PassView {
     status: String,
     href: Option<String>,
     records: Option<String>,
-    /// The pass has ended (its bar is full).
-    ended: bool,
+    /// The progress bar's value and max (`None`: an indeterminate bar).
+    bar: Option<(u64, u64)>,
 }
 
 impl PassView {
-    fn new(status: &str, job: Option<Uuid>, records: Option<u64>) -> PassView {
+    fn new(status: &str, job: Option<Uuid>, records: Option<u64>, total: Option<u64>) -> PassView {
         let status = status.trim().to_owned();
+        let ended = matches!(status.as_str(), "Success" | "Error");
+        // An ended pass's bar is full; a running one's is done of total when the total is
+        // known (a pass may read more rows than were counted: never past the end).
+        let bar = match (records, total) {
+            _ if ended => {
+                let t = total.or(records).unwrap_or(1).max(1);
+                Some((t, t))
+            }
+            (Some(n), Some(t)) if n <= t && t > 0 => Some((n, t)),
+            _ => None,
+        };
+        let records = records.map(|n| match (n, total) {
+            // More than were counted (the other pass wrote rows since): the count alone.
+            (n, Some(t)) if n <= t => format!("{n} of {t} records"),
+            (1, _) => "1 record".to_owned(),
+            (n, _) => format!("{n} records"),
+        });
         PassView {
-            ended: matches!(status.as_str(), "Success" | "Error"),
             href: job.map(|id| format!("/integration-synch-jobs/{id}")),
-            records: records.map(|n| match n {
-                1 => "1 record".to_owned(),
-                n => format!("{n} records"),
-            }),
+            records,
+            bar,
             status,
         }
     }
@@ -71,11 +85,13 @@ impl From<ReviewLine> for LineView {
                 &l.to_int_table_job_status,
                 l.to_int_table_job_id,
                 l.to_int_table_records,
+                l.to_int_table_total,
             ),
             from: PassView::new(
                 &l.from_int_table_job_status,
                 l.from_int_table_job_id,
                 l.from_int_table_records,
+                l.from_int_table_total,
             ),
             entry_status: l.job_queue_entry_status.trim().to_owned(),
             held_up: l.held_up,

@@ -152,8 +152,8 @@ async fn run_full_synchronization_then_start_and_the_polled_statuses_reach_finis
             "{customer}"
         );
     }
-    assert!(customer.contains("<progress value=\"1\" max=\"1\""), "{customer}");
-    assert!(customer.contains("<span class=\"records\">5 records</span>"), "{customer}");
+    assert!(customer.contains("<progress value=\"5\" max=\"5\""), "{customer}");
+    assert!(customer.contains("<span class=\"records\">5 of 5 records</span>"), "{customer}");
     for line in done.body.split("<tr><td>").skip(2) {
         assert!(line.contains(">Finished</a>"), "every line finished: {line}");
     }

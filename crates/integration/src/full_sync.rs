@@ -31,6 +31,12 @@ pub struct ReviewLine {
     /// Records the From Int. Table pass has handled so far.
     #[serde(default)]
     pub from_int_table_records: Option<u64>,
+    /// The rows the To Int. Table pass reads (Financials' count when the review was built).
+    #[serde(default)]
+    pub to_int_table_total: Option<u64>,
+    /// The rows the From Int. Table pass reads (Sales' count when the review was built).
+    #[serde(default)]
+    pub from_int_table_total: Option<u64>,
 }
 
 impl ReviewLine {
@@ -65,6 +71,8 @@ impl From<ReviewStatus> for ReviewLine {
             held_up: s.held_up,
             to_int_table_records: None,
             from_int_table_records: None,
+            to_int_table_total: s.to_int_table_total,
+            from_int_table_total: s.from_int_table_total,
         }
     }
 }

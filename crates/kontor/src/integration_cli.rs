@@ -916,6 +916,8 @@ mod tests {
             held_up: false,
             to_int_table_records: None,
             from_int_table_records: None,
+            to_int_table_total: None,
+            from_int_table_total: None,
         }
     }
 

@@ -107,6 +107,9 @@ pub struct StoredReviewLine {
     pub queue_entry_id: Option<String>,
     pub to_job_id: Option<Uuid>,
     pub from_job_id: Option<Uuid>,
+    /// The rows Financials and Sales had when the review was built.
+    pub financials_count: Option<u64>,
+    pub sales_count: Option<u64>,
 }
 
 fn hash(base: &Base) -> String {
@@ -845,6 +848,17 @@ impl SyncStore {
         Ok(())
     }
 
+    /// Records the rows each side had when review line `name` was built.
+    pub async fn set_review_counts(&self, name: &str, financials: u64, sales: u64) -> Result<()> {
+        self.db
+            .execute_sql(
+                "UPDATE sync_review_line SET financials_count = $1, sales_count = $2 WHERE name = $3",
+                vec![i(financials as i64), i(sales as i64), s(name)],
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn review(&self) -> Result<Vec<StoredReviewLine>> {
         let rows = self
             .db
@@ -877,6 +891,8 @@ impl SyncStore {
                     from_job_id: r
                         .get_opt_string("from_job_id")
                         .and_then(|x| Uuid::parse_str(&x).ok()),
+                    financials_count: r.get_opt_i64("financials_count").map(|n| n as u64),
+                    sales_count: r.get_opt_i64("sales_count").map(|n| n as u64),
                 }
             })
             .collect())
