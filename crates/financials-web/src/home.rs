@@ -28,11 +28,14 @@ struct HomePage {
 }
 
 /// The pages Home links to, with what each needs.
-const PAGES: [(&str, &str, Page); 4] = [
+const PAGES: [(&str, &str, Page); 7] = [
     ("/customers", "Customer List", Page::Customers),
     ("/users", "Users", Page::Users),
     ("/job-queue-entries", "Job Queue Entries", Page::JobQueueEntries),
     ("/integration-table-mappings", "Integration Table Mappings", Page::TableMappings),
+    ("/crm-full-synch-review", "CRM Full Synch. Review", Page::FullSynchReview),
+    ("/integration-synch-jobs", "Integration Synch. Jobs", Page::SynchJobs),
+    ("/dynamics-365-connection-setup", "Dynamics 365 Connection Setup", Page::ConnectionSetup),
 ];
 
 /// The integration is not hosted by this process.

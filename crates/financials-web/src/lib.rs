@@ -19,6 +19,10 @@
 //! | `GET/POST /customers/match-based-coupling`, `POST /customers/synchronize` | Match-Based Coupling, Synchronize Now |
 //! | `GET /integration-table-mappings`, `POST /integration-table-mappings/{name}/reset` | Integration Table Mappings |
 //! | `GET /integration-table-mappings/{name}/fields` | Integration Field Mappings |
+//! | `GET /crm-full-synch-review` (`/lines`: the statuses partial htmx polls), `POST …/run`, `POST …/start` | CRM Full Synch. Review |
+//! | `GET /integration-synch-jobs?mapping=&from=&to=&page=`, `GET /integration-synch-jobs/{id}` | Integration Synch. Jobs, Integration Synch. Job Errors |
+//! | `GET /integration-table-mappings/{name}/skipped`, `POST …/skipped/retry` | CRM Skipped Records, Retry |
+//! | `GET/POST /dynamics-365-connection-setup`, `POST …/test` | Dynamics 365 Connection Setup, Test Connection |
 //! | `GET /static/…` | the style sheet and htmx |
 //!
 //! Security ([`security`]): the session cookie is `HttpOnly; SameSite=Lax` (and `Secure` when
@@ -37,12 +41,15 @@ use kontor_financials::users::Authenticator;
 use kontor_integration::Integration;
 use kontor_store::Db;
 
+mod connection;
 mod customers;
 mod home;
 mod job_queue;
+mod jobs;
 mod mappings;
 pub mod permission;
 mod render;
+mod review;
 pub mod security;
 mod signin;
 mod users;
@@ -103,6 +110,16 @@ pub fn router(state: WebState) -> Router {
         .route("/integration-table-mappings", get(mappings::list))
         .route("/integration-table-mappings/{name}/fields", get(mappings::fields))
         .route("/integration-table-mappings/{name}/reset", post(mappings::reset))
+        .route("/crm-full-synch-review", get(review::show))
+        .route("/crm-full-synch-review/lines", get(review::lines))
+        .route("/crm-full-synch-review/run", post(review::run))
+        .route("/crm-full-synch-review/start", post(review::start))
+        .route("/integration-synch-jobs", get(jobs::list))
+        .route("/integration-synch-jobs/{id}", get(jobs::errors))
+        .route("/integration-table-mappings/{name}/skipped", get(jobs::skipped))
+        .route("/integration-table-mappings/{name}/skipped/retry", post(jobs::retry))
+        .route("/dynamics-365-connection-setup", get(connection::show).post(connection::save))
+        .route("/dynamics-365-connection-setup/test", post(connection::test))
         .route(HTMX_PATH, get(|| async { asset(HTMX, "text/javascript; charset=utf-8", YEAR) }))
         .route("/static/kontor.css", get(|| async { asset(CSS, "text/css; charset=utf-8", HOUR) }))
         .fallback(render::not_found)

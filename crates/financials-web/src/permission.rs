@@ -22,6 +22,16 @@ pub enum Page {
     Customers,
     /// Set Up Coupling, Match-Based Coupling, Synchronize Now, Delete Coupling of customers.
     CustomerCoupling,
+    /// CRM Full Synch. Review (read, the statuses).
+    FullSynchReview,
+    /// Run Full Synchronization, Start.
+    FullSynchActions,
+    /// Integration Synch. Jobs, Integration Synch. Job Errors, CRM Skipped Records (read).
+    SynchJobs,
+    /// Retry skipped records.
+    SkippedRetry,
+    /// Dynamics 365 Connection Setup (read, save, Test Connection).
+    ConnectionSetup,
 }
 
 /// What a page needs.
@@ -50,6 +60,9 @@ pub fn page_permission(page: Page) -> Required {
         Page::JobQueueActions | Page::TableMappingActions => Required::AnyOf(INTEGRATION_MANAGE),
         Page::Customers => Required::Data(Access::Read),
         Page::CustomerCoupling => Required::AnyOf(INTEGRATION_MANAGE),
+        Page::FullSynchReview | Page::SynchJobs => Required::AnyOf(INTEGRATION_READ),
+        Page::FullSynchActions | Page::SkippedRetry => Required::AnyOf(INTEGRATION_MANAGE),
+        Page::ConnectionSetup => Required::AnyOf(SUPER),
     }
 }
 

@@ -24,12 +24,15 @@ pub struct NavLink {
 }
 
 /// The pages of the navigation bar, in order, with what each needs.
-const NAV: [(&str, &str, Page); 5] = [
+const NAV: [(&str, &str, Page); 8] = [
     ("/", "Home", Page::Home),
     ("/customers", "Customers", Page::Customers),
     ("/users", "Users", Page::Users),
     ("/job-queue-entries", "Job Queue Entries", Page::JobQueueEntries),
     ("/integration-table-mappings", "Integration Table Mappings", Page::TableMappings),
+    ("/crm-full-synch-review", "CRM Full Synch. Review", Page::FullSynchReview),
+    ("/integration-synch-jobs", "Integration Synch. Jobs", Page::SynchJobs),
+    ("/dynamics-365-connection-setup", "Dynamics 365 Connection Setup", Page::ConnectionSetup),
 ];
 
 #[derive(Template)]

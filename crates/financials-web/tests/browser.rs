@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use support::connected::{connect, run_queue};
 use support::{ADMIN_PASSWORD, setup};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -150,4 +151,56 @@ async fn a_person_signs_in_changes_a_web_service_key_sees_it_once_and_signs_out(
     c.goto(&format!("{base}/users")).await.unwrap();
     wait_for(&c, "#user_name").await;
     c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_runs_the_full_synchronization_review_and_watches_the_statuses_reach_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(&kontor_testkit::sqlite_url(&dir)).await;
+    connect(&s).await;
+    let fin =
+        kontor_financials_server::AppState::new(s.db.clone(), Default::default()).await.unwrap();
+    let pages = kontor_financials_web::router(s.state.clone());
+    let app = kontor_financials_server::router_with_pages(fin, Vec::new(), Some(pages));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // The process's worker: runs due entries every 200 ms.
+    let worker = {
+        let s = support::Setup {
+            db: s.db.clone(),
+            state: s.state.clone(),
+            integration: s.integration.clone(),
+        };
+        tokio::spawn(async move {
+            loop {
+                run_queue(&s).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    c.goto(&format!("{base}/")).await.unwrap();
+    wait_for(&c, "#user_name").await.send_keys("admin").await.unwrap();
+    c.find(Locator::Css("#password")).await.unwrap().send_keys(ADMIN_PASSWORD).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "#health-heading").await;
+
+    c.find(Locator::LinkText("CRM Full Synch. Review")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "#run-full-synchronization").await.click().await.unwrap();
+    wait_for(&c, "#start").await.click().await.unwrap();
+    // htmx polls the statuses until every line has finished.
+    let done = "#review-lines:not([hx-trigger]) tr td[data-pass='to'][data-status='Success']";
+    wait_for(&c, done).await;
+    let source = c.source().await.unwrap();
+    let start = source.find("<tr><td>CUSTOMER</td>").unwrap();
+    let customer = &source[start..start + source[start..].find("</tr>").unwrap()];
+    assert!(customer.contains(">Finished</a>"), "{customer}");
+    assert_eq!(customer.matches(">Success</a>").count(), 2, "{customer}");
+    assert_eq!(c.title().await.unwrap(), "CRM Full Synch. Review");
+    c.close().await.unwrap();
+    worker.abort();
 }

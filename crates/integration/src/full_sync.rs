@@ -24,6 +24,19 @@ pub struct ReviewLine {
     /// The line waits for a line in Error (directly or through another waiting line): it will
     /// not go on until that line is run again.
     pub held_up: bool,
+    /// Records the To Int. Table pass has handled so far (inserted, modified, deleted,
+    /// unchanged, skipped or failed), once it has a job.
+    #[serde(default)]
+    pub to_int_table_records: Option<u64>,
+    /// Records the From Int. Table pass has handled so far.
+    #[serde(default)]
+    pub from_int_table_records: Option<u64>,
+    /// The rows the To Int. Table pass reads (Financials' count when the review was built).
+    #[serde(default)]
+    pub to_int_table_total: Option<u64>,
+    /// The rows the From Int. Table pass reads (Sales' count when the review was built).
+    #[serde(default)]
+    pub from_int_table_total: Option<u64>,
 }
 
 impl ReviewLine {
@@ -56,6 +69,10 @@ impl From<ReviewStatus> for ReviewLine {
             to_int_table_job_id: s.to_int_table_job_id,
             from_int_table_job_id: s.from_int_table_job_id,
             held_up: s.held_up,
+            to_int_table_records: None,
+            from_int_table_records: None,
+            to_int_table_total: s.to_int_table_total,
+            from_int_table_total: s.from_int_table_total,
         }
     }
 }
@@ -83,11 +100,25 @@ impl Integration {
         self.full_sync_status().await
     }
 
-    /// The review lines with their job statuses.
+    /// The review lines with their job statuses and how many records each pass has handled.
     pub async fn full_sync_status(&self) -> Result<Vec<ReviewLine>> {
         let engine = self.engine()?;
-        let lines = engine.review_status_on(&self.queue).await?;
-        Ok(lines.into_iter().map(ReviewLine::from).collect())
+        let mut lines: Vec<ReviewLine> =
+            engine.review_status_on(&self.queue).await?.into_iter().map(ReviewLine::from).collect();
+        for line in &mut lines {
+            line.to_int_table_records = self.records_of(line.to_int_table_job_id).await?;
+            line.from_int_table_records = self.records_of(line.from_int_table_job_id).await?;
+        }
+        Ok(lines)
+    }
+
+    /// The records a synch job has handled so far.
+    async fn records_of(&self, job: Option<Uuid>) -> Result<Option<u64>> {
+        let Some(id) = job else { return Ok(None) };
+        Ok(self.store.job(id).await?.map(|j| {
+            let c = j.counters;
+            c.inserted + c.modified + c.deleted + c.unchanged + c.skipped + c.failed
+        }))
     }
 
     /// Synchronizes modified records now: every enabled mapping in dependency order, or one.

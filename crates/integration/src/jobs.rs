@@ -13,11 +13,19 @@ use crate::{Integration, IntegrationError, Result};
 /// An Integration Synch. Job: one pass of one mapping with its counters.
 pub type JobSummary = kontor_sync::store::SynchJob;
 
-/// Which synch jobs: of one mapping or all, the most recent first (50 when left out).
+/// Which synch jobs: of one mapping or all, started from `from` (inclusive) until `to`
+/// (exclusive), the most recent first, `limit` of them (50 when left out) after the first
+/// `offset`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobsQuery {
     pub mapping: Option<String>,
     pub limit: Option<i64>,
+    #[serde(default)]
+    pub offset: Option<i64>,
+    #[serde(default)]
+    pub from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub to: Option<DateTime<Utc>>,
 }
 
 /// One synch job with its errors.
@@ -143,10 +151,12 @@ impl Integration {
         Ok(Health { failed_jobs, skipped_records, entries_in_error, last_synchronization })
     }
 
-    /// Integration Synch. Jobs, the most recent first (at most 1,000).
+    /// Integration Synch. Jobs, the most recent first (at most 1,000 a page).
     pub async fn jobs(&self, query: JobsQuery) -> Result<Vec<JobSummary>> {
         let limit = query.limit.unwrap_or(50).clamp(1, 1000);
-        Ok(self.store.jobs(query.mapping.as_deref(), limit).await?)
+        let offset = query.offset.unwrap_or(0).max(0);
+        let mapping = query.mapping.as_deref().filter(|m| !m.is_empty());
+        Ok(self.store.jobs_page(mapping, query.from, query.to, limit, offset).await?)
     }
 
     /// One synch job with its errors.

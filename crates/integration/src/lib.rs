@@ -7,7 +7,7 @@
 //!
 //! | module | workflows |
 //! |---|---|
-//! | [`setup`] | [`Integration::setup`], [`Integration::connection`] |
+//! | [`setup`] | [`Integration::setup`], [`Integration::connection`], [`Integration::test_connection`] |
 //! | [`mappings`] | [`Integration::mappings`], [`Integration::mapping`], [`Integration::save_mapping`], [`Integration::import_mappings`], [`Integration::export_mappings`], [`Integration::reset_mapping`] |
 //! | [`couplings`] | [`Integration::couplings`], [`Integration::couplings_of`], [`Integration::search_sales`], [`Integration::couple`], [`Integration::uncouple`], [`Integration::match_couple`], [`Integration::clean_couplings`] |
 //! | [`full_sync`] | [`Integration::full_sync_review`], [`Integration::start_full_sync`], [`Integration::full_sync_status`], [`Integration::sync_now`] |
@@ -49,7 +49,7 @@ pub use jobs::{
     RetryResult, SkippedRecord,
 };
 pub use mappings::ImportResult;
-pub use setup::{ConnectionInfo, SetupRequest, credentials_for};
+pub use setup::{ConnectionInfo, ConnectionTest, SetupRequest, SideCheck, credentials_for};
 
 /// The result of a workflow.
 pub type Result<T, E = IntegrationError> = std::result::Result<T, E>;

@@ -208,6 +208,51 @@ impl Integration {
     pub async fn connection(&self) -> Result<Option<ConnectionInfo>> {
         Ok(self.store.connection().await?)
     }
+
+    /// *Test Connection*: reads the first mapping's table on each side with the connection of
+    /// the moment (the engine, or one built from the stored connection and credentials) and
+    /// says, per side, whether that worked or why not. [`IntegrationError::NotConnected`] when
+    /// nothing is stored to try.
+    pub async fn test_connection(&self) -> Result<ConnectionTest> {
+        let engine = match self.engine() {
+            Ok(engine) => engine,
+            Err(_) => self.connect().await?.ok_or(IntegrationError::NotConnected)?,
+        };
+        let set = self.store.mappings().await?;
+        let m = set.mappings.first().ok_or_else(|| {
+            IntegrationError::invalid("There is no integration table mapping whose tables to read.")
+        })?;
+        let check = |r: std::result::Result<u64, kontor_sync::connector::ConnectorError>| match r {
+            Ok(_) => SideCheck::Ok,
+            Err(e) => SideCheck::Failed(e.to_string()),
+        };
+        Ok(ConnectionTest {
+            financials: check(engine.financials.count(&m.financials.table_ref()).await),
+            sales: check(engine.sales.count(&m.sales.table_ref()).await),
+        })
+    }
+}
+
+/// How *Test Connection* went on one side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", content = "error", rename_all = "camelCase")]
+pub enum SideCheck {
+    Ok,
+    /// The side could not be read: why.
+    Failed(String),
+}
+
+/// How *Test Connection* went on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionTest {
+    pub financials: SideCheck,
+    pub sales: SideCheck,
+}
+
+impl ConnectionTest {
+    pub fn ok(&self) -> bool {
+        self.financials == SideCheck::Ok && self.sales == SideCheck::Ok
+    }
 }
 
 #[cfg(test)]

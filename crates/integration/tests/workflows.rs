@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kontor_integration::{Integration, IntegrationError, JobQueueQuery};
+use kontor_integration::{Integration, IntegrationError, JobQueueQuery, JobsQuery};
 use kontor_jobs::{ManualClock, NewJob, Outcome, Queue};
 use kontor_store::Db;
 use kontor_sync::SyncError;
@@ -347,6 +347,48 @@ async fn health_counts_failed_jobs_entries_in_error_and_gives_the_last_synchroni
             last_synchronization: Some(done),
         };
         assert_eq!(h, expected, "{backend}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_filtered_by_mapping_and_start_time_newest_first_and_paged() {
+    kontor_testkit::for_each_backend(|url, backend| async move {
+        let it = integration(&url).await;
+        let hour = chrono::Duration::hours(1);
+        for n in 0..5 {
+            for mapping in ["CUSTOMER", "CURRENCY"] {
+                let at = t0() - hour * n;
+                it.store.start_job(mapping, "ToIntegrationTable", "Sync", at).await.unwrap();
+            }
+        }
+        let starts = |q: JobsQuery| {
+            let it = it.clone();
+            async move {
+                let jobs = it.jobs(q).await.unwrap();
+                jobs.iter()
+                    .map(|j| (j.mapping.clone(), (t0() - j.started_at).num_hours()))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let customer = |hours: &[i64]| -> Vec<(String, i64)> {
+            hours.iter().map(|h| ("CUSTOMER".to_owned(), *h)).collect()
+        };
+        let of =
+            |mapping: &str| JobsQuery { mapping: Some(mapping.into()), ..JobsQuery::default() };
+        assert_eq!(starts(of("CUSTOMER")).await, customer(&[0, 1, 2, 3, 4]), "{backend}");
+        let page = JobsQuery { limit: Some(2), offset: Some(2), ..of("CUSTOMER") };
+        assert_eq!(starts(page).await, customer(&[2, 3]), "{backend}");
+        let window =
+            JobsQuery { from: Some(t0() - hour * 3), to: Some(t0() - hour), ..of("CUSTOMER") };
+        assert_eq!(
+            starts(window).await,
+            customer(&[2, 3]),
+            "{backend}: from inclusive, to exclusive"
+        );
+        let all =
+            JobsQuery { mapping: Some(String::new()), limit: Some(3), ..JobsQuery::default() };
+        assert_eq!(starts(all).await.len(), 3, "{backend}: an empty mapping is all");
     })
     .await;
 }

@@ -914,6 +914,10 @@ mod tests {
             to_int_table_job_id: None,
             from_int_table_job_id: None,
             held_up: false,
+            to_int_table_records: None,
+            from_int_table_records: None,
+            to_int_table_total: None,
+            from_int_table_total: None,
         }
     }
 

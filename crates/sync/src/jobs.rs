@@ -78,6 +78,12 @@ pub struct ReviewStatus {
     /// The line waits for a line in Error (directly or through another waiting line): it will
     /// not go on until that line is run again ([`review::held_up`]).
     pub held_up: bool,
+    /// The rows the To Int. Table pass reads (Financials' count when the review was built).
+    #[serde(default)]
+    pub to_int_table_total: Option<u64>,
+    /// The rows the From Int. Table pass reads (Sales' count when the review was built).
+    #[serde(default)]
+    pub from_int_table_total: Option<u64>,
 }
 
 fn to_job_error(e: SyncError) -> JobError {
@@ -94,6 +100,7 @@ impl Engine {
     pub async fn prepare_full_sync(&self) -> Result<Vec<ReviewLine>, SyncError> {
         let set = self.store.mappings().await?;
         let mut lines = Vec::new();
+        let mut all_counts = Vec::new();
         for m in review::dependency_order(&set) {
             // Unit mappings compare against the number of Sales unit groups (domain-reference
             // §3.1), whatever their own Sales table.
@@ -106,6 +113,7 @@ impl Engine {
                 financials: self.financials.count(&m.financials.table_ref()).await?,
                 sales: self.sales.count(&sales_table).await?,
             };
+            all_counts.push((m.name.clone(), counts));
             lines.push(ReviewLine {
                 name: m.name.clone(),
                 dependency_filter: m.dependency_filter.clone(),
@@ -116,6 +124,10 @@ impl Engine {
             });
         }
         self.store.replace_review(&lines, self.clock.now()).await?;
+        for (name, counts) in &all_counts {
+            let TableCounts { financials, sales } = counts;
+            self.store.set_review_counts(name, *financials, *sales).await?;
+        }
         Ok(lines)
     }
 
@@ -253,7 +265,10 @@ impl Engine {
         let lines: Vec<ReviewLine> = stored.iter().map(|l| l.line.clone()).collect();
         let held: std::collections::HashSet<String> =
             review::held_up(&lines).into_iter().map(|l| l.name.clone()).collect();
-        for StoredReviewLine { line, to_job_id, from_job_id, .. } in stored {
+        for StoredReviewLine {
+            line, to_job_id, from_job_id, financials_count, sales_count, ..
+        } in stored
+        {
             let status = |job: Option<crate::store::SynchJob>| match job {
                 None => review::JobStatus::None,
                 // A pass that failed as a whole has its error as the job's message.
@@ -282,6 +297,8 @@ impl Engine {
                 from_int_table_job_status: from.as_str().to_owned(),
                 to_int_table_job_id: to_job_id,
                 from_int_table_job_id: from_job_id,
+                to_int_table_total: financials_count,
+                from_int_table_total: sales_count,
             });
         }
         Ok(out)

@@ -107,6 +107,9 @@ pub struct StoredReviewLine {
     pub queue_entry_id: Option<String>,
     pub to_job_id: Option<Uuid>,
     pub from_job_id: Option<Uuid>,
+    /// The rows Financials and Sales had when the review was built.
+    pub financials_count: Option<u64>,
+    pub sales_count: Option<u64>,
 }
 
 fn hash(base: &Base) -> String {
@@ -727,6 +730,33 @@ impl SyncStore {
         Ok(rows.iter().map(Self::job_from).collect())
     }
 
+    /// A page of jobs, most recent first: of one mapping or all (`mapping` `None`), started in
+    /// `[from, to)` (either end open when `None`), `limit` rows after the first `offset`.
+    pub async fn jobs_page(
+        &self,
+        mapping: Option<&str>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<SynchJob>> {
+        let rows = self
+            .db
+            .fetch_all_sql(
+                "SELECT * FROM sync_job WHERE ($1 = '' OR mapping = $1) AND started_at >= $2 AND started_at < $3
+                 ORDER BY started_at DESC, id DESC LIMIT $4 OFFSET $5",
+                vec![
+                    s(mapping.unwrap_or("")),
+                    i(from.map_or(i64::MIN, micros)),
+                    i(to.map_or(i64::MAX, micros)),
+                    i(limit),
+                    i(offset),
+                ],
+            )
+            .await?;
+        Ok(rows.iter().map(Self::job_from).collect())
+    }
+
     pub async fn job_errors(&self, job_id: Uuid) -> Result<Vec<SynchError>> {
         let rows = self
             .db
@@ -818,6 +848,17 @@ impl SyncStore {
         Ok(())
     }
 
+    /// Records the rows each side had when review line `name` was built.
+    pub async fn set_review_counts(&self, name: &str, financials: u64, sales: u64) -> Result<()> {
+        self.db
+            .execute_sql(
+                "UPDATE sync_review_line SET financials_count = $1, sales_count = $2 WHERE name = $3",
+                vec![i(financials as i64), i(sales as i64), s(name)],
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn review(&self) -> Result<Vec<StoredReviewLine>> {
         let rows = self
             .db
@@ -850,6 +891,8 @@ impl SyncStore {
                     from_job_id: r
                         .get_opt_string("from_job_id")
                         .and_then(|x| Uuid::parse_str(&x).ok()),
+                    financials_count: r.get_opt_i64("financials_count").map(|n| n as u64),
+                    sales_count: r.get_opt_i64("sales_count").map(|n| n as u64),
                 }
             })
             .collect())

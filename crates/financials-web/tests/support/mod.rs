@@ -22,6 +22,8 @@ use kontor_sync::defaults::default_mappings;
 use kontor_sync::store::SyncStore;
 use tower::ServiceExt;
 
+pub mod connected;
+
 pub const ADMIN_PASSWORD: &str = "Kontor-Admin-1";
 /// Every other user's password.
 pub const PASSWORD: &str = "Kontor-User-1";
