@@ -355,7 +355,9 @@ async fn health_counts_failed_jobs_entries_in_error_and_gives_the_last_synchroni
 async fn the_degraded_reasons_count_failing_entries_by_the_kind_of_their_last_error() {
     use kontor_integration::DegradedReason::*;
     // (last errors of the recurring entries, `None` = its run succeeded; the reasons)
-    let cases: [(&[Option<&str>], &[(kontor_integration::DegradedReason, u64)]); 4] = [
+    type Case =
+        (&'static [Option<&'static str>], &'static [(kontor_integration::DegradedReason, u64)]);
+    let cases: [Case; 4] = [
         (&[], &[]),
         (&[None, None], &[]),
         (
