@@ -280,7 +280,7 @@ impl Worker {
             self.queue.complete(&claimed, outcome, self.completion_time(claimed_at)).await?;
             return Ok(Ended::Completed);
         };
-        tracing::info!(worker = %self.id, job = %claimed.id(), kind = claimed.kind(),
+        tracing::debug!(worker = %self.id, job = %claimed.id(), kind = claimed.kind(),
             attempt = claimed.attempt(), "Job started.");
         let job = claimed.clone();
         let mut task = tokio::spawn(async move { handler.run_boxed(&job).await });
@@ -304,7 +304,7 @@ impl Worker {
                                 Outcome::Failed(reason) | Outcome::FailedPermanently(reason) => {
                                     warn_failed(&self.id, &entry, claimed.attempt(), reason);
                                 }
-                                _ => tracing::info!(worker = %self.id, job = %claimed.id(),
+                                _ => tracing::debug!(worker = %self.id, job = %claimed.id(),
                                     ?outcome, status = %entry.status, "Job ended."),
                             }
                             Ok(Ended::Completed)
