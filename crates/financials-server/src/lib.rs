@@ -25,6 +25,7 @@
 //! | `…/salesOrders({id})/Microsoft.NAV.shipAndInvoice` | POST → 204, `Location` = posted invoice |
 //! | `…/users({id})/Microsoft.NAV.changeWebServiceKey` | POST `{"expiryDateTime"?}` → `{"value": key}` (shown once) |
 //! | `/ODataV4/$metadata`, `/ODataV4/Company('{name}')/ProductItemAvailability` | GET |
+//! | `/health` | GET, public: `{"status":"ok"}` or `{"status":"degraded","reasons":[{"kind","count"}]}` ([`health`]) |
 //!
 //! Entity sets: customers, contacts, currencies, currencyExchangeRates, unitsOfMeasure,
 //! paymentTerms, shipmentMethods, shippingAgents, items, itemUnitsOfMeasure, resources,
@@ -44,6 +45,7 @@ pub mod api;
 pub mod auth;
 pub mod batch;
 pub mod error;
+pub mod health;
 pub mod routes;
 mod shape;
 pub mod testing;
@@ -104,6 +106,8 @@ pub struct AppState {
     /// Bumped after every committed write (of this process, or of any process sharing the
     /// PostgreSQL database, via `LISTEN`/`NOTIFY`): wakes long-polling change-feed requests.
     pub changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// More reasons for `GET /health` (the integration's, in the binary).
+    pub health: Option<health::HealthCheck>,
 }
 
 /// The PostgreSQL channel write transactions notify.
@@ -122,6 +126,7 @@ impl AppState {
             tokio::spawn(listen_for_changes(pool.clone(), Arc::downgrade(&changes)));
         }
         Ok(AppState {
+            health: None,
             auth: Arc::new(Authenticator::new(db.clone())),
             db,
             company,
@@ -181,6 +186,14 @@ async fn listen_for_changes(
     }
 }
 
+impl AppState {
+    /// `GET /health` also reports what `check` says.
+    pub fn with_health_check(mut self, check: health::HealthCheck) -> AppState {
+        self.health = Some(check);
+        self
+    }
+}
+
 /// Every signed-in user may call the API; what each may read or change is checked inside, per
 /// entity set and operation, against the permission sets (`auth::check`).
 const API: Permission = Permission::SignedIn {
@@ -189,7 +202,7 @@ const API: Permission = Permission::SignedIn {
 
 /// The Financials routes, each with the permission it needs (see [`routes`]).
 pub fn financials_routes() -> Vec<Route<AppState>> {
-    use Verb::Any;
+    use Verb::{Any, Get};
     let web_services = Permission::SignedIn {
         inside: "the web services need D365 ITEM AVAILABILITY or D365 BUS FULL ACCESS",
     };
@@ -198,6 +211,7 @@ pub fn financials_routes() -> Vec<Route<AppState>> {
         Route::new(Any, "/api/v2.0/", API, api_handler),
         Route::new(Any, "/api/v2.0/{*rest}", API, api_handler),
         Route::new(Any, "/ODataV4/{*rest}", web_services, webservices::handler),
+        Route::new(Get, "/health", Permission::Public, health::handler),
     ]
 }
 

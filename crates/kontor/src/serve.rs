@@ -83,9 +83,12 @@ pub fn financials_app(
         kontor_financials_web::WebState::new(state.db.clone(), state.auth.clone(), sync.clone())
             .with_public_url(state.config.public_url.as_deref());
     let pages = Some(kontor_financials_web::router(web));
-    let extra = match sync {
-        Some(sync) => kontor_sync_server::routes(sync),
-        None => Vec::new(),
+    let (state, extra) = match sync {
+        Some(sync) => (
+            state.with_health_check(kontor_sync_server::health_check(sync.clone())),
+            kontor_sync_server::routes(sync),
+        ),
+        None => (state, Vec::new()),
     };
     kontor_financials_server::router_with_pages(state, extra, pages)
 }

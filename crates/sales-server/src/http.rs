@@ -22,13 +22,29 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 /// Largest body of the unauthenticated token endpoint (a form of a few fields).
 pub const TOKEN_MAX_BODY: usize = 16 * 1024;
 
+/// `GET /health` (public): `{"status":"ok"}` while the database answers, else 503 with
+/// `{"status":"degraded","reasons":[{"kind":"database_unavailable","count":1}]}` — the same
+/// shape as Financials' `/health`, kinds and counts only.
+async fn health(State(state): State<AppState>) -> Response {
+    let answers = state.db().fetch_one_sql("SELECT 1 AS one", Vec::new()).await.is_ok();
+    if answers {
+        axum::Json(serde_json::json!({"status": "ok"})).into_response()
+    } else {
+        let body = serde_json::json!({
+            "status": "degraded",
+            "reasons": [{"kind": "database_unavailable", "count": 1}],
+        });
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+    }
+}
+
 /// The Sales router. Every error answer has the Dataverse error body ([`crate::dataverse_errors`]).
 pub fn router(state: AppState) -> Router {
     let token = || post(crate::auth::token).layer(DefaultBodyLimit::max(TOKEN_MAX_BODY));
     let app = Router::new()
         .route("/oauth2/v2.0/token", token())
         .route("/{tenant}/oauth2/v2.0/token", token())
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
         .route(API_PREFIX, any(api))
         .route(&format!("{API_PREFIX}/"), any(api))
         .route(&format!("{API_PREFIX}/{{*rest}}"), any(api))
