@@ -204,6 +204,17 @@ impl Integration {
         Ok(counts.into_iter().collect())
     }
 
+    /// How many job queue entries are in each status (every status, zeros included), for
+    /// `/metrics`.
+    pub async fn job_queue_counts(&self) -> Result<Vec<(Status, u64)>> {
+        let mut out = Vec::new();
+        for status in Status::ALL {
+            let filter = ListFilter { status: Some(status), ..ListFilter::default() };
+            out.push((status, self.queue.count(&filter).await?));
+        }
+        Ok(out)
+    }
+
     /// Integration Synch. Jobs, the most recent first (at most 1,000).
     pub async fn jobs(&self, query: JobsQuery) -> Result<Vec<JobSummary>> {
         let limit = query.limit.unwrap_or(50).clamp(1, 1000);

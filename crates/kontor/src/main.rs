@@ -24,6 +24,7 @@ mod listen;
 mod private;
 mod serve;
 mod stack;
+mod telemetry;
 mod up;
 
 use clap::{Parser, Subcommand};

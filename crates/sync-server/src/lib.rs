@@ -185,6 +185,25 @@ pub fn health_check(it: Integration) -> kontor_financials_server::health::Health
     })
 }
 
+/// The integration's gauges for Financials' `GET /metrics` (give it to
+/// `AppState::with_scrape_hook`): `kontor_job_queue_entries{status}`, set before each scrape.
+pub fn scrape_hook(it: Integration) -> kontor_financials_server::telemetry::ScrapeHook {
+    kontor_financials_server::telemetry::ScrapeHook::new(move || {
+        let it = it.clone();
+        async move {
+            match it.job_queue_counts().await {
+                Ok(counts) => {
+                    for (status, n) in counts {
+                        metrics::gauge!("kontor_job_queue_entries", "status" => status.as_str())
+                            .set(n as f64);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "The job queue could not be counted."),
+            }
+        }
+    })
+}
+
 /// [`routes`] before the state is given.
 pub fn table() -> Vec<Route<Integration>> {
     use Verb::{Delete, Get, Post, Put};

@@ -289,6 +289,7 @@ impl Engine {
         };
         self.store.finish_job(job_id, &message, self.clock.now()).await?;
         let counters = res?;
+        record_metrics(&mapping.name, pass, &counters);
         tracing::info!(mapping = %mapping.name, pass = pass.as_str(), source = %src, ?counters, "Synchronization pass finished.");
         Ok(PassReport { mapping: mapping.name.clone(), pass, job_id, counters })
     }
@@ -655,4 +656,26 @@ pub(crate) struct PageContext<'a> {
     pub(crate) match_index: Option<HashMap<String, Option<Uuid>>>,
     /// The destination table held no rows when this full pass began (counted then).
     pub(crate) fresh_destination: bool,
+}
+
+/// `kontor_sync_records_total{mapping, direction, outcome}`: the records a pass handled, by what
+/// became of them (through the `metrics` facade; a no-op without an installed recorder).
+fn record_metrics(mapping: &str, pass: Pass, c: &Counters) {
+    let outcomes = [
+        ("inserted", c.inserted),
+        ("modified", c.modified),
+        ("deleted", c.deleted),
+        ("unchanged", c.unchanged),
+        ("skipped", c.skipped),
+        ("failed", c.failed),
+        ("coupled", c.coupled),
+        ("uncoupled", c.uncoupled),
+    ];
+    for (outcome, n) in outcomes {
+        if n > 0 {
+            metrics::counter!("kontor_sync_records_total", "mapping" => mapping.to_owned(),
+                "direction" => pass.as_str(), "outcome" => outcome)
+            .increment(n);
+        }
+    }
 }
