@@ -118,8 +118,11 @@ pub struct Health {
     pub failed_jobs: u64,
     /// Records the synchronization skips until retried, over all mappings.
     pub skipped_records: u64,
-    /// Job queue entries in status Error.
+    /// Job queue entries in status Error (one-off entries out of attempts).
     pub entries_in_error: u64,
+    /// Job queue entries whose last run failed and that are retried (or in Error): recurring
+    /// entries never go to Error, so this is where a failing synchronization shows.
+    pub entries_failing: u64,
     /// When the most recent synch job finished (or started, while it runs).
     pub last_synchronization: Option<DateTime<Utc>>,
 }
@@ -186,7 +189,14 @@ impl Integration {
         }
         let filter = ListFilter { status: Some(Status::Error), ..ListFilter::default() };
         let entries_in_error = self.queue.list(&filter).await?.len() as u64;
-        Ok(Health { failed_jobs, skipped_records, entries_in_error, last_synchronization })
+        let entries_failing = self.queue.failing().await?.len() as u64;
+        Ok(Health {
+            failed_jobs,
+            skipped_records,
+            entries_in_error,
+            entries_failing,
+            last_synchronization,
+        })
     }
 
     /// Why the integration is degraded, for `/health`: the failing job queue entries (retrying

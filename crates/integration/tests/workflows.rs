@@ -324,6 +324,7 @@ async fn health_counts_failed_jobs_entries_in_error_and_gives_the_last_synchroni
             failed_jobs: 0,
             skipped_records: 0,
             entries_in_error: 0,
+            entries_failing: 0,
             last_synchronization: None,
         };
         assert_eq!(empty, none, "{backend}");
@@ -344,6 +345,7 @@ async fn health_counts_failed_jobs_entries_in_error_and_gives_the_last_synchroni
             failed_jobs: 1,
             skipped_records: 0,
             entries_in_error: 1,
+            entries_failing: 1,
             last_synchronization: Some(done),
         };
         assert_eq!(h, expected, "{backend}");
