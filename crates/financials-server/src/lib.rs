@@ -25,6 +25,8 @@
 //! | `…/salesOrders({id})/Microsoft.NAV.shipAndInvoice` | POST → 204, `Location` = posted invoice |
 //! | `…/users({id})/Microsoft.NAV.changeWebServiceKey` | POST `{"expiryDateTime"?}` → `{"value": key}` (shown once) |
 //! | `/ODataV4/$metadata`, `/ODataV4/Company('{name}')/ProductItemAvailability` | GET |
+//! | `/metrics` | GET, public: the Prometheus text format ([`telemetry`]) |
+//! | `/health` | GET, public: `{"status":"ok"}` or `{"status":"degraded","reasons":[{"kind","count"}]}` ([`health`]) |
 //!
 //! Entity sets: customers, contacts, currencies, currencyExchangeRates, unitsOfMeasure,
 //! paymentTerms, shipmentMethods, shippingAgents, items, itemUnitsOfMeasure, resources,
@@ -44,8 +46,10 @@ pub mod api;
 pub mod auth;
 pub mod batch;
 pub mod error;
+pub mod health;
 pub mod routes;
 mod shape;
+pub mod telemetry;
 pub mod testing;
 mod webservices;
 
@@ -81,6 +85,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The largest request body.
     pub max_body_bytes: usize,
+    /// The process's metrics recorder, rendered by `GET /metrics` (empty answer without one).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl Default for Config {
@@ -90,6 +96,7 @@ impl Default for Config {
             max_page_size: 20_000,
             public_url: None,
             max_body_bytes: 64 << 20,
+            metrics: None,
         }
     }
 }
@@ -104,6 +111,10 @@ pub struct AppState {
     /// Bumped after every committed write (of this process, or of any process sharing the
     /// PostgreSQL database, via `LISTEN`/`NOTIFY`): wakes long-polling change-feed requests.
     pub changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// More reasons for `GET /health` (the integration's, in the binary).
+    pub health: Option<health::HealthCheck>,
+    /// Runs before each scrape of `GET /metrics` (the integration's gauges, in the binary).
+    pub on_scrape: Option<telemetry::ScrapeHook>,
 }
 
 /// The PostgreSQL channel write transactions notify.
@@ -122,6 +133,8 @@ impl AppState {
             tokio::spawn(listen_for_changes(pool.clone(), Arc::downgrade(&changes)));
         }
         Ok(AppState {
+            health: None,
+            on_scrape: None,
             auth: Arc::new(Authenticator::new(db.clone())),
             db,
             company,
@@ -181,6 +194,20 @@ async fn listen_for_changes(
     }
 }
 
+impl AppState {
+    /// `GET /health` also reports what `check` says.
+    pub fn with_health_check(mut self, check: health::HealthCheck) -> AppState {
+        self.health = Some(check);
+        self
+    }
+
+    /// `GET /metrics` runs `hook` before each scrape.
+    pub fn with_scrape_hook(mut self, hook: telemetry::ScrapeHook) -> AppState {
+        self.on_scrape = Some(hook);
+        self
+    }
+}
+
 /// Every signed-in user may call the API; what each may read or change is checked inside, per
 /// entity set and operation, against the permission sets (`auth::check`).
 const API: Permission = Permission::SignedIn {
@@ -189,7 +216,7 @@ const API: Permission = Permission::SignedIn {
 
 /// The Financials routes, each with the permission it needs (see [`routes`]).
 pub fn financials_routes() -> Vec<Route<AppState>> {
-    use Verb::Any;
+    use Verb::{Any, Get};
     let web_services = Permission::SignedIn {
         inside: "the web services need D365 ITEM AVAILABILITY or D365 BUS FULL ACCESS",
     };
@@ -198,6 +225,8 @@ pub fn financials_routes() -> Vec<Route<AppState>> {
         Route::new(Any, "/api/v2.0/", API, api_handler),
         Route::new(Any, "/api/v2.0/{*rest}", API, api_handler),
         Route::new(Any, "/ODataV4/{*rest}", web_services, webservices::handler),
+        Route::new(Get, "/health", Permission::Public, health::handler),
+        Route::new(Get, "/metrics", Permission::Public, telemetry::handler),
     ]
 }
 
@@ -259,6 +288,7 @@ pub(crate) fn is_html(resp: &Response) -> bool {
 /// error, and every error answer in the OData shape.
 fn layered(app: Router, body_limit: usize) -> Router {
     let app = app
+        .layer(axum::middleware::from_fn(telemetry::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -14,6 +14,7 @@ struct HealthView {
     failed_jobs: u64,
     skipped_records: u64,
     entries_in_error: u64,
+    entries_failing: u64,
     last_synchronization: String,
 }
 
@@ -56,6 +57,7 @@ pub async fn home(State(state): State<WebState>, s: Signed) -> Result<Response, 
                 failed_jobs: h.failed_jobs,
                 skipped_records: h.skipped_records,
                 entries_in_error: h.entries_in_error,
+                entries_failing: h.entries_failing,
                 last_synchronization: h
                     .last_synchronization
                     .map_or_else(|| "Never".to_owned(), |t| when(&t)),

@@ -77,6 +77,12 @@ async fn connect(s: &Setup) {
             serde_json::json!({"accountnumber": number, "name": name, "address1_city": "Oslo"});
         sales.put("accounts", id, fields, "someone");
     }
+    // The customers the tests couple exist on the Financials side too (coupling by hand reads
+    // both records first).
+    for n in 1..=2 {
+        let fields = serde_json::json!({"number": format!("C{n:05}"), "displayName": format!("Customer {n}")});
+        fin.put("customers", customer_id(n), fields, "someone");
+    }
     let engine =
         Engine::new(s.integration.store.clone(), fin, sales, settings, s.integration.clock.clone());
     s.integration.set_engine(Arc::new(engine));
@@ -96,6 +102,7 @@ fn numbers(body: &str) -> Vec<String> {
 async fn the_customer_list_and_card_render_as_their_snapshots() {
     let (_dir, s) = fresh().await;
     customers(&s, 3).await;
+    connect(&s).await;
     s.integration
         .couple(
             "CUSTOMER",

@@ -127,10 +127,11 @@ impl Integration {
         Ok(CouplingsPage { count, value })
     }
 
-    /// Couples two records by hand under `mapping`.
+    /// Couples two records by hand under `mapping`, once both are found on their sides (a
+    /// record that does not exist is refused, naming it).
     pub async fn couple(&self, mapping: &str, req: CouplingRequest) -> Result<NewCoupling> {
         self.store.mapping(mapping).await?;
-        self.store.couple(mapping, req.financials_id, req.sales_id, self.clock.now()).await?;
+        self.engine()?.couple_records(mapping, req.financials_id, req.sales_id).await?;
         Ok(NewCoupling {
             mapping: mapping.to_owned(),
             financials_id: req.financials_id,

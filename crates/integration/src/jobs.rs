@@ -126,11 +126,60 @@ pub struct Health {
     pub failed_jobs: u64,
     /// Records the synchronization skips until retried, over all mappings.
     pub skipped_records: u64,
-    /// Job queue entries in status Error.
+    /// Job queue entries in status Error (one-off entries out of attempts).
     pub entries_in_error: u64,
+    /// Job queue entries whose last run failed and that are retried (or in Error): recurring
+    /// entries never go to Error, so this is where a failing synchronization shows.
+    pub entries_failing: u64,
     /// When the most recent synch job finished (or started, while it runs).
     pub last_synchronization: Option<DateTime<Utc>>,
 }
+
+/// Why the integration is degraded, as `/health` names it: a kind and a count, nothing else (the
+/// endpoint is public).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DegradedReason {
+    /// Job queue entries whose last run failed (retrying, or in Error).
+    EntriesFailing,
+    /// Among them, entries whose last run found Sales unreachable.
+    SalesUnreachable,
+    /// … Financials unreachable.
+    FinancialsUnreachable,
+    /// … credentials refused (by either side).
+    CredentialsRefused,
+}
+
+impl DegradedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DegradedReason::EntriesFailing => "entries_failing",
+            DegradedReason::SalesUnreachable => "sales_unreachable",
+            DegradedReason::FinancialsUnreachable => "financials_unreachable",
+            DegradedReason::CredentialsRefused => "credentials_refused",
+        }
+    }
+
+    /// The reasons a failed run's error message gives, beyond failing at all (the connectors'
+    /// messages: "Sales is unavailable: …", "Sales refused the credentials: …").
+    pub fn of_error(message: &str) -> Vec<DegradedReason> {
+        let mut out = Vec::new();
+        if message.contains("refused the credentials") {
+            out.push(DegradedReason::CredentialsRefused);
+        }
+        if message.contains("Sales is unavailable") {
+            out.push(DegradedReason::SalesUnreachable);
+        }
+        if message.contains("Financials is unavailable") {
+            out.push(DegradedReason::FinancialsUnreachable);
+        }
+        out
+    }
+}
+
+/// The integration's part of `/health`: the reasons it is degraded with how many entries each
+/// (empty when all is well), in [`DegradedReason`] order.
+pub type DegradedReasons = Vec<(DegradedReason, u64)>;
 
 /// How many of the most recent synch jobs [`Integration::health`] looks at.
 pub const HEALTH_JOBS: i64 = 1000;
@@ -148,7 +197,40 @@ impl Integration {
         }
         let filter = ListFilter { status: Some(Status::Error), ..ListFilter::default() };
         let entries_in_error = self.queue.list(&filter).await?.len() as u64;
-        Ok(Health { failed_jobs, skipped_records, entries_in_error, last_synchronization })
+        let entries_failing = self.queue.failing().await?.len() as u64;
+        Ok(Health {
+            failed_jobs,
+            skipped_records,
+            entries_in_error,
+            entries_failing,
+            last_synchronization,
+        })
+    }
+
+    /// Why the integration is degraded, for `/health`: the failing job queue entries (retrying
+    /// or in Error, not the ones a person set On Hold) and, from their last errors, Sales or
+    /// Financials unreachable and credentials refused, each with its count of entries.
+    pub async fn degraded_reasons(&self) -> Result<DegradedReasons> {
+        let failing = self.queue.failing().await?;
+        let mut counts = std::collections::BTreeMap::new();
+        for e in &failing {
+            *counts.entry(DegradedReason::EntriesFailing).or_insert(0) += 1;
+            for r in DegradedReason::of_error(e.last_error.as_deref().unwrap_or_default()) {
+                *counts.entry(r).or_insert(0) += 1;
+            }
+        }
+        Ok(counts.into_iter().collect())
+    }
+
+    /// How many job queue entries are in each status (every status, zeros included), for
+    /// `/metrics`.
+    pub async fn job_queue_counts(&self) -> Result<Vec<(Status, u64)>> {
+        let mut out = Vec::new();
+        for status in Status::ALL {
+            let filter = ListFilter { status: Some(status), ..ListFilter::default() };
+            out.push((status, self.queue.count(&filter).await?));
+        }
+        Ok(out)
     }
 
     /// Integration Synch. Jobs, the most recent first (at most 1,000 a page).

@@ -11,7 +11,7 @@
 //! | [`mappings`] | [`Integration::mappings`], [`Integration::mapping`], [`Integration::save_mapping`], [`Integration::import_mappings`], [`Integration::export_mappings`], [`Integration::reset_mapping`] |
 //! | [`couplings`] | [`Integration::couplings`], [`Integration::couplings_of`], [`Integration::search_sales`], [`Integration::couple`], [`Integration::uncouple`], [`Integration::match_couple`], [`Integration::clean_couplings`] |
 //! | [`full_sync`] | [`Integration::full_sync_review`], [`Integration::start_full_sync`], [`Integration::full_sync_status`], [`Integration::sync_now`] |
-//! | [`jobs`] | [`Integration::jobs`], [`Integration::job`], [`Integration::skipped`], [`Integration::retry`], [`Integration::job_queue_entries`], [`Integration::restart_entry`], [`Integration::hold_entry`], [`Integration::health`] |
+//! | [`jobs`] | [`Integration::jobs`], [`Integration::job`], [`Integration::skipped`], [`Integration::retry`], [`Integration::job_queue_entries`], [`Integration::restart_entry`], [`Integration::hold_entry`], [`Integration::health`], [`Integration::degraded_reasons`] |
 //!
 //! The request and response types derive `Serialize` and `Deserialize`: the server answers
 //! them and the command line reads them, so both share one definition. No HTTP crate is linked
@@ -45,8 +45,8 @@ pub use couplings::{
 pub use error::IntegrationError;
 pub use full_sync::{ReviewLine, SyncNowRequest};
 pub use jobs::{
-    Health, JobDetail, JobQueueEntry, JobQueueQuery, JobSummary, JobsQuery, RetryRequest,
-    RetryResult, SkippedRecord,
+    DegradedReason, DegradedReasons, Health, JobDetail, JobQueueEntry, JobQueueQuery, JobSummary,
+    JobsQuery, RetryRequest, RetryResult, SkippedRecord,
 };
 pub use mappings::ImportResult;
 pub use setup::{ConnectionInfo, ConnectionTest, SetupRequest, SideCheck, credentials_for};
@@ -123,7 +123,26 @@ impl Integration {
         credentials_fit(&credentials, &settings)?;
         let engine = Arc::new(engine_for(&self.store, settings, &credentials, self.clock.clone()));
         self.set_engine(engine.clone());
+        self.retry_failing_now("the connection was opened").await?;
         Ok(Some(engine))
+    }
+
+    /// The integration's failing recurring entries (waiting for their next retry, or left in
+    /// Error by an earlier version) run again at once: a new connection or new credentials may
+    /// be what they needed. Entries On Hold stay on hold. Returns how many.
+    pub(crate) async fn retry_failing_now(&self, why: &str) -> Result<u64, SyncError> {
+        let mut n = 0;
+        for kind in [kontor_sync::jobs::INCREMENTAL, kontor_sync::jobs::PRUNE] {
+            n += self
+                .queue
+                .retry_failing_now(Some(kind))
+                .await
+                .map_err(|e| SyncError::Store(e.to_string()))?;
+        }
+        if n > 0 {
+            tracing::info!(entries = n, "{why}: the failing job queue entries run again now.");
+        }
+        Ok(n)
     }
 }
 

@@ -201,6 +201,7 @@ impl Integration {
         let engine = Arc::new(engine_for(&self.store, settings, &credentials, self.clock.clone()));
         self.set_engine(engine.clone());
         engine.schedule_incremental(&self.queue, INCREMENTAL_EVERY).await?;
+        self.retry_failing_now("The connection was set up").await?;
         Ok(report)
     }
 

@@ -324,6 +324,7 @@ async fn health_counts_failed_jobs_entries_in_error_and_gives_the_last_synchroni
             failed_jobs: 0,
             skipped_records: 0,
             entries_in_error: 0,
+            entries_failing: 0,
             last_synchronization: None,
         };
         assert_eq!(empty, none, "{backend}");
@@ -344,6 +345,7 @@ async fn health_counts_failed_jobs_entries_in_error_and_gives_the_last_synchroni
             failed_jobs: 1,
             skipped_records: 0,
             entries_in_error: 1,
+            entries_failing: 1,
             last_synchronization: Some(done),
         };
         assert_eq!(h, expected, "{backend}");
@@ -391,4 +393,58 @@ async fn jobs_are_filtered_by_mapping_and_start_time_newest_first_and_paged() {
         assert_eq!(starts(all).await.len(), 3, "{backend}: an empty mapping is all");
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_degraded_reasons_count_failing_entries_by_the_kind_of_their_last_error() {
+    use kontor_integration::DegradedReason::*;
+    // (last errors of the recurring entries, `None` = its run succeeded; the reasons)
+    type Case =
+        (&'static [Option<&'static str>], &'static [(kontor_integration::DegradedReason, u64)]);
+    let cases: [Case; 4] = [
+        (&[], &[]),
+        (&[None, None], &[]),
+        (
+            &[
+                Some("CUSTOMER, Financials → Sales: Sales refused the credentials: 401"),
+                Some("ITEM, Sales → Financials: Sales is unavailable: connection refused"),
+                Some("CURRENCY, Financials → Sales: Financials refused the credentials: 401"),
+                None,
+            ],
+            &[(EntriesFailing, 3), (SalesUnreachable, 1), (CredentialsRefused, 2)],
+        ),
+        (
+            &[Some("UNIT, Financials → Sales: Financials is unavailable: timed out"), Some("boom")],
+            &[(EntriesFailing, 2), (FinancialsUnreachable, 1)],
+        ),
+    ];
+    for (errors, expected) in cases {
+        kontor_testkit::for_each_backend(|url, backend| async move {
+            let it = integration(&url).await;
+            for (i, error) in errors.iter().enumerate() {
+                let key = format!("M{i}");
+                it.queue
+                    .ensure_recurring(NewJob::recurring(
+                        "sync.incremental",
+                        key,
+                        serde_json::json!({}),
+                        Duration::from_secs(60),
+                    ))
+                    .await
+                    .unwrap();
+                let job =
+                    it.queue.claim("w", t0(), Duration::from_secs(60)).await.unwrap().expect("due");
+                let outcome = match error {
+                    Some(e) => Outcome::Failed((*e).to_owned()),
+                    None => Outcome::Finished,
+                };
+                it.queue.complete(&job, outcome, t0()).await.unwrap();
+            }
+            // A failing entry a person set on hold is not a reason.
+            let held = entry(&it, "health.test", Before::InError).await;
+            it.hold_entry(held).await.unwrap();
+            assert_eq!(it.degraded_reasons().await.unwrap(), expected, "{backend}: {errors:?}");
+        })
+        .await;
+    }
 }

@@ -49,7 +49,8 @@ pub enum Status {
     Ready,
     /// Leased by a worker and running.
     InProcess,
-    /// Failed on its last allowed attempt (or permanently); waits for a restart.
+    /// A one-off entry that failed on its last allowed attempt (or permanently); waits for a
+    /// restart. (A failing recurring entry stays Ready, retried with a backoff.)
     Error,
     /// Put on hold by a user; waits for a restart.
     OnHold,
@@ -112,9 +113,11 @@ pub enum Outcome {
     Finished,
     /// The run found nothing to do (counts toward the inactivity timeout of a recurring entry).
     Idle,
-    /// The run failed; it is retried after the rerun delay until the attempts are used up.
+    /// The run failed; a one-off entry is retried after the rerun delay until the attempts are
+    /// used up, a recurring entry is retried with a backoff for ever.
     Failed(String),
-    /// The run failed in a way a retry cannot fix; the entry goes to Error at once.
+    /// The run failed in a way a retry cannot fix; a one-off entry goes to Error at once, a
+    /// recurring entry is retried with a backoff (what it depends on may be fixed meanwhile).
     FailedPermanently(String),
 }
 
@@ -216,6 +219,7 @@ impl JobEntry {
             max_attempts: self.max_attempts,
             rerun_delay: self.rerun_delay,
             inactivity_timeout: self.inactivity_timeout,
+            max_rerun_delay: crate::schedule::MAX_RERUN_DELAY,
         }
     }
 }

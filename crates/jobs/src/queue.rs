@@ -43,6 +43,7 @@ pub struct Queue {
     db: Db,
     clock: Arc<dyn Clock>,
     notify: Arc<Notify>,
+    max_rerun_delay: Duration,
 }
 
 impl fmt::Debug for Queue {
@@ -60,7 +61,24 @@ impl Queue {
 
     /// A queue whose user actions (enqueue, restart, wake, …) take "now" from `clock`.
     pub fn with_clock(db: Db, clock: Arc<dyn Clock>) -> Queue {
-        Queue { db, clock, notify: Arc::new(Notify::new()) }
+        Queue {
+            db,
+            clock,
+            notify: Arc::new(Notify::new()),
+            max_rerun_delay: schedule::MAX_RERUN_DELAY,
+        }
+    }
+
+    /// The longest wait between two retries of a failing recurring entry (30 minutes unless
+    /// set; the first retry waits the entry's rerun delay, each further one twice as long, see
+    /// [`schedule::backoff`]).
+    pub fn with_max_rerun_delay(mut self, max: Duration) -> Queue {
+        self.max_rerun_delay = max;
+        self
+    }
+
+    pub fn max_rerun_delay(&self) -> Duration {
+        self.max_rerun_delay
     }
 
     pub fn db(&self) -> &Db {
@@ -242,8 +260,9 @@ impl Queue {
     ) -> Result<JobEntry> {
         let mut tx = self.db.begin().await?;
         let entry = locked_run(&mut tx, job).await?;
+        let policy = schedule::Policy { max_rerun_delay: self.max_rerun_delay, ..entry.policy() };
         let next = schedule::after_run(
-            &entry.policy(),
+            &policy,
             &schedule::Run {
                 attempts: entry.attempts,
                 started_at: entry.run_started_at.unwrap_or(job.started_at),
@@ -382,6 +401,54 @@ impl Queue {
         let entry = entry_from_row(&row)?;
         self.finish_write(tx, run_at <= now).await?;
         Ok(entry)
+    }
+
+    /// "Retry now": the failing entries of `kind` (all kinds when `None`) — recurring ones
+    /// waiting for their next retry, and entries in Error — run again at once, their backoff
+    /// starting over; their last error stays until a run succeeds. For a new connection setup or
+    /// new credentials: what failed may work now. Entries On Hold stay on hold. Returns how many
+    /// entries were brought forward.
+    pub async fn retry_failing_now(&self, kind: Option<&str>) -> Result<u64> {
+        let now = self.clock.now();
+        let mut binds = vec![ts(now)];
+        let kind_sql = match kind {
+            Some(kind) => {
+                binds.push(text(kind));
+                " AND kind = $2"
+            }
+            None => "",
+        };
+        let mut tx = self.db.begin().await?;
+        let n = tx
+            .execute_sql(
+                AssertSqlSafe(format!(
+                    "UPDATE job_entry SET status = 'ready', \
+                     run_at = CASE WHEN earliest_start_at > $1 THEN earliest_start_at ELSE $1 END, \
+                     attempts = 0, updated_at = $1 \
+                     WHERE last_error IS NOT NULL AND (status = 'error' \
+                     OR (status = 'ready' AND attempts > 0)){kind_sql}"
+                )),
+                binds,
+            )
+            .await?;
+        self.finish_write(tx, n > 0).await?;
+        Ok(n)
+    }
+
+    /// Entries whose last run failed and that still run (Ready waiting for a retry, or In
+    /// Process again) or wait for a restart (Error): not the ones a person set On Hold.
+    pub async fn failing(&self) -> Result<Vec<JobEntry>> {
+        let rows = self
+            .db
+            .fetch_all_sql(
+                AssertSqlSafe(format!(
+                    "SELECT {ENTRY_COLUMNS} FROM job_entry WHERE last_error IS NOT NULL \
+                     AND status IN ('ready', 'in_process', 'error') ORDER BY created_at, id"
+                )),
+                vec![],
+            )
+            .await?;
+        rows.iter().map(entry_from_row).collect()
     }
 
     /// A change notification: entries of `kind` (and `key`, if given) that are On Hold with
@@ -537,7 +604,8 @@ impl Queue {
 }
 
 /// Closes the open runs of entries whose lease expired and makes those entries Ready to run at
-/// once, or Error when they are out of attempts. Entries are locked before their log rows, in
+/// once, or Error when they are one-off entries out of attempts (a recurring entry never goes to
+/// Error). Entries are locked before their log rows, in
 /// the same order as `complete` and `release`, and on PostgreSQL an entry another transaction is
 /// completing right now is skipped (that run ends normally).
 async fn take_back_expired(tx: &mut Tx, now: DateTime<Utc>) -> Result<()> {
@@ -562,7 +630,8 @@ async fn take_back_expired(tx: &mut Tx, now: DateTime<Utc>) -> Result<()> {
         tracing::warn!(job = %id, %worker, "Taking back a job whose worker's lease expired.");
         tx.execute_sql(
             "UPDATE job_entry SET \
-             status = CASE WHEN attempts >= max_attempts THEN 'error' ELSE 'ready' END, \
+             status = CASE WHEN interval_secs IS NULL AND attempts >= max_attempts \
+             THEN 'error' ELSE 'ready' END, \
              run_at = $1, last_error = $2, locked_by = NULL, locked_until = NULL, run_id = NULL, \
              last_ended_at = $1, updated_at = $1 WHERE id = $3",
             vec![

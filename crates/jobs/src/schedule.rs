@@ -5,12 +5,15 @@
 //! |------------------------|-----------------|---------------------------------------------------------------|
 //! | Finished               | Finished        | Ready at `now + interval`, idle streak reset                  |
 //! | Idle                   | Finished        | Ready at `now + interval`; On Hold with Inactivity Timeout when the idle streak has lasted the inactivity timeout (it wakes itself after the timeout again, or on `wake`) |
-//! | Failed, attempts left  | Ready at `now + rerun delay` | same                                             |
-//! | Failed, no attempts left, or FailedPermanently | Error | Error (until restarted)                       |
+//! | Failed, attempts left  | Ready at `now + rerun delay` | Ready at `now + backoff` (see below), last error kept |
+//! | Failed, no attempts left, or FailedPermanently | Error | Ready at `now + backoff`, last error kept (never Error) |
 //!
 //! "Attempts" count the runs started since the last successful run, the current one included, so
-//! with `max_attempts = 3` a job runs at most three times in a row before it goes to Error. A run
-//! whose worker died (its lease expired) counts as a failed attempt and is taken over at once.
+//! with `max_attempts = 3` a one-off job runs at most three times in a row before it goes to Error.
+//! A recurring entry never ends by itself: a failed run is retried after [`backoff`] (the rerun
+//! delay, doubled with each failure in a row, at most [`Policy::max_rerun_delay`]), for ever,
+//! until a person sets it On Hold. A run whose worker died (its lease expired) counts as a failed
+//! attempt and is taken over at once.
 
 use std::time::Duration;
 
@@ -25,6 +28,21 @@ pub struct Policy {
     pub max_attempts: u32,
     pub rerun_delay: Duration,
     pub inactivity_timeout: Option<Duration>,
+    /// The longest wait between two retries of a failing recurring entry.
+    pub max_rerun_delay: Duration,
+}
+
+/// The default [`Policy::max_rerun_delay`]: 30 minutes.
+pub const MAX_RERUN_DELAY: Duration = Duration::from_secs(30 * 60);
+
+/// The wait before the next run of a recurring entry whose last `failures` runs failed (the
+/// current one included): `first` after one failure, doubled with each further failure, never
+/// more than `max` (nor less than one second). `failures = 0` counts as one.
+pub fn backoff(first: Duration, max: Duration, failures: u32) -> Duration {
+    let first = first.max(Duration::from_secs(1));
+    let max = max.max(first);
+    let doublings = failures.saturating_sub(1).min(63);
+    first.checked_mul(1u32.checked_shl(doublings).unwrap_or(u32::MAX)).map_or(max, |d| d.min(max))
 }
 
 /// The state of the run that ends.
@@ -64,9 +82,17 @@ pub fn after_run(policy: &Policy, run: &Run, outcome: &Outcome, now: DateTime<Ut
     };
     let failure = |message: &str, permanent: bool| {
         let exhausted = permanent || run.attempts >= policy.max_attempts.max(1);
+        let (status, run_at) = match policy.interval {
+            Some(_) => (
+                Status::Ready,
+                Some(add(now, backoff(policy.rerun_delay, policy.max_rerun_delay, run.attempts))),
+            ),
+            None if exhausted => (Status::Error, None),
+            None => (Status::Ready, Some(add(now, policy.rerun_delay))),
+        };
         AfterRun {
-            status: if exhausted { Status::Error } else { Status::Ready },
-            run_at: if exhausted { None } else { Some(add(now, policy.rerun_delay)) },
+            status,
+            run_at,
             attempts: run.attempts,
             idle_since: run.idle_since,
             last_error: Some(message.to_owned()),
@@ -123,6 +149,7 @@ mod tests {
             max_attempts: 3,
             rerun_delay: Duration::from_secs(30),
             inactivity_timeout: None,
+            max_rerun_delay: 30 * MIN,
         }
     }
 
@@ -176,19 +203,73 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_run_on_the_last_attempt_goes_to_error_and_stays_there() {
-        for policy in [one_off(), recurring(None)] {
-            let res = after_run(&policy, &run(3, None), &Outcome::Failed("boom".into()), t(5));
-            assert_eq!((res.status, res.run_at), (Status::Error, None));
-            assert_eq!(res.last_error.as_deref(), Some("boom"));
+    fn a_one_off_run_failed_on_the_last_attempt_goes_to_error_and_stays_there() {
+        let res = after_run(&one_off(), &run(3, None), &Outcome::Failed("boom".into()), t(5));
+        assert_eq!((res.status, res.run_at), (Status::Error, None));
+        assert_eq!(res.last_error.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn a_one_off_permanent_failure_goes_to_error_on_the_first_attempt() {
+        let res =
+            after_run(&one_off(), &run(1, None), &Outcome::FailedPermanently("bad".into()), t(5));
+        assert_eq!((res.status, res.run_at), (Status::Error, None));
+    }
+
+    #[test]
+    fn a_failed_recurring_run_is_retried_with_a_backoff_for_ever_keeping_its_error() {
+        // (failures in a row, permanent, seconds until the retry)
+        let cases = [
+            (1, false, 30),
+            (2, false, 60),
+            (3, false, 120),
+            (6, false, 960),
+            (7, false, 1800),
+            (10, false, 1800),
+            (1_000_000, false, 1800),
+            (1, true, 30),
+            (12, true, 1800),
+        ];
+        for (failures, permanent, wait) in cases {
+            let outcome = if permanent {
+                Outcome::FailedPermanently("Sales refused the credentials".into())
+            } else {
+                Outcome::Failed("Sales refused the credentials".into())
+            };
+            let res = after_run(&recurring(Some(60 * MIN)), &run(failures, None), &outcome, t(5));
+            assert_eq!(
+                (res.status, res.run_at, res.attempts),
+                (Status::Ready, Some(t(5 + wait)), failures),
+                "after {failures} failures (permanent: {permanent})"
+            );
+            assert_eq!(res.last_error.as_deref(), Some("Sales refused the credentials"));
+            assert_eq!(res.log_status, LogStatus::Error);
         }
     }
 
     #[test]
-    fn a_permanent_failure_goes_to_error_on_the_first_attempt() {
-        let res =
-            after_run(&one_off(), &run(1, None), &Outcome::FailedPermanently("bad".into()), t(5));
-        assert_eq!((res.status, res.run_at), (Status::Error, None));
+    fn the_backoff_doubles_the_first_delay_up_to_the_longest() {
+        let s = Duration::from_secs;
+        // (first, max, failures, expected)
+        let cases = [
+            (s(30), s(1800), 0, s(30)),
+            (s(30), s(1800), 1, s(30)),
+            (s(30), s(1800), 2, s(60)),
+            (s(30), s(1800), 5, s(480)),
+            (s(30), s(1800), 6, s(960)),
+            (s(30), s(1800), 7, s(1800)),
+            (s(30), s(1800), 64, s(1800)),
+            (s(30), s(1800), u32::MAX, s(1800)),
+            (s(10), s(25), 2, s(20)),
+            (s(10), s(25), 3, s(25)),
+            (s(0), s(60), 1, s(1)),
+            (s(0), s(60), 3, s(4)),
+            (s(120), s(60), 1, s(120)),
+            (Duration::MAX, Duration::MAX, 3, Duration::MAX),
+        ];
+        for (first, max, failures, expected) in cases {
+            assert_eq!(backoff(first, max, failures), expected, "{first:?} {max:?} {failures}");
+        }
     }
 
     #[test]

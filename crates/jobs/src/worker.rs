@@ -280,7 +280,7 @@ impl Worker {
             self.queue.complete(&claimed, outcome, self.completion_time(claimed_at)).await?;
             return Ok(Ended::Completed);
         };
-        tracing::info!(worker = %self.id, job = %claimed.id(), kind = claimed.kind(),
+        tracing::debug!(worker = %self.id, job = %claimed.id(), kind = claimed.kind(),
             attempt = claimed.attempt(), "Job started.");
         let job = claimed.clone();
         let mut task = tokio::spawn(async move { handler.run_boxed(&job).await });
@@ -300,8 +300,13 @@ impl Worker {
                     let now = self.completion_time(claimed_at);
                     return match self.queue.complete(&claimed, outcome.clone(), now).await {
                         Ok(entry) => {
-                            tracing::info!(worker = %self.id, job = %claimed.id(), ?outcome,
-                                status = %entry.status, "Job ended.");
+                            match &outcome {
+                                Outcome::Failed(reason) | Outcome::FailedPermanently(reason) => {
+                                    warn_failed(&self.id, &entry, claimed.attempt(), reason);
+                                }
+                                _ => tracing::debug!(worker = %self.id, job = %claimed.id(),
+                                    ?outcome, status = %entry.status, "Job ended."),
+                            }
                             Ok(Ended::Completed)
                         }
                         Err(JobError::LeaseLost(id)) => {
@@ -366,6 +371,21 @@ impl Drop for AbortOnDrop {
 }
 
 /// The outcome of a handler task: its result, or a failure when it returned an error or panicked.
+/// The one WARN line of a failed run: which entry (its key is the mapping of a synchronization),
+/// which attempt, the reason, and what happens next.
+fn warn_failed(worker: &str, entry: &crate::entry::JobEntry, attempt: u32, reason: &str) {
+    let key = entry.key.as_deref().unwrap_or("");
+    match entry.status {
+        crate::entry::Status::Ready => tracing::warn!(worker, job = %entry.id, kind = %entry.kind,
+            key, entry = %entry.description, attempt, reason,
+            next_attempt_at = %entry.run_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "Job failed; it runs again at the next attempt time."),
+        status => tracing::warn!(worker, job = %entry.id, kind = %entry.kind, key,
+            entry = %entry.description, attempt, reason, %status,
+            "Job failed; it waits for a restart."),
+    }
+}
+
 fn outcome_of(
     res: std::result::Result<Result<Outcome, JobError>, tokio::task::JoinError>,
 ) -> Outcome {

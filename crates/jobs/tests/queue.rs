@@ -494,3 +494,154 @@ async fn the_list_filters_by_status_and_kind_and_pages_and_entries_can_be_delete
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_failing_recurring_entry_is_retried_with_a_backoff_for_ever_and_keeps_its_last_error() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        let q = q.with_max_rerun_delay(Duration::from_secs(240));
+        let id = q
+            .ensure_recurring(
+                NewJob::recurring("sync", "CUSTOMER", json!({}), 30 * MINUTE)
+                    .max_attempts(2)
+                    .rerun_delay(Duration::from_secs(30)),
+            )
+            .await
+            .unwrap();
+        // Waits after each failure in a row: 30 s doubling, at most the queue's 240 s, well past
+        // the entry's two attempts; permanent failures too.
+        let mut now = t0();
+        for (attempt, wait, permanent) in
+            [(1, 30, false), (2, 60, true), (3, 120, false), (4, 240, false), (5, 240, true)]
+        {
+            let job = q.claim("w", now, LEASE).await.unwrap().expect("due again");
+            assert_eq!(job.attempt(), attempt);
+            let reason = format!("Sales refused the credentials ({attempt})");
+            let outcome = if permanent {
+                Outcome::FailedPermanently(reason)
+            } else {
+                Outcome::Failed(reason)
+            };
+            let entry = q.complete(&job, outcome, now).await.unwrap();
+            let retry_at = now + Duration::from_secs(wait);
+            assert_eq!(
+                (entry.status, entry.run_at, entry.attempts),
+                (Status::Ready, retry_at, attempt)
+            );
+            assert_eq!(
+                entry.last_error,
+                Some(format!("Sales refused the credentials ({attempt})"))
+            );
+            assert!(
+                q.claim("w", retry_at - Duration::from_secs(1), LEASE).await.unwrap().is_none()
+            );
+            assert_eq!(
+                q.failing().await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(),
+                vec![id]
+            );
+            now = retry_at;
+        }
+        let job = q.claim("w", now, LEASE).await.unwrap().unwrap();
+        let entry = q.complete(&job, Outcome::Finished, now).await.unwrap();
+        assert_eq!((entry.status, entry.attempts, entry.last_error), (Status::Ready, 0, None));
+        assert_eq!(entry.run_at, now + 30 * MINUTE, "back on its interval");
+        assert!(q.failing().await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failing_recurring_entry_leaves_the_schedule_only_when_set_on_hold() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        let id = q
+            .ensure_recurring(NewJob::recurring("sync", "ITEM", json!({}), 30 * MINUTE))
+            .await
+            .unwrap();
+        let job = q.claim("w", t0(), LEASE).await.unwrap().unwrap();
+        q.complete(&job, Outcome::Failed("Sales is unavailable".into()), t0()).await.unwrap();
+        let held = q.set_on_hold(id).await.unwrap();
+        assert_eq!(
+            (held.status, held.last_error.as_deref()),
+            (Status::OnHold, Some("Sales is unavailable"))
+        );
+        assert!(q.claim("w", at(86_400), LEASE).await.unwrap().is_none());
+        assert!(q.failing().await.unwrap().is_empty(), "on hold by a person is not failing");
+        assert_eq!(q.retry_failing_now(None).await.unwrap(), 0, "retrying does not undo a hold");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn retrying_failing_entries_now_runs_them_at_once_with_the_backoff_starting_over() {
+    for_each_backend(|url, _| async move {
+        let (q, clock) = queue(&url).await;
+        let failing = q
+            .ensure_recurring(NewJob::recurring("sync", "CUSTOMER", json!({}), 30 * MINUTE))
+            .await
+            .unwrap();
+        let healthy = q
+            .ensure_recurring(NewJob::recurring("sync", "ITEM", json!({}), 30 * MINUTE))
+            .await
+            .unwrap();
+        let other = q
+            .ensure_recurring(NewJob::recurring("prune", "x", json!({}), 30 * MINUTE))
+            .await
+            .unwrap();
+        let mut now = t0();
+        for _ in 0..3 {
+            while let Some(job) = q.claim("w", now, LEASE).await.unwrap() {
+                let outcome = if job.id() == healthy {
+                    Outcome::Finished
+                } else {
+                    Outcome::Failed("Sales refused the credentials".into())
+                };
+                q.complete(&job, outcome, now).await.unwrap();
+            }
+            now = q.get(failing).await.unwrap().unwrap().run_at;
+        }
+        // Between two retries (the last wait was 4 minutes).
+        now -= MINUTE;
+        clock.set(now);
+        assert_eq!(q.retry_failing_now(Some("sync")).await.unwrap(), 1);
+        let entry = q.get(failing).await.unwrap().unwrap();
+        assert_eq!((entry.status, entry.run_at, entry.attempts), (Status::Ready, now, 0));
+        assert_eq!(
+            entry.last_error.as_deref(),
+            Some("Sales refused the credentials"),
+            "until a run succeeds"
+        );
+        assert!(
+            q.get(healthy).await.unwrap().unwrap().run_at > now,
+            "a healthy entry keeps its time"
+        );
+        assert!(q.get(other).await.unwrap().unwrap().run_at > now, "other kinds are left alone");
+        let job = q.claim("w", now, LEASE).await.unwrap().expect("due at once");
+        assert_eq!((job.id(), job.attempt()), (failing, 1));
+        let entry = q.complete(&job, Outcome::Failed("again".into()), now).await.unwrap();
+        assert_eq!(entry.run_at, now + Duration::from_secs(60), "first wait of the rerun delay");
+        assert_eq!(q.retry_failing_now(None).await.unwrap(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_recurring_entry_whose_workers_keep_dying_never_goes_to_error() {
+    for_each_backend(|url, _| async move {
+        let (q, _) = queue(&url).await;
+        let id = q
+            .ensure_recurring(
+                NewJob::recurring("sync", "CUSTOMER", json!({}), 30 * MINUTE).max_attempts(2),
+            )
+            .await
+            .unwrap();
+        for n in 0..4u64 {
+            let job = q.claim("w", at(n * 60), LEASE).await.unwrap().expect("taken back at once");
+            assert_eq!(job.attempt(), u32::try_from(n).unwrap() + 1);
+        }
+        q.claim("w", at(300), LEASE).await.unwrap();
+        let entry = q.get(id).await.unwrap().unwrap();
+        assert_eq!(entry.status, Status::InProcess);
+    })
+    .await;
+}

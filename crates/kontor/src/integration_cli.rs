@@ -10,6 +10,9 @@
 //! | `kontor couple MAPPING --financials-id ID --sales-id ID` | `POST /integration/v1/couplings/{mapping}` |
 //! | `kontor couple MAPPING --match [--field NAME[:PRIORITY]]… [--case-sensitive] [--create-new\|--no-create-new] [--no-sync]` | `POST /integration/v1/couplings/{mapping}/match` |
 //! | `kontor uncouple MAPPING --side financials\|sales ID` | `DELETE /integration/v1/couplings/{mapping}/{side}/{id}` |
+//! | `kontor jobs list [--status STATUS] [--json]` | `GET /integration/v1/job-queue-entries` |
+//! | `kontor jobs restart ID` | `POST /integration/v1/job-queue-entries/{id}/restart` |
+//! | `kontor jobs hold ID` | `POST /integration/v1/job-queue-entries/{id}/hold` |
 //!
 //! Every command takes `--financials URL` (default `http://localhost:8080`), `--user` (default
 //! `ADMIN`) and finds the password in the environment variable named by `--password-env` (default
@@ -25,8 +28,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use kontor_integration::{
-    ConnectionInfo, CouplingRequest, JobDetail, JobSummary, Listed, MatchCouplingRequest,
-    ReviewLine, SetupRequest, SyncNowRequest,
+    ConnectionInfo, CouplingRequest, JobDetail, JobQueueEntry, JobSummary, Listed,
+    MatchCouplingRequest, ReviewLine, SetupRequest, SyncNowRequest,
 };
 use kontor_sync::Pass;
 use kontor_sync::engine::PassReport;
@@ -70,6 +73,40 @@ pub enum Command {
     Couple(CoupleArgs),
     /// Remove the coupling of one record.
     Uncouple(UncoupleArgs),
+    /// The job queue entries that run the integration: list, restart, set on hold.
+    Jobs {
+        #[command(subcommand)]
+        what: JobsCommand,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum JobsCommand {
+    /// The job queue entries with their status, next run and last error.
+    List {
+        #[command(flatten)]
+        conn: Conn,
+        /// Only entries in this status (ready, in_process, error, on_hold, finished,
+        /// on_hold_inactivity).
+        #[arg(long)]
+        status: Option<String>,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restart: the entry runs again now, its attempts and error cleared.
+    Restart {
+        #[command(flatten)]
+        conn: Conn,
+        id: Uuid,
+    },
+    /// Set On Hold: the entry does not run until restarted (the only way a recurring entry
+    /// leaves the schedule).
+    Hold {
+        #[command(flatten)]
+        conn: Conn,
+        id: Uuid,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -251,6 +288,33 @@ async fn dispatch(cmd: Command) -> anyhow::Result<()> {
             sync_now(&Client::new(&conn)?, mapping.as_deref()).await
         }
         Command::Couple(args) => couple(args).await,
+        Command::Jobs { what: JobsCommand::List { conn, status, json } } => {
+            let path = match status {
+                Some(s) => format!("/integration/v1/job-queue-entries?status={}", seg(&s)),
+                None => "/integration/v1/job-queue-entries".to_owned(),
+            };
+            let list: Listed<JobQueueEntry> = Client::new(&conn)?.get_as(&path).await?;
+            if json {
+                println!("{}", serde_json::to_string(&list.value)?);
+            } else if list.value.is_empty() {
+                println!("(no job queue entries)");
+            } else {
+                print!("{}", entries_table(&list.value));
+            }
+            Ok(())
+        }
+        Command::Jobs { what: JobsCommand::Restart { conn, id } } => {
+            let path = format!("/integration/v1/job-queue-entries/{id}/restart");
+            let e: JobQueueEntry = Client::new(&conn)?.post_as(&path, &json!({})).await?;
+            println!("Restarted {} ({}): {}.", e.id, e.description, e.status);
+            Ok(())
+        }
+        Command::Jobs { what: JobsCommand::Hold { conn, id } } => {
+            let path = format!("/integration/v1/job-queue-entries/{id}/hold");
+            let e: JobQueueEntry = Client::new(&conn)?.post_as(&path, &json!({})).await?;
+            println!("Set {} ({}) {}.", e.id, e.description, e.status);
+            Ok(())
+        }
         Command::Uncouple(args) => {
             let client = Client::new(&args.conn)?;
             client
@@ -626,6 +690,24 @@ fn review_table(lines: &[ReviewLine]) -> String {
 }
 
 /// A plain text table: a header, a rule, the rows, columns padded to their widest cell.
+/// The job queue entries: what, status, next run, attempts since the last success, last error.
+fn entries_table(entries: &[JobQueueEntry]) -> String {
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.to_string(),
+                if e.description.is_empty() { e.kind.clone() } else { e.description.clone() },
+                e.status.to_string(),
+                e.run_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                e.attempts.to_string(),
+                e.last_error.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(&["ID", "Description", "Status", "Next run", "Failures", "Last error"], &rows)
+}
+
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
@@ -931,6 +1013,72 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         use clap::CommandFactory as _;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_jobs_commands_list_restart_and_hold_entries_by_id() {
+        use clap::Parser as _;
+        let id = "0191e2a0-0000-7000-8000-000000000000";
+        // (arguments, parses)
+        let cases: [(&[&str], bool); 6] = [
+            (&["k", "jobs", "list"], true),
+            (&["k", "jobs", "list", "--status", "error", "--json"], true),
+            (&["k", "jobs", "restart", id], true),
+            (&["k", "jobs", "hold", id], true),
+            (&["k", "jobs", "hold"], false),
+            (&["k", "jobs", "restart", "not-an-id"], false),
+        ];
+        for (args, ok) in cases {
+            assert_eq!(Cli::try_parse_from(args).is_ok(), ok, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn the_entries_table_shows_the_next_run_the_failures_and_the_last_error() {
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let entry = |description: &str, status, attempts, last_error: Option<&str>| JobQueueEntry {
+            id: Uuid::from_u128(7),
+            kind: "sync.incremental".into(),
+            key: Some("CUSTOMER".into()),
+            description: description.into(),
+            params: json!({}),
+            status,
+            priority: 0,
+            earliest_start_at: None,
+            run_at: at,
+            interval_seconds: Some(30),
+            max_attempts: 10,
+            rerun_delay_seconds: 30,
+            inactivity_timeout_seconds: None,
+            attempts,
+            last_error: last_error.map(str::to_owned),
+            locked_by: None,
+            last_ended_at: None,
+            created_at: at,
+            updated_at: at,
+        };
+        let text = entries_table(&[
+            entry(
+                "Customers",
+                kontor_jobs::Status::Ready,
+                3,
+                Some("Sales refused the credentials"),
+            ),
+            entry("", kontor_jobs::Status::OnHold, 0, None),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "ID                                    Description       Status   Next run              Failures  Last error"
+        );
+        assert_eq!(
+            lines[2],
+            "00000000-0000-0000-0000-000000000007  Customers         Ready    2027-01-15T08:00:00Z  3         Sales refused the credentials"
+        );
+        assert_eq!(
+            lines[3],
+            "00000000-0000-0000-0000-000000000007  sync.incremental  On Hold  2027-01-15T08:00:00Z  0         -"
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod listen;
 mod private;
 mod serve;
 mod stack;
+mod telemetry;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -35,8 +36,18 @@ use clap::{Parser, Subcommand};
     about = "Kontor: Financials, Sales and the integration between them"
 )]
 struct Cli {
+    /// How log lines are written to stderr: `text` (for people; colours only on a terminal) or
+    /// `json` (one JSON object a line, for machines). `RUST_LOG` sets the levels.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,24 +102,30 @@ enum BenchCommand {
     },
 }
 
-fn init_tracing(default: &str) {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+/// Logs to stderr at `default` level unless `RUST_LOG` says otherwise, as `format` says; no
+/// colour codes when stderr is not a terminal.
+fn init_tracing(format: LogFormat, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => {
+            builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init()
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     // Every file this process creates (databases, keys, credentials) is its owner's only.
     private::restrict_umask();
     let cli = Cli::parse();
+    let init_tracing = |default: &str| init_tracing(cli.log_format, default);
     let rt = tokio::runtime::Runtime::new()?;
     match cli.command {
         Command::Up(args) => {
-            init_tracing("warn");
+            // What the integration does (and every failed run) is seen by default.
+            init_tracing("info");
             rt.block_on(up::run(args))
         }
         Command::Financials { what: ServeCommand::Serve(args) } => {
@@ -144,6 +161,30 @@ fn main() -> anyhow::Result<()> {
         Command::Integration(cmd) => {
             init_tracing("warn");
             rt.block_on(integration_cli::run(cmd))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, Parser as _};
+
+    use super::{Cli, LogFormat};
+
+    #[test]
+    fn the_log_format_is_a_global_flag_text_by_default() {
+        Cli::command().debug_assert();
+        // (arguments, the format, or None when refused)
+        let cases: [(&[&str], Option<LogFormat>); 5] = [
+            (&["kontor", "up"], Some(LogFormat::Text)),
+            (&["kontor", "--log-format", "json", "up"], Some(LogFormat::Json)),
+            (&["kontor", "up", "--log-format", "json"], Some(LogFormat::Json)),
+            (&["kontor", "sync", "status", "--log-format", "text"], Some(LogFormat::Text)),
+            (&["kontor", "--log-format", "xml", "up"], None),
+        ];
+        for (args, expected) in cases {
+            let got = Cli::try_parse_from(args).ok().map(|c| c.log_format);
+            assert_eq!(got, expected, "{args:?}");
         }
     }
 }

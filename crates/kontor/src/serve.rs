@@ -60,7 +60,11 @@ pub async fn financials(
     shutdown: Shutdown,
 ) -> anyhow::Result<JoinHandle<()>> {
     let listener = bind(addr).await?;
-    let config = kontor_financials_server::Config { public_url, ..Default::default() };
+    let config = kontor_financials_server::Config {
+        public_url,
+        metrics: Some(crate::telemetry::handle()),
+        ..Default::default()
+    };
     let state = kontor_financials_server::AppState::new(db, config).await?;
     let app = financials_app(state, sync);
     let stop = shutdown.wait();
@@ -83,9 +87,14 @@ pub fn financials_app(
         kontor_financials_web::WebState::new(state.db.clone(), state.auth.clone(), sync.clone())
             .with_public_url(state.config.public_url.as_deref());
     let pages = Some(kontor_financials_web::router(web));
-    let extra = match sync {
-        Some(sync) => kontor_sync_server::routes(sync),
-        None => Vec::new(),
+    let (state, extra) = match sync {
+        Some(sync) => (
+            state
+                .with_health_check(kontor_sync_server::health_check(sync.clone()))
+                .with_scrape_hook(kontor_sync_server::scrape_hook(sync.clone())),
+            kontor_sync_server::routes(sync),
+        ),
+        None => (state, Vec::new()),
     };
     kontor_financials_server::router_with_pages(state, extra, pages)
 }
@@ -128,6 +137,7 @@ pub async fn sales(
         sealing_key: kontor_sales::secrets::SealingKey::load(data)
             .context("load the key that seals stored secrets")?,
         limits,
+        metrics: Some(crate::telemetry::handle()),
         ..Default::default()
     };
     let stop = shutdown.wait();

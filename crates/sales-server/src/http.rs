@@ -22,13 +22,58 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 /// Largest body of the unauthenticated token endpoint (a form of a few fields).
 pub const TOKEN_MAX_BODY: usize = 16 * 1024;
 
+/// `GET /health` (public): `{"status":"ok"}` while the database answers, else 503 with
+/// `{"status":"degraded","reasons":[{"kind":"database_unavailable","count":1}]}` — the same
+/// shape as Financials' `/health`, kinds and counts only.
+async fn health(State(state): State<AppState>) -> Response {
+    let answers = state.db().fetch_one_sql("SELECT 1 AS one", Vec::new()).await.is_ok();
+    if answers {
+        axum::Json(serde_json::json!({"status": "ok"})).into_response()
+    } else {
+        let body = serde_json::json!({
+            "status": "degraded",
+            "reasons": [{"kind": "database_unavailable", "count": 1}],
+        });
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+    }
+}
+
+/// `GET /metrics` (public): the process's metrics in the Prometheus text format
+/// ([`crate::Config::metrics`]; empty without a recorder).
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let text = state.config().metrics.as_ref().map(|h| h.render()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// `kontor_http_requests_total{service="sales", route, method, status}` and
+/// `kontor_http_request_duration_seconds{service="sales", route}` of every request, under its
+/// route's path (`unmatched` for the fallback).
+async fn track(req: AxumRequest, next: axum::middleware::Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().to_string();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("kontor_http_requests_total", "service" => "sales",
+        "route" => route.clone(), "method" => method, "status" => status)
+    .increment(1);
+    metrics::histogram!("kontor_http_request_duration_seconds", "service" => "sales",
+        "route" => route)
+    .record(started.elapsed().as_secs_f64());
+    resp
+}
+
 /// The Sales router. Every error answer has the Dataverse error body ([`crate::dataverse_errors`]).
 pub fn router(state: AppState) -> Router {
     let token = || post(crate::auth::token).layer(DefaultBodyLimit::max(TOKEN_MAX_BODY));
     let app = Router::new()
         .route("/oauth2/v2.0/token", token())
         .route("/{tenant}/oauth2/v2.0/token", token())
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics_text))
         .route(API_PREFIX, any(api))
         .route(&format!("{API_PREFIX}/"), any(api))
         .route(&format!("{API_PREFIX}/{{*rest}}"), any(api))
@@ -36,6 +81,7 @@ pub fn router(state: AppState) -> Router {
             let segment = uri.path().trim_start_matches('/').split('/').next().unwrap_or("");
             ApiError::segment(&decode_path(segment))
         })
+        .layer(axum::middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {

@@ -24,6 +24,8 @@ pub struct Config {
     pub sealing_key: SealingKey,
     /// Largest page (Dataverse: 5,000).
     pub max_page_size: usize,
+    /// The process's metrics recorder, rendered by `GET /metrics` (empty answer without one).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl Default for Config {
@@ -34,6 +36,7 @@ impl Default for Config {
             public_url: None,
             sealing_key: SealingKey::generate(),
             max_page_size: 5000,
+            metrics: None,
         }
     }
 }

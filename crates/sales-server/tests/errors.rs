@@ -62,3 +62,15 @@ async fn every_error_status_carries_the_dataverse_error_body() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["error"], "invalid_grant", "{}", r.text);
 }
+
+#[tokio::test]
+async fn health_is_public_and_answers_ok_as_json_on_both_backends() {
+    kontor_testkit::for_each_backend(|url, backend| async move {
+        let server = spawn_for_test(&url).await.unwrap();
+        let r = reqwest::get(format!("{}/health", server.base_url)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{backend}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({"status": "ok"}), "{backend}");
+    })
+    .await;
+}

@@ -163,6 +163,47 @@ pub fn routes(state: Integration) -> Vec<Route> {
     table().into_iter().map(|r| r.with_state(state.clone())).collect()
 }
 
+/// The integration's part of Financials' public `GET /health` (give it to
+/// `AppState::with_health_check`): its failing entries and, from their last errors, Sales or
+/// Financials unreachable and credentials refused, as kinds and counts only.
+pub fn health_check(it: Integration) -> kontor_financials_server::health::HealthCheck {
+    use kontor_financials_server::health::{HealthCheck, HealthReason};
+    HealthCheck::new(move || {
+        let it = it.clone();
+        async move {
+            match it.degraded_reasons().await {
+                Ok(reasons) => reasons
+                    .into_iter()
+                    .map(|(kind, count)| HealthReason { kind: kind.as_str().to_owned(), count })
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "The integration's health could not be read.");
+                    vec![HealthReason { kind: "integration_unreadable".into(), count: 1 }]
+                }
+            }
+        }
+    })
+}
+
+/// The integration's gauges for Financials' `GET /metrics` (give it to
+/// `AppState::with_scrape_hook`): `kontor_job_queue_entries{status}`, set before each scrape.
+pub fn scrape_hook(it: Integration) -> kontor_financials_server::telemetry::ScrapeHook {
+    kontor_financials_server::telemetry::ScrapeHook::new(move || {
+        let it = it.clone();
+        async move {
+            match it.job_queue_counts().await {
+                Ok(counts) => {
+                    for (status, n) in counts {
+                        metrics::gauge!("kontor_job_queue_entries", "status" => status.as_str())
+                            .set(n as f64);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "The job queue could not be counted."),
+            }
+        }
+    })
+}
+
 /// [`routes`] before the state is given.
 pub fn table() -> Vec<Route<Integration>> {
     use Verb::{Delete, Get, Post, Put};

@@ -115,6 +115,51 @@ impl Engine {
         Ok(out)
     }
 
+    /// *Couple* by hand: couples the Financials record `financials_id` to the Sales record
+    /// `sales_id` under `name`, once both are read back from their sides; a record that does not
+    /// exist is refused, naming it.
+    pub async fn couple_records(
+        &self,
+        name: &str,
+        financials_id: Uuid,
+        sales_id: Uuid,
+    ) -> Result<(), SyncError> {
+        let mapping = self.store.mapping(name).await?;
+        let fin = self
+            .financials
+            .get(
+                &mapping.financials.table_ref().selecting([&mapping.financials.key]),
+                &[financials_id],
+            )
+            .await?;
+        let sales = self
+            .sales
+            .get(&mapping.sales.table_ref().selecting([&mapping.sales.key]), &[sales_id])
+            .await?;
+        let missing: Vec<String> = [
+            (
+                fin.iter().any(|r| r.id == financials_id),
+                "Financials",
+                &mapping.financials,
+                financials_id,
+            ),
+            (sales.iter().any(|r| r.id == sales_id), "Sales", &mapping.sales, sales_id),
+        ]
+        .into_iter()
+        .filter(|(found, ..)| !found)
+        .map(|(_, side, t, id)| {
+            format!("the {} {id} does not exist in {side} ({})", t.caption, t.set)
+        })
+        .collect();
+        if !missing.is_empty() {
+            return Err(SyncError::Refused(format!(
+                "Cannot couple under {name}: {}.",
+                missing.join(", and ")
+            )));
+        }
+        self.store.couple(name, financials_id, sales_id, self.clock.now()).await
+    }
+
     /// *Find for Deleted*: removes the couplings of `mapping` whose Financials or Sales record no
     /// longer exists (reading both sides by key, in chunks). Returns how many were removed.
     pub async fn clean_deleted_couplings(&self, name: &str) -> Result<u64, SyncError> {
@@ -289,6 +334,7 @@ impl Engine {
         };
         self.store.finish_job(job_id, &message, self.clock.now()).await?;
         let counters = res?;
+        record_metrics(&mapping.name, pass, &counters);
         tracing::info!(mapping = %mapping.name, pass = pass.as_str(), source = %src, ?counters, "Synchronization pass finished.");
         Ok(PassReport { mapping: mapping.name.clone(), pass, job_id, counters })
     }
@@ -655,4 +701,26 @@ pub(crate) struct PageContext<'a> {
     pub(crate) match_index: Option<HashMap<String, Option<Uuid>>>,
     /// The destination table held no rows when this full pass began (counted then).
     pub(crate) fresh_destination: bool,
+}
+
+/// `kontor_sync_records_total{mapping, direction, outcome}`: the records a pass handled, by what
+/// became of them (through the `metrics` facade; a no-op without an installed recorder).
+fn record_metrics(mapping: &str, pass: Pass, c: &Counters) {
+    let outcomes = [
+        ("inserted", c.inserted),
+        ("modified", c.modified),
+        ("deleted", c.deleted),
+        ("unchanged", c.unchanged),
+        ("skipped", c.skipped),
+        ("failed", c.failed),
+        ("coupled", c.coupled),
+        ("uncoupled", c.uncoupled),
+    ];
+    for (outcome, n) in outcomes {
+        if n > 0 {
+            metrics::counter!("kontor_sync_records_total", "mapping" => mapping.to_owned(),
+                "direction" => pass.as_str(), "outcome" => outcome)
+            .increment(n);
+        }
+    }
 }

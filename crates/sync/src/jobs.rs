@@ -94,6 +94,15 @@ fn to_job_error(e: SyncError) -> JobError {
     }
 }
 
+/// The error of a failed pass, naming the mapping and the direction ("CUSTOMER, Financials →
+/// Sales: Sales refused the credentials: …"): the entry's last error and the worker's WARN line
+/// say what failed where.
+fn pass_failed(mapping: &str, pass: Pass, e: SyncError) -> JobError {
+    let transient = e.is_transient();
+    let message = format!("{mapping}, {} → {}: {e}", pass.source(), pass.destination());
+    if transient { JobError::failed(message) } else { JobError::permanent(message) }
+}
+
 impl Engine {
     /// *Run Full Synchronization*: builds the review, one line per enabled mapping in dependency
     /// order with its recommendation (counting rows on both sides).
@@ -483,11 +492,30 @@ impl EngineSlot {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
+        let mut failing = false;
         loop {
-            if let Some(engine) = self.get()
-                && let Err(e) = engine.watch_once(queue).await
-            {
-                tracing::warn!(error = %e, "Watching the change feeds failed.");
+            if let Some(engine) = self.get() {
+                match engine.watch_once(queue).await {
+                    Err(e) => {
+                        if !failing {
+                            tracing::warn!(error = %e, "Watching the change feeds failed.");
+                        }
+                        failing = true;
+                    }
+                    Ok(_) if failing => {
+                        failing = false;
+                        // Both sides answer again: what failed meanwhile runs now.
+                        match queue.retry_failing_now(Some(INCREMENTAL)).await {
+                            Ok(n) => tracing::info!(
+                                entries = n,
+                                "The change feeds answer again; failing synchronizations run now."
+                            ),
+                            Err(e) => tracing::warn!(error = %e,
+                                "Could not restart the failing synchronizations."),
+                        }
+                    }
+                    Ok(_) => {}
+                }
             }
             tokio::select! {
                 _ = &mut shutdown => return,
@@ -531,9 +559,24 @@ impl Handler for IncrementalHandler {
         }) {
             return Ok(Outcome::Idle);
         }
-        let reports =
-            engine.run_mapping(&p.mapping, Mode::Incremental).await.map_err(to_job_error)?;
-        let idle = reports.iter().all(|r| r.counters.is_idle());
+        let set = engine.store.mappings().await.map_err(to_job_error)?;
+        let mapping = set
+            .get(&p.mapping)
+            .ok_or_else(|| {
+                to_job_error(SyncError::NotFound(format!(
+                    "integration table mapping {}",
+                    p.mapping
+                )))
+            })?
+            .clone();
+        let mut idle = true;
+        for pass in mapping.direction.passes() {
+            let report = engine
+                .run_pass(&set, &mapping, pass, Mode::Incremental)
+                .await
+                .map_err(|e| pass_failed(&mapping.name, pass, e))?;
+            idle &= report.counters.is_idle();
+        }
         Ok(if idle { Outcome::Idle } else { Outcome::Finished })
     }
 }

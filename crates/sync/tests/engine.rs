@@ -400,3 +400,44 @@ async fn a_row_changed_while_pages_are_in_flight_is_planned_after_its_earlier_ve
     })
     .await;
 }
+
+#[tokio::test]
+async fn coupling_by_hand_is_refused_naming_each_record_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(&kontor_testkit::sqlite_url(&dir)).await;
+    w.sales.put("accounts", id(700), json!({"name": "Theirs"}), "admin");
+    let nobody = "00000000-0000-0000-0000-000000001111";
+    // (Financials id, Sales id, the answer)
+    let cases = [
+        (
+            id(0x1111),
+            id(0x1111),
+            format!(
+                "Cannot couple under CUSTOMER: the Customer {nobody} does not exist in Financials (customers), and the Sales account {nobody} does not exist in Sales (accounts)."
+            ),
+        ),
+        (
+            id(100),
+            id(0x1111),
+            format!(
+                "Cannot couple under CUSTOMER: the Sales account {nobody} does not exist in Sales (accounts)."
+            ),
+        ),
+        (
+            id(0x1111),
+            id(700),
+            format!(
+                "Cannot couple under CUSTOMER: the Customer {nobody} does not exist in Financials (customers)."
+            ),
+        ),
+        (id(100), id(700), "coupled".to_owned()),
+    ];
+    for (fin, sales, expected) in cases {
+        let got = match w.engine.couple_records("CUSTOMER", fin, sales).await {
+            Ok(()) => "coupled".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(got, expected);
+    }
+    assert_eq!(w.engine.store.coupling_count("CUSTOMER").await.unwrap(), 1);
+}

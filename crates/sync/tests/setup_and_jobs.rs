@@ -437,3 +437,49 @@ async fn a_lines_records_go_to_sales_once_its_dependencies_have_reached_sales_an
     );
     assert_eq!(sales.rows("contacts").len(), 3);
 }
+
+#[tokio::test]
+async fn a_failing_incremental_entry_names_its_mapping_and_direction_and_retries_with_a_backoff_until_it_succeeds()
+ {
+    let SetUp { _dir, db, store, clock } = set_up(&["CURRENCY"]).await;
+    let fin = Arc::new(MemoryConnector::new(Side::Financials, "f1"));
+    let sales = Arc::new(MemoryConnector::new(Side::Sales, &Uuid::from_u128(0xa1).to_string()));
+    let settings = store.connection().await.unwrap().unwrap();
+    let engine =
+        Arc::new(Engine::new(store.clone(), fin.clone(), sales.clone(), settings, clock.clone()));
+    let queue = Queue::with_clock(db.clone(), clock.clone());
+    let worker = Worker::new(queue.clone(), jobs::handlers(engine.clone(), queue.clone()));
+    fin.put(
+        "currencies",
+        Uuid::from_u128(2),
+        json!({"code": "EUR", "symbol": "€", "displayName": "Euro"}),
+        "anna",
+    );
+    engine.prepare_full_sync().await.unwrap();
+    engine.run_full_sync_line("CURRENCY").await.unwrap();
+    engine.schedule_incremental(&queue, std::time::Duration::from_secs(60)).await.unwrap();
+    fin.put("currencies", Uuid::from_u128(2), json!({"displayName": "Euro (EU)"}), "anna");
+    sales.fail_next_writes(1000);
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        let now = clock.now();
+        while worker.run_once(clock.now()).await.unwrap().is_some() {}
+        let entry = queue.get_by_key(jobs::INCREMENTAL, "CURRENCY").await.unwrap().unwrap();
+        assert_eq!(entry.status, kontor_jobs::Status::Ready, "never Error");
+        assert_eq!(
+            entry.last_error.as_deref(),
+            Some("CURRENCY, Financials → Sales: Sales is unavailable: injected failure")
+        );
+        waits.push((entry.run_at - now).num_seconds());
+        clock.set(entry.run_at);
+    }
+    assert_eq!(waits, vec![30, 60, 120, 240]);
+    sales.fail_next_writes(0);
+    while worker.run_once(clock.now()).await.unwrap().is_some() {}
+    let entry = queue.get_by_key(jobs::INCREMENTAL, "CURRENCY").await.unwrap().unwrap();
+    assert_eq!(
+        (entry.status, entry.attempts, entry.last_error),
+        (kontor_jobs::Status::Ready, 0, None)
+    );
+    assert_eq!(sales.write_count(), 2, "the full sync's write and the change's");
+}
