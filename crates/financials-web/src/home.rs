@@ -7,7 +7,7 @@ use axum::response::Response;
 
 use crate::WebState;
 use crate::permission::Page;
-use crate::render::{NavLink, Signed, WebError, page, when};
+use crate::render::{NAV, NavLink, Signed, WebError, page, when};
 
 /// The health figures as shown.
 struct HealthView {
@@ -28,25 +28,14 @@ struct HomePage {
     unavailable: &'static str,
 }
 
-/// The pages Home links to, with what each needs.
-const PAGES: [(&str, &str, Page); 7] = [
-    ("/customers", "Customer List", Page::Customers),
-    ("/users", "Users", Page::Users),
-    ("/job-queue-entries", "Job Queue Entries", Page::JobQueueEntries),
-    ("/integration-table-mappings", "Integration Table Mappings", Page::TableMappings),
-    ("/crm-full-synch-review", "CRM Full Synch. Review", Page::FullSynchReview),
-    ("/integration-synch-jobs", "Integration Synch. Jobs", Page::SynchJobs),
-    ("/dynamics-365-connection-setup", "Dynamics 365 Connection Setup", Page::ConnectionSetup),
-];
-
 /// The integration is not hosted by this process.
 pub const NOT_HOSTED: &str = "The integration does not run in this Financials process.";
 
 pub async fn home(State(state): State<WebState>, s: Signed) -> Result<Response, WebError> {
     s.require(Page::Home)?;
-    let links = PAGES
+    let links = NAV
         .iter()
-        .filter(|(_, _, p)| s.may(*p))
+        .filter(|(_, _, p)| *p != Page::Home && s.may(*p))
         .map(|(href, label, _)| NavLink { href, label, current: false })
         .collect();
     let (setup_done, health) = match &state.integration {

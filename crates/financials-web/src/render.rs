@@ -23,10 +23,11 @@ pub struct NavLink {
     pub current: bool,
 }
 
-/// The pages of the navigation bar, in order, with what each needs.
-const NAV: [(&str, &str, Page); 8] = [
+/// The pages of the navigation bar (and of Home's links, but Home itself), in order, with their
+/// window names and what each needs.
+pub(crate) const NAV: [(&str, &str, Page); 8] = [
     ("/", "Home", Page::Home),
-    ("/customers", "Customers", Page::Customers),
+    ("/customers", "Customer List", Page::Customers),
     ("/users", "Users", Page::Users),
     ("/job-queue-entries", "Job Queue Entries", Page::JobQueueEntries),
     ("/integration-table-mappings", "Integration Table Mappings", Page::TableMappings),
