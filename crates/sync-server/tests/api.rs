@@ -100,29 +100,15 @@ async fn the_integration_api_manages_mappings_couplings_full_sync_jobs_and_retri
         "{v}"
     );
 
-    // Couplings by hand.
-    let (f, sa) = (Uuid::from_u128(1), Uuid::from_u128(2));
-    let (s, _) = call(
-        &app,
-        "POST",
-        "/integration/v1/couplings/CUSTOMER",
-        Some(json!({"financialsId": f, "salesId": sa})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED);
+    // Coupling by hand reads both records first: without a connection it says what to do.
     let (s, v) = call(
         &app,
         "POST",
         "/integration/v1/couplings/CUSTOMER",
-        Some(json!({"financialsId": f, "salesId": Uuid::from_u128(3)})),
+        Some(json!({"financialsId": Uuid::from_u128(1), "salesId": Uuid::from_u128(2)})),
     )
     .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    let (_, v) = call(&app, "GET", "/integration/v1/couplings/CUSTOMER", None).await;
-    assert_eq!(v["count"], json!(1));
-    let (s, _) =
-        call(&app, "DELETE", &format!("/integration/v1/couplings/CUSTOMER/sales/{sa}"), None).await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
 
     // With an engine: full sync through the queue, review statuses, jobs, sync now.
     let settings = ConnectionSettings {
@@ -167,6 +153,34 @@ async fn the_integration_api_manages_mappings_couplings_full_sync_jobs_and_retri
         call(&app, "POST", "/integration/v1/sync-now", Some(json!({"mapping": "CUSTOMER"}))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["value"][0]["counters"]["modified"], json!(1));
+    // Couplings by hand, of records that exist on both sides.
+    fin.put("customers", Uuid::from_u128(1), json!({"number": "C2", "displayName": "C"}), "u");
+    for n in [2, 3] {
+        sales.put("accounts", Uuid::from_u128(n), json!({"name": format!("Account {n}")}), "u");
+    }
+    let (f, sa) = (Uuid::from_u128(1), Uuid::from_u128(2));
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/integration/v1/couplings/CUSTOMER",
+        Some(json!({"financialsId": f, "salesId": sa})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/integration/v1/couplings/CUSTOMER",
+        Some(json!({"financialsId": f, "salesId": Uuid::from_u128(3)})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (_, v) = call(&app, "GET", "/integration/v1/couplings/CUSTOMER", None).await;
+    assert_eq!(v["count"], json!(2), "the synchronized customer's and the one by hand only: {v}");
+    let (s, _) =
+        call(&app, "DELETE", &format!("/integration/v1/couplings/CUSTOMER/sales/{sa}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
     let (s, v) = call(&app, "POST", "/integration/v1/retry", Some(json!({}))).await;
     assert_eq!((s, v["retried"].clone()), (StatusCode::OK, json!(0)));
 }
