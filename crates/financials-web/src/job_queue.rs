@@ -2,15 +2,14 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use kontor_integration::{Integration, JobQueueEntry, JobQueueQuery};
 use uuid::Uuid;
 
 use crate::WebState;
 use crate::home::NOT_HOSTED;
 use crate::permission::Page;
-use crate::render::{Signed, WebError, page, user_message, when};
+use crate::render::{Signed, WebError, after_action, page, user_message, when};
 
 struct EntryView {
     id: Uuid,
@@ -104,17 +103,8 @@ async fn act(state: &WebState, s: Signed, id: &str, action: Action) -> Result<Re
         }
         Err(e) => (None, Some(user_message(&e).ok_or(WebError::Internal)?)),
     };
-    if s.ctx.htmx {
-        return render(it, &s, message, error).await;
-    }
-    match error {
-        None => Ok(Redirect::to("/job-queue-entries").into_response()),
-        Some(error) => {
-            let mut resp = render(it, &s, None, Some(error)).await?;
-            *resp.status_mut() = StatusCode::CONFLICT;
-            Ok(resp)
-        }
-    }
+    after_action(s.ctx.htmx, "/job-queue-entries", message, error, |m, e| render(it, &s, m, e))
+        .await
 }
 
 pub async fn restart(

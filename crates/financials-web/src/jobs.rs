@@ -5,8 +5,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kontor_integration::{Integration, JobSummary, JobsQuery, RetryRequest};
 use serde::Deserialize;
@@ -15,7 +14,7 @@ use uuid::Uuid;
 use crate::WebState;
 use crate::job_queue::integration;
 use crate::permission::Page;
-use crate::render::{Signed, WebError, page, segment, when};
+use crate::render::{Signed, WebError, after_action, page, segment, when};
 use crate::review::shown;
 
 /// Jobs on one page.
@@ -307,18 +306,7 @@ pub async fn retry(
         }
         Err(e) => (None, Some(shown(&e))),
     };
-    if s.ctx.htmx {
-        return render_skipped(it, &s, &name, message, error).await;
-    }
-    match error {
-        None => {
-            Ok(Redirect::to(&format!("/integration-table-mappings/{}/skipped", segment(&name)))
-                .into_response())
-        }
-        Some(error) => {
-            let mut resp = render_skipped(it, &s, &name, None, Some(error)).await?;
-            *resp.status_mut() = StatusCode::CONFLICT;
-            Ok(resp)
-        }
-    }
+    let back = format!("/integration-table-mappings/{}/skipped", segment(&name));
+    after_action(s.ctx.htmx, &back, message, error, |m, e| render_skipped(it, &s, &name, m, e))
+        .await
 }

@@ -2,15 +2,14 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use kontor_integration::Integration;
 use kontor_sync::mapping::TableMapping;
 
 use crate::WebState;
 use crate::job_queue::integration;
 use crate::permission::Page;
-use crate::render::{Signed, WebError, page, segment, user_message};
+use crate::render::{Signed, WebError, after_action, page, segment, user_message};
 
 struct MappingView {
     name: String,
@@ -151,15 +150,6 @@ pub async fn reset(
         Ok(m) => (Some(format!("{} was reset to its default.", m.name)), None),
         Err(e) => (None, Some(user_message(&e).ok_or(WebError::Internal)?)),
     };
-    if s.ctx.htmx {
-        return render(it, &s, message, error).await;
-    }
-    match error {
-        None => Ok(Redirect::to("/integration-table-mappings").into_response()),
-        Some(error) => {
-            let mut resp = render(it, &s, None, Some(error)).await?;
-            *resp.status_mut() = StatusCode::CONFLICT;
-            Ok(resp)
-        }
-    }
+    let back = "/integration-table-mappings";
+    after_action(s.ctx.htmx, back, message, error, |m, e| render(it, &s, m, e)).await
 }

@@ -218,6 +218,33 @@ impl From<kontor_store::StoreError> for WebError {
     }
 }
 
+/// The answer to a POST action of a page: an htmx request gets `render(message, error)` (the
+/// page's partial with what happened); a plain form is sent back to `back` when it worked (post,
+/// redirect, get) and gets the page with the error and 409 when it did not.
+pub async fn after_action<F, Fut>(
+    htmx: bool,
+    back: &str,
+    message: Option<String>,
+    error: Option<String>,
+    render: F,
+) -> Result<Response, WebError>
+where
+    F: FnOnce(Option<String>, Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, WebError>>,
+{
+    if htmx {
+        return render(message, error).await;
+    }
+    match error {
+        None => Ok(Redirect::to(back).into_response()),
+        Some(error) => {
+            let mut resp = render(None, Some(error)).await?;
+            *resp.status_mut() = StatusCode::CONFLICT;
+            Ok(resp)
+        }
+    }
+}
+
 /// The message of an application-layer error a person can act on (shown next to the field or
 /// at the top of the page), or `None` for an internal failure (logged).
 pub fn user_message(e: &IntegrationError) -> Option<String> {
