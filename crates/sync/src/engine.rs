@@ -295,15 +295,35 @@ impl Engine {
         pass: Pass,
         mode: Mode,
     ) -> (Option<Uuid>, Result<PassReport, SyncError>) {
+        let run = current_queue_run();
+        // Jobs left unfinished by a dead run are closed first; this job says which it resumes.
+        let resumes = match self.store.close_interrupted_jobs(self.clock.now()).await {
+            Ok(closed) => closed
+                .into_iter()
+                .filter(|(_, m, d)| *m == mapping.name && d == pass.as_str())
+                .map(|(id, _, _)| id)
+                .collect::<Vec<_>>(),
+            Err(e) => return (None, Err(e)),
+        };
+        for id in &resumes {
+            tracing::warn!(mapping = %mapping.name, pass = pass.as_str(), interrupted_job = %id,
+                "Closed an interrupted Integration Synch. Job; this run resumes its work.");
+        }
         let job_id = match self
             .store
-            .start_job(&mapping.name, pass.as_str(), "Synchronization", self.clock.now())
+            .start_job_in_run(
+                &mapping.name,
+                pass.as_str(),
+                "Synchronization",
+                run,
+                self.clock.now(),
+            )
             .await
         {
             Ok(id) => id,
             Err(e) => return (None, Err(e)),
         };
-        (Some(job_id), self.finish_pass(set, mapping, pass, mode, job_id).await)
+        (Some(job_id), self.finish_pass(set, mapping, pass, mode, job_id, &resumes).await)
     }
 
     async fn finish_pass(
@@ -313,6 +333,7 @@ impl Engine {
         pass: Pass,
         mode: Mode,
         job_id: Uuid,
+        resumes: &[Uuid],
     ) -> Result<PassReport, SyncError> {
         let src = pass.source();
         let res = if mapping.is_option_set() {
@@ -323,15 +344,13 @@ impl Engine {
         if let Ok(c) = &res
             && mode == Mode::Incremental
             && *c == Counters::default()
+            && resumes.is_empty()
         {
             // An idle incremental run leaves no synch job behind (recurring runs would flood the log).
             self.store.delete_job(job_id).await?;
             return Ok(PassReport { mapping: mapping.name.clone(), pass, job_id, counters: *c });
         }
-        let message = match &res {
-            Ok(_) => String::new(),
-            Err(e) => e.to_string(),
-        };
+        let message = resume_message(resumes, res.as_ref().err());
         self.store.finish_job(job_id, &message, self.clock.now()).await?;
         let counters = res?;
         record_metrics(&mapping.name, pass, &counters);
@@ -723,4 +742,32 @@ fn record_metrics(mapping: &str, pass: Pass, c: &Counters) {
             .increment(n);
         }
     }
+}
+
+tokio::task_local! {
+    /// The job queue run (its `job_log` id) the engine works for in this task, if any.
+    static QUEUE_RUN: Uuid;
+}
+
+/// Runs `work` as the job queue run `run_id`: the Integration Synch. Jobs it starts record the
+/// run, so that they are closed as interrupted if the run dies before finishing them.
+pub async fn in_queue_run<F: std::future::Future>(run_id: Uuid, work: F) -> F::Output {
+    QUEUE_RUN.scope(run_id, work).await
+}
+
+fn current_queue_run() -> Option<Uuid> {
+    QUEUE_RUN.try_with(|r| *r).ok()
+}
+
+/// A finished job's message: the interrupted jobs it resumed, then its error if it failed.
+fn resume_message(resumes: &[Uuid], error: Option<&SyncError>) -> String {
+    let mut parts = Vec::new();
+    if !resumes.is_empty() {
+        let ids = resumes.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ");
+        parts.push(format!("Resumes the work of interrupted job {ids}."));
+    }
+    if let Some(e) = error {
+        parts.push(e.to_string());
+    }
+    parts.join(" ")
 }

@@ -532,6 +532,12 @@ struct FullSyncHandler {
 
 impl Handler for FullSyncHandler {
     async fn run(&self, job: &Claimed) -> Result<Outcome, JobError> {
+        crate::engine::in_queue_run(job.run_id, self.run_in(job)).await
+    }
+}
+
+impl FullSyncHandler {
+    async fn run_in(&self, job: &Claimed) -> Result<Outcome, JobError> {
         let p: FullSyncParams = job.params_as()?;
         let engine = self.engine.for_job()?;
         let step = if p.from_pass { Step::FromPass(p.mapping) } else { Step::Line(p.mapping) };
@@ -549,6 +555,12 @@ struct IncrementalHandler {
 
 impl Handler for IncrementalHandler {
     async fn run(&self, job: &Claimed) -> Result<Outcome, JobError> {
+        crate::engine::in_queue_run(job.run_id, self.run_in(job)).await
+    }
+}
+
+impl IncrementalHandler {
+    async fn run_in(&self, job: &Claimed) -> Result<Outcome, JobError> {
         let p: MappingParams = job.params_as()?;
         let engine = self.engine.for_job()?;
         // While the mapping's full synchronization runs, its incremental runs wait.

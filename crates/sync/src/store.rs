@@ -33,6 +33,9 @@ impl From<StoreError> for SyncError {
     }
 }
 
+/// The message of an Integration Synch. Job whose worker died before it finished.
+pub const INTERRUPTED: &str = "Interrupted: the worker running this job stopped before it finished (its lease was taken over); the counters show what it had done, and the next run resumes the work.";
+
 type Result<T, E = SyncError> = std::result::Result<T, E>;
 
 fn s(v: impl Into<String>) -> Bind {
@@ -634,14 +637,57 @@ impl SyncStore {
         job_type: &str,
         now: DateTime<Utc>,
     ) -> Result<Uuid> {
+        self.start_job_in_run(mapping, direction, job_type, None, now).await
+    }
+
+    /// Starts a job on behalf of the job queue run `run_id` (its `job_log` id), so that the job
+    /// can be closed as interrupted when that run dies (see [`SyncStore::close_interrupted_jobs`]).
+    pub async fn start_job_in_run(
+        &self,
+        mapping: &str,
+        direction: &str,
+        job_type: &str,
+        run_id: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<Uuid> {
         let id = Uuid::now_v7();
         self.db
             .execute_sql(
-                "INSERT INTO sync_job (id, mapping, direction, job_type, started_at) VALUES ($1, $2, $3, $4, $5)",
-                vec![u(id), s(mapping), s(direction), s(job_type), i(micros(now))],
+                "INSERT INTO sync_job (id, mapping, direction, job_type, started_at, run_id) VALUES ($1, $2, $3, $4, $5, $6)",
+                vec![u(id), s(mapping), s(direction), s(job_type), i(micros(now)), os(run_id.map(|r| r.to_string()))],
             )
             .await?;
         Ok(id)
+    }
+
+    /// Closes, as interrupted, the unfinished jobs whose job queue run is over without having
+    /// finished them: the worker died and its lease was taken over (the entry is no longer In
+    /// Process with that run). Their counters keep what they had done. Returns the closed jobs
+    /// as `(id, mapping, direction)`.
+    pub async fn close_interrupted_jobs(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, String, String)>> {
+        let mut tx = self.db.begin().await?;
+        let rows = tx
+            .fetch_all_sql(
+                "SELECT id, mapping, direction FROM sync_job WHERE finished_at IS NULL AND run_id IS NOT NULL \
+                 AND run_id NOT IN (SELECT run_id FROM job_entry WHERE status = 'in_process' AND run_id IS NOT NULL)",
+                vec![],
+            )
+            .await?;
+        let mut closed = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id = uuid_col(r, "id");
+            tx.execute_sql(
+                "UPDATE sync_job SET finished_at = $2, message = $3 WHERE id = $1 AND finished_at IS NULL",
+                vec![u(id), i(micros(now)), s(INTERRUPTED)],
+            )
+            .await?;
+            closed.push((id, r.get_string("mapping"), r.get_string("direction")));
+        }
+        tx.commit().await?;
+        Ok(closed)
     }
 
     /// Adds to a running job's counters and errors (one transaction).

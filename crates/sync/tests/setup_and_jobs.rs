@@ -95,7 +95,13 @@ struct SetUp {
 
 async fn set_up(enable: &[&str]) -> SetUp {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
+    let url = kontor_testkit::sqlite_url(&dir);
+    set_up_on(dir, &url, enable).await
+}
+
+/// [`set_up`] on the database at `url` (SQLite or PostgreSQL).
+async fn set_up_on(dir: tempfile::TempDir, url: &str, enable: &[&str]) -> SetUp {
+    let db = Db::connect(url).await.unwrap();
     let store = SyncStore::new(db.clone());
     store.migrate().await.unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
@@ -482,4 +488,68 @@ async fn a_failing_incremental_entry_names_its_mapping_and_direction_and_retries
         (kontor_jobs::Status::Ready, 0, None)
     );
     assert_eq!(sales.write_count(), 2, "the full sync's write and the change's");
+}
+
+#[tokio::test]
+async fn a_synch_job_whose_worker_died_is_closed_as_interrupted_when_its_lease_is_taken_over_and_the_next_job_says_it_resumes_the_work()
+ {
+    kontor_testkit::for_each_backend(|url, backend| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let SetUp { _dir, db, store, clock } = set_up_on(dir, &url, &["CURRENCY"]).await;
+        let fin = Arc::new(MemoryConnector::new(Side::Financials, "f1"));
+        let sales = Arc::new(MemoryConnector::new(Side::Sales, &Uuid::from_u128(0xa1).to_string()));
+        fin.put(
+            "currencies",
+            Uuid::from_u128(2),
+            json!({"code": "EUR", "displayName": "Euro"}),
+            "anna",
+        );
+        let settings = store.connection().await.unwrap().unwrap();
+        let engine =
+            Arc::new(Engine::new(store.clone(), fin, sales.clone(), settings, clock.clone()));
+        let queue = Queue::with_clock(db.clone(), clock.clone());
+        engine.prepare_full_sync().await.unwrap();
+        engine.advance_full_sync(&queue).await.unwrap();
+
+        // A worker claims the line's job, starts its synch job, writes a record and dies.
+        let lease = std::time::Duration::from_secs(60);
+        let claimed = queue.claim("doomed", clock.now(), lease).await.unwrap().unwrap();
+        let dead = store
+            .start_job_in_run(
+                "CURRENCY",
+                "ToIntegrationTable",
+                "Synchronization",
+                Some(claimed.run_id),
+                clock.now(),
+            )
+            .await
+            .unwrap();
+        let done = kontor_sync::plan::Counters { inserted: 1, ..Default::default() };
+        store.add_to_job(dead, &done, &[]).await.unwrap();
+        // While its lease holds, the job is its run's: nothing closes it.
+        assert!(store.close_interrupted_jobs(clock.now()).await.unwrap().is_empty(), "{backend}");
+        assert_eq!(store.job(dead).await.unwrap().unwrap().finished_at, None);
+
+        // The lease runs out; the next worker takes the entry back and runs it.
+        clock.advance(lease * 2);
+        let worker = Worker::new(queue.clone(), jobs::handlers(engine.clone(), queue.clone()));
+        while worker.run_once(clock.now()).await.unwrap().is_some() {}
+
+        let old = store.job(dead).await.unwrap().unwrap();
+        assert!(old.finished_at.is_some(), "{backend}: {old:?}");
+        assert_eq!(old.message, kontor_sync::store::INTERRUPTED, "{backend}");
+        assert_eq!(old.counters.inserted, 1, "{backend}: what it had done is kept");
+        let jobs = store.jobs(Some("CURRENCY"), 10).await.unwrap();
+        let resumed = jobs.iter().find(|j| j.id != dead && j.direction == "ToIntegrationTable");
+        let resumed = resumed.unwrap_or_else(|| panic!("{backend}: {jobs:?}"));
+        assert_eq!(
+            resumed.message,
+            format!("Resumes the work of interrupted job {dead}."),
+            "{backend}"
+        );
+        assert!(resumed.finished_at.is_some(), "{backend}");
+        assert!(jobs.iter().all(|j| j.finished_at.is_some()), "{backend}: none left In Process");
+        assert_eq!(sales.rows("transactioncurrencies").len(), 1, "{backend}");
+    })
+    .await;
 }
