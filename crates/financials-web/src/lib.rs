@@ -17,6 +17,7 @@
 //! | `GET /customers`, `GET /customers/{id}` | Customer List (paged, searched, sorted), Customer Card |
 //! | `GET/POST /customers/{id}/coupling`, `POST /customers/{id}/uncouple` | Set Up Coupling, Delete Coupling |
 //! | `GET/POST /customers/match-based-coupling`, `POST /customers/synchronize` | Match-Based Coupling, Synchronize Now |
+//! | the same under `/contacts`, `/items`, `/salespeople`, `/currencies`, `/units-of-measure`, `/customer-price-groups`, `/sales-prices` | Contact List, Item List, Salespersons/Purchasers, Currencies, Units of Measure, Customer Price Groups, Sales Prices and their cards: one implementation ([`lists`]) over a table description each ([`tables`]) |
 //! | `GET /integration-table-mappings`, `POST /integration-table-mappings/{name}/reset` | Integration Table Mappings |
 //! | `GET /integration-table-mappings/{name}/fields` | Integration Field Mappings |
 //! | `GET /crm-full-synch-review` (`/lines`: the statuses partial htmx polls), `POST …/run`, `POST …/start` | CRM Full Synch. Review |
@@ -42,16 +43,17 @@ use kontor_integration::Integration;
 use kontor_store::Db;
 
 mod connection;
-mod customers;
 mod home;
 mod job_queue;
 mod jobs;
+mod lists;
 mod mappings;
 pub mod permission;
 mod render;
 mod review;
 pub mod security;
 mod signin;
+pub mod tables;
 mod users;
 
 pub use render::WebError;
@@ -88,7 +90,8 @@ const CSS: &[u8] = include_bytes!("../static/kontor.css");
 /// (`Accept: text/html`), an empty 404 otherwise (the host answers it in its own shape).
 pub fn router(state: WebState) -> Router {
     let guard = axum::middleware::from_fn_with_state(state.clone(), security::guard);
-    Router::new()
+    let records = tables::TABLES.into_iter().fold(Router::new(), lists::routes);
+    records
         .route("/", get(home::home))
         .route("/signin", get(signin::form).post(signin::sign_in))
         .route("/signout", post(signin::sign_out))
@@ -98,15 +101,6 @@ pub fn router(state: WebState) -> Router {
         .route("/job-queue-entries", get(job_queue::list))
         .route("/job-queue-entries/{id}/restart", post(job_queue::restart))
         .route("/job-queue-entries/{id}/hold", post(job_queue::hold))
-        .route("/customers", get(customers::list))
-        .route("/customers/synchronize", post(customers::synchronize))
-        .route(
-            "/customers/match-based-coupling",
-            get(customers::match_form).post(customers::match_run),
-        )
-        .route("/customers/{id}", get(customers::card))
-        .route("/customers/{id}/coupling", get(customers::coupling).post(customers::couple))
-        .route("/customers/{id}/uncouple", post(customers::uncouple))
         .route("/integration-table-mappings", get(mappings::list))
         .route("/integration-table-mappings/{name}/fields", get(mappings::fields))
         .route("/integration-table-mappings/{name}/reset", post(mappings::reset))

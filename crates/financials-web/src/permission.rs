@@ -18,9 +18,10 @@ pub enum Page {
     TableMappings,
     /// Reset a mapping to its default.
     TableMappingActions,
-    /// Customer List and Customer Card (read business data).
+    /// Customer List and Customer Card, and the other lists and cards of business data
+    /// (contacts, items, salespeople, currencies, units of measure, price groups, prices).
     Customers,
-    /// Set Up Coupling, Match-Based Coupling, Synchronize Now, Delete Coupling of customers.
+    /// Set Up Coupling, Match-Based Coupling, Synchronize Now, Delete Coupling of those lists.
     CustomerCoupling,
     /// CRM Full Synch. Review (read, the statuses).
     FullSynchReview,

@@ -25,9 +25,16 @@ pub struct NavLink {
 
 /// The pages of the navigation bar (and of Home's links, but Home itself), in order, with their
 /// window names and what each needs.
-pub(crate) const NAV: [(&str, &str, Page); 8] = [
+pub(crate) const NAV: [(&str, &str, Page); 15] = [
     ("/", "Home", Page::Home),
     ("/customers", "Customer List", Page::Customers),
+    ("/contacts", "Contact List", Page::Customers),
+    ("/items", "Item List", Page::Customers),
+    ("/salespeople", "Salespersons/Purchasers", Page::Customers),
+    ("/currencies", "Currencies", Page::Customers),
+    ("/units-of-measure", "Units of Measure", Page::Customers),
+    ("/customer-price-groups", "Customer Price Groups", Page::Customers),
+    ("/sales-prices", "Sales Prices", Page::Customers),
     ("/users", "Users", Page::Users),
     ("/job-queue-entries", "Job Queue Entries", Page::JobQueueEntries),
     ("/integration-table-mappings", "Integration Table Mappings", Page::TableMappings),

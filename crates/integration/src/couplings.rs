@@ -88,12 +88,14 @@ impl Integration {
             .collect())
     }
 
-    /// At most [`SEARCH_TOP`] records of `mapping`'s Sales table in which one of `fields`
-    /// contains `text` (without regard to case), through the connection's Sales connector.
+    /// At most [`SEARCH_TOP`] records of `mapping`'s Sales table in which one of `searched`
+    /// contains `text` (without regard to case), with the fields `shown`, through the
+    /// connection's Sales connector.
     pub async fn search_sales(
         &self,
         mapping: &str,
-        fields: &[&str],
+        searched: &[&str],
+        shown: &[&str],
         text: &str,
     ) -> Result<Vec<FoundRecord>> {
         let m = self.store.mapping(mapping).await?;
@@ -102,8 +104,9 @@ impl Integration {
             return Err(IntegrationError::invalid("Enter a name or number to search for."));
         }
         let engine = self.engine()?;
-        let fields: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
-        let table = TableRef::new(m.sales.set.clone(), m.sales.key.clone()).selecting(&fields);
+        let fields: Vec<String> = searched.iter().map(|f| (*f).to_owned()).collect();
+        let table = TableRef::new(m.sales.set.clone(), m.sales.key.clone())
+            .selecting(shown.iter().copied());
         let rows = engine
             .connector(Side::Sales)
             .search(&table, &fields, text, SEARCH_TOP)
