@@ -449,10 +449,7 @@ async fn bound_action(
     let company = state.company.id;
     match (e.set_name.as_str(), action) {
         (sets::SALES_ORDERS, "shipAndInvoice") => {
-            let (invoice, deletes) = service::ship_and_invoice(tx, id, actor).await?;
-            for (s, d) in deletes {
-                query::delete(tx, service::entity(s)?, d).await?;
-            }
+            let invoice = service::post_order(tx, id, actor).await?;
             let location = format!(
                 "{}companies({company})/salesInvoices({})",
                 req.service_root,

@@ -24,6 +24,9 @@
 //! | `GET /integration-synch-jobs?mapping=&from=&to=&page=`, `GET /integration-synch-jobs/{id}` | Integration Synch. Jobs, Integration Synch. Job Errors |
 //! | `GET /integration-table-mappings/{name}/skipped`, `POST …/skipped/retry` | CRM Skipped Records, Retry |
 //! | `GET/POST /dynamics-365-connection-setup`, `POST …/test` | Dynamics 365 Connection Setup, Test Connection |
+//! | `GET /sales-orders`, `GET /sales-orders/{id}` | Sales Orders, Sales Order (with its lines) |
+//! | `POST /sales-orders/{id}/release` / `reopen` / `post` | Release, Reopen, Post (Ship and Invoice) |
+//! | `GET /posted-sales-invoices`, `GET /posted-sales-invoices/{id}` | Posted Sales Invoices, Posted Sales Invoice |
 //! | `GET /static/…` | the style sheet and htmx |
 //!
 //! Security ([`security`]): the session cookie is `HttpOnly; SameSite=Lax` (and `Secure` when
@@ -43,11 +46,13 @@ use kontor_integration::Integration;
 use kontor_store::Db;
 
 mod connection;
+mod documents;
 mod home;
 mod job_queue;
 mod jobs;
 mod lists;
 mod mappings;
+pub mod paging;
 pub mod permission;
 mod render;
 mod review;
@@ -91,6 +96,7 @@ const CSS: &[u8] = include_bytes!("../static/kontor.css");
 pub fn router(state: WebState) -> Router {
     let guard = axum::middleware::from_fn_with_state(state.clone(), security::guard);
     let records = tables::TABLES.into_iter().fold(Router::new(), lists::routes);
+    let records = documents::routes(records);
     records
         .route("/", get(home::home))
         .route("/signin", get(signin::form).post(signin::sign_in))

@@ -33,6 +33,10 @@ pub enum Page {
     SkippedRetry,
     /// Dynamics 365 Connection Setup (read, save, Test Connection).
     ConnectionSetup,
+    /// Sales Orders, Sales Order, Posted Sales Invoices, Posted Sales Invoice (read).
+    SalesDocuments,
+    /// Release, Reopen, Post (Ship and Invoice) a sales order.
+    SalesDocumentActions,
 }
 
 /// What a page needs.
@@ -64,6 +68,8 @@ pub fn page_permission(page: Page) -> Required {
         Page::FullSynchReview | Page::SynchJobs => Required::AnyOf(INTEGRATION_READ),
         Page::FullSynchActions | Page::SkippedRetry => Required::AnyOf(INTEGRATION_MANAGE),
         Page::ConnectionSetup => Required::AnyOf(SUPER),
+        Page::SalesDocuments => Required::Data(Access::Read),
+        Page::SalesDocumentActions => Required::Data(Access::Write),
     }
 }
 

@@ -25,7 +25,7 @@ pub struct NavLink {
 
 /// The pages of the navigation bar (and of Home's links, but Home itself), in order, with their
 /// window names and what each needs.
-pub(crate) const NAV: [(&str, &str, Page); 15] = [
+pub(crate) const NAV: [(&str, &str, Page); 17] = [
     ("/", "Home", Page::Home),
     ("/customers", "Customer List", Page::Customers),
     ("/contacts", "Contact List", Page::Customers),
@@ -35,6 +35,8 @@ pub(crate) const NAV: [(&str, &str, Page); 15] = [
     ("/units-of-measure", "Units of Measure", Page::Customers),
     ("/customer-price-groups", "Customer Price Groups", Page::Customers),
     ("/sales-prices", "Sales Prices", Page::Customers),
+    ("/sales-orders", "Sales Orders", Page::SalesDocuments),
+    ("/posted-sales-invoices", "Posted Sales Invoices", Page::SalesDocuments),
     ("/users", "Users", Page::Users),
     ("/job-queue-entries", "Job Queue Entries", Page::JobQueueEntries),
     ("/integration-table-mappings", "Integration Table Mappings", Page::TableMappings),

@@ -32,7 +32,7 @@ mod units;
 use json::*;
 pub use rules::check_body;
 use rules::*;
-pub use ship::ship_and_invoice;
+pub use ship::{post_order, set_order_status, ship_and_invoice};
 pub use units::unit_group_code;
 
 /// Starts a write transaction for domain operations. On PostgreSQL it takes the store's

@@ -285,3 +285,58 @@ pub async fn ship_and_invoice(
     deletes.push((sets::SALES_ORDERS, plan.order_id));
     Ok((invoice, deletes))
 }
+
+/// *Post* (Ship and Invoice) as the API's `Microsoft.NAV.shipAndInvoice` and the Sales Order
+/// page do it: [`ship_and_invoice`], then the order and its lines deleted through the store
+/// (tombstones for the change feed). Returns the posted invoice.
+pub async fn post_order(tx: &mut Tx, order_id: Uuid, actor: Actor) -> Result<Record> {
+    let (invoice, deletes) = ship_and_invoice(tx, order_id, actor).await?;
+    for (set, id) in deletes {
+        crate::query::delete(tx, entity(set)?, id).await?;
+    }
+    Ok(invoice)
+}
+
+/// *Release* (`released`) or *Reopen* a sales order, as Business Central's Sales Order page:
+/// an order with no line of a quantity has nothing to release, a released order is not
+/// released again, an open one not reopened. Returns the order as written.
+pub async fn set_order_status(
+    tx: &mut Tx,
+    order_id: Uuid,
+    released: bool,
+    actor: Actor,
+) -> Result<Record> {
+    let orders = entity(sets::SALES_ORDERS)?;
+    let order = rows::find(tx, orders, "id", Json::String(order_id.to_string()), true)
+        .await?
+        .ok_or_else(|| FinError::NotFound("The sales order does not exist.".into()))?;
+    let number = order.str("number").unwrap_or_default().to_owned();
+    let status = order.str("status").unwrap_or("Open");
+    let target = if released { "Released" } else { "Open" };
+    if status == target {
+        return Err(FinError::Rule(if released {
+            format!("Sales order {number} is already released.")
+        } else {
+            format!("Sales order {number} is already open.")
+        }));
+    }
+    if released {
+        let lines = rows::find_all(
+            tx,
+            entity(sets::SALES_ORDER_LINES)?,
+            "documentId",
+            Json::String(order_id.to_string()),
+        )
+        .await?;
+        if !lines.iter().any(|l| !dec(&l.data, "quantity").is_zero()) {
+            return Err(FinError::Rule(format!(
+                "There is nothing to release for the document of type Order with the number {number}."
+            )));
+        }
+    }
+    let mut patch = Map::new();
+    patch.insert("status".into(), Json::String(target.into()));
+    let (rec, _) =
+        update(tx, sets::SALES_ORDERS, order_id, patch, Some(order.version), None, actor).await?;
+    Ok(rec)
+}
