@@ -168,6 +168,15 @@ impl Integration {
         Ok(engine.match_couple(mapping, options).await?)
     }
 
+    /// *Set Up Coupling → Create New*: creates the Sales record from the Financials record
+    /// `financials_id` through the engine's create path (its deterministic id, the mapping's
+    /// fields and lookups) and couples the two.
+    pub async fn create_in_sales(&self, mapping: &str, financials_id: Uuid) -> Result<NewCoupling> {
+        self.store.mapping(mapping).await?;
+        let sales_id = self.engine()?.create_in_sales(mapping, financials_id).await?;
+        Ok(NewCoupling { mapping: mapping.to_owned(), financials_id, sales_id })
+    }
+
     /// *Find for Deleted*: removes the couplings of `mapping` to records deleted on either side.
     pub async fn clean_couplings(&self, mapping: &str) -> Result<CleanResult> {
         let engine = self.engine()?;

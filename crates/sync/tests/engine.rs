@@ -441,3 +441,71 @@ async fn coupling_by_hand_is_refused_naming_each_record_that_does_not_exist() {
     }
     assert_eq!(w.engine.store.coupling_count("CUSTOMER").await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn creating_a_sales_record_from_a_financials_one_writes_it_at_its_deterministic_id_and_couples_them()
+ {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let w = world(&url).await;
+        // Before salespeople and currencies are coupled, the customer's owner and currency
+        // cannot be looked up.
+        let refused = w.engine.create_in_sales("CUSTOMER", id(100)).await.unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "Salesperson 'JO' is not coupled to a Sales user. Couple salespeople first. Currency 'EUR' is not coupled to a Sales transaction currency. Couple currencies first."
+        );
+        assert!(w.sales.rows("accounts").is_empty(), "nothing written");
+        full_sync(&w, &["SALESPEOPLE", "CURRENCY"]).await;
+
+        let sales_id = w.engine.create_in_sales("CUSTOMER", id(100)).await.unwrap();
+        assert_eq!(sales_id, kontor_sync::ids::target_id(id(0xc0), "CUSTOMER", id(100)));
+        let account = account_of(&w, 100);
+        assert_eq!(account["name"], json!("Customer 0"));
+        assert_eq!(account["_ownerid_value"], json!(id(901).to_string()));
+        assert_eq!(w.sales.rows("accounts").len(), 1, "only this customer");
+        let pairs = w.engine.store.couplings_for("CUSTOMER", Side::Financials, &[id(100)]).await;
+        assert_eq!(pairs.unwrap()[0].sales_id, sales_id);
+        let jobs = w.engine.store.jobs(Some("CUSTOMER"), 10).await.unwrap();
+        assert_eq!((jobs[0].job_type.as_str(), jobs[0].counters.inserted), ("Coupling", 1));
+
+        w.fin.put("customers", id(103), json!({"number": "C0003", "blocked": "All"}), "anna");
+        let nobody = id(0x1111);
+        // (mapping, Financials id, the refusal)
+        let cases = [
+            (
+                "CUSTOMER",
+                id(100),
+                format!(
+                    "The Customer {} is already coupled to the Sales account {sales_id}. Delete its coupling first.",
+                    id(100)
+                ),
+            ),
+            (
+                "CUSTOMER",
+                nobody,
+                format!("The Customer {nobody} does not exist in Financials (customers)."),
+            ),
+            (
+                "CUSTOMER",
+                id(103),
+                format!(
+                    "The Customer {} is outside the table filter of CUSTOMER, so it is not synchronized to Sales.",
+                    id(103)
+                ),
+            ),
+            (
+                "SALESPEOPLE",
+                id(1),
+                "SALESPEOPLE synchronizes from Sales only: a sales user cannot be created in Sales from a salesperson."
+                    .to_owned(),
+            ),
+            ("NO SUCH", id(100), "not found: integration table mapping NO SUCH".to_owned()),
+        ];
+        for (mapping, record, expected) in cases {
+            let got = w.engine.create_in_sales(mapping, record).await.unwrap_err().to_string();
+            assert_eq!(got, expected, "{mapping} {record}");
+        }
+        assert_eq!(w.sales.rows("accounts").len(), 1, "no refusal wrote anything");
+    })
+    .await;
+}
