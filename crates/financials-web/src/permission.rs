@@ -31,6 +31,10 @@ pub enum Page {
     SynchJobs,
     /// Retry skipped records.
     SkippedRetry,
+    /// Coupled Data Synchronization Errors (read).
+    CoupledErrors,
+    /// Retry, a side wins, Restore Records, Remove Coupling of a failed coupling.
+    CoupledErrorsActions,
     /// Dynamics 365 Connection Setup (read, save, Test Connection).
     ConnectionSetup,
 }
@@ -63,6 +67,8 @@ pub fn page_permission(page: Page) -> Required {
         Page::CustomerCoupling => Required::AnyOf(INTEGRATION_MANAGE),
         Page::FullSynchReview | Page::SynchJobs => Required::AnyOf(INTEGRATION_READ),
         Page::FullSynchActions | Page::SkippedRetry => Required::AnyOf(INTEGRATION_MANAGE),
+        Page::CoupledErrors => Required::AnyOf(INTEGRATION_READ),
+        Page::CoupledErrorsActions => Required::AnyOf(INTEGRATION_MANAGE),
         Page::ConnectionSetup => Required::AnyOf(SUPER),
     }
 }
