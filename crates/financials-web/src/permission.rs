@@ -97,14 +97,22 @@ mod tests {
             JobQueueActions,
             TableMappings,
             TableMappingActions,
+            CoupledErrors,
+            CoupledErrorsActions,
         ];
-        let cases: [(&str, [bool; 7]); 6] = [
-            ("SUPER", [true; 7]),
-            ("D365 DYN CRM MGT", [true, false, false, true, true, true, true]),
-            ("D365 DYN CRM READ", [true, false, false, true, false, true, false]),
-            ("D365 BUS FULL ACCESS", [true, false, false, false, false, false, false]),
-            ("D365 READ", [true, false, false, false, false, false, false]),
-            ("D365 ITEM AVAILABILITY", [true, false, false, false, false, false, false]),
+        let cases: [(&str, [bool; 9]); 6] = [
+            ("SUPER", [true; 9]),
+            ("D365 DYN CRM MGT", [true, false, false, true, true, true, true, true, true]),
+            ("D365 DYN CRM READ", [true, false, false, true, false, true, false, true, false]),
+            (
+                "D365 BUS FULL ACCESS",
+                [true, false, false, false, false, false, false, false, false],
+            ),
+            ("D365 READ", [true, false, false, false, false, false, false, false, false]),
+            (
+                "D365 ITEM AVAILABILITY",
+                [true, false, false, false, false, false, false, false, false],
+            ),
         ];
         for (set, expected) in cases {
             let p = Permissions::parse(set).unwrap();
