@@ -22,6 +22,7 @@
 //! | `GET /integration-table-mappings/{name}/fields` | Integration Field Mappings |
 //! | `GET /crm-full-synch-review` (`/lines`: the statuses partial htmx polls), `POST …/run`, `POST …/start` | CRM Full Synch. Review |
 //! | `GET /integration-synch-jobs?mapping=&from=&to=&page=`, `GET /integration-synch-jobs/{id}` | Integration Synch. Jobs, Integration Synch. Job Errors |
+//! | `GET /coupled-data-synchronization-errors?page=`, `POST …/resolve` | Coupled Data Synchronization Errors: Retry, Financials / Sales wins, Restore Records, Remove Coupling |
 //! | `GET /integration-table-mappings/{name}/skipped`, `POST …/skipped/retry` | CRM Skipped Records, Retry |
 //! | `GET/POST /dynamics-365-connection-setup`, `POST …/test` | Dynamics 365 Connection Setup, Test Connection |
 //! | `GET /sales-orders`, `GET /sales-orders/{id}` | Sales Orders, Sales Order (with its lines) |
@@ -46,6 +47,7 @@ use kontor_integration::Integration;
 use kontor_store::Db;
 
 mod connection;
+mod coupled_errors;
 mod documents;
 mod home;
 mod job_queue;
@@ -116,6 +118,8 @@ pub fn router(state: WebState) -> Router {
         .route("/crm-full-synch-review/start", post(review::start))
         .route("/integration-synch-jobs", get(jobs::list))
         .route("/integration-synch-jobs/{id}", get(jobs::errors))
+        .route("/coupled-data-synchronization-errors", get(coupled_errors::list))
+        .route("/coupled-data-synchronization-errors/resolve", post(coupled_errors::resolve))
         .route("/integration-table-mappings/{name}/skipped", get(jobs::skipped))
         .route("/integration-table-mappings/{name}/skipped/retry", post(jobs::retry))
         .route("/dynamics-365-connection-setup", get(connection::show).post(connection::save))

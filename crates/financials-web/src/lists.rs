@@ -85,6 +85,12 @@ pub fn routes(router: Router<WebState>, t: &'static Table) -> Router<WebState> {
             ),
         )
         .route(
+            &format!("{base}/{{id}}/coupling/create"),
+            post(move |State(st): State<WebState>, s: Signed, Path(id): Path<String>| async move {
+                create_in_sales(t, st, s, id).await
+            }),
+        )
+        .route(
             &format!("{base}/{{id}}/uncouple"),
             post(move |State(st): State<WebState>, s: Signed, Path(id): Path<String>| async move {
                 uncouple(t, st, s, id).await
@@ -546,6 +552,8 @@ struct CouplingPage<'a> {
     q: &'a str,
     searched: bool,
     found: Vec<Found>,
+    /// The mapping synchronizes to Sales: a new Sales record can be created from this one.
+    can_create: bool,
     search_error: Option<String>,
     couple_error: Option<String>,
     csrf: &'a str,
@@ -568,6 +576,7 @@ async fn render_coupling(
     let data = record(t, state, id).await?;
     let it = integration(state)?;
     let coupled = !couplings(t, state, &[id]).await?.is_empty();
+    let can_create = it.mapping(t.mapping).await?.direction.allows(kontor_sync::Pass::ToSales);
     let (mut found, mut search_error) = (Vec::new(), None);
     let searched = !q.trim().is_empty();
     let shown: Vec<&str> = t.sales.fields.iter().map(|(f, _)| *f).collect();
@@ -596,6 +605,7 @@ async fn render_coupling(
         q,
         searched,
         found,
+        can_create,
         search_error,
         couple_error,
         csrf: s.csrf(),
@@ -653,6 +663,32 @@ async fn couple(
         Err(e) => {
             let m = refused(&e)?;
             Ok(conflict(render_coupling(t, &state, &s, id, &form.q, Some(m)).await?))
+        }
+    }
+}
+
+/// *Set Up Coupling → Create New*: creates the Sales record from this one and couples them.
+async fn create_in_sales(
+    t: &'static Table,
+    state: WebState,
+    s: Signed,
+    id: String,
+) -> Result<Response, WebError> {
+    s.require(Page::Customers)?;
+    s.require(Page::CustomerCoupling)?;
+    let id = parse_id(t, &id)?;
+    record(t, &state, id).await?;
+    match integration(&state)?.create_in_sales(t.mapping, id).await {
+        Ok(_) => {
+            let m = format!(
+                "A new Sales {} was created from the {} and coupled with it.",
+                t.sales.noun, t.noun
+            );
+            render_card(t, &state, &s, id, Some(m), None).await
+        }
+        Err(e) => {
+            let m = refused(&e)?;
+            Ok(conflict(render_coupling(t, &state, &s, id, "", Some(m)).await?))
         }
     }
 }

@@ -31,6 +31,10 @@ pub enum Page {
     SynchJobs,
     /// Retry skipped records.
     SkippedRetry,
+    /// Coupled Data Synchronization Errors (read).
+    CoupledErrors,
+    /// Retry, a side wins, Restore Records, Remove Coupling of a failed coupling.
+    CoupledErrorsActions,
     /// Dynamics 365 Connection Setup (read, save, Test Connection).
     ConnectionSetup,
     /// Sales Orders, Sales Order, Posted Sales Invoices, Posted Sales Invoice (read).
@@ -67,6 +71,8 @@ pub fn page_permission(page: Page) -> Required {
         Page::CustomerCoupling => Required::AnyOf(INTEGRATION_MANAGE),
         Page::FullSynchReview | Page::SynchJobs => Required::AnyOf(INTEGRATION_READ),
         Page::FullSynchActions | Page::SkippedRetry => Required::AnyOf(INTEGRATION_MANAGE),
+        Page::CoupledErrors => Required::AnyOf(INTEGRATION_READ),
+        Page::CoupledErrorsActions => Required::AnyOf(INTEGRATION_MANAGE),
         Page::ConnectionSetup => Required::AnyOf(SUPER),
         Page::SalesDocuments => Required::Data(Access::Read),
         Page::SalesDocumentActions => Required::Data(Access::Write),
@@ -97,14 +103,22 @@ mod tests {
             JobQueueActions,
             TableMappings,
             TableMappingActions,
+            CoupledErrors,
+            CoupledErrorsActions,
         ];
-        let cases: [(&str, [bool; 7]); 6] = [
-            ("SUPER", [true; 7]),
-            ("D365 DYN CRM MGT", [true, false, false, true, true, true, true]),
-            ("D365 DYN CRM READ", [true, false, false, true, false, true, false]),
-            ("D365 BUS FULL ACCESS", [true, false, false, false, false, false, false]),
-            ("D365 READ", [true, false, false, false, false, false, false]),
-            ("D365 ITEM AVAILABILITY", [true, false, false, false, false, false, false]),
+        let cases: [(&str, [bool; 9]); 6] = [
+            ("SUPER", [true; 9]),
+            ("D365 DYN CRM MGT", [true, false, false, true, true, true, true, true, true]),
+            ("D365 DYN CRM READ", [true, false, false, true, false, true, false, true, false]),
+            (
+                "D365 BUS FULL ACCESS",
+                [true, false, false, false, false, false, false, false, false],
+            ),
+            ("D365 READ", [true, false, false, false, false, false, false, false, false]),
+            (
+                "D365 ITEM AVAILABILITY",
+                [true, false, false, false, false, false, false, false, false],
+            ),
         ];
         for (set, expected) in cases {
             let p = Permissions::parse(set).unwrap();

@@ -25,7 +25,7 @@ pub struct NavLink {
 
 /// The pages of the navigation bar (and of Home's links, but Home itself), in order, with their
 /// window names and what each needs.
-pub(crate) const NAV: [(&str, &str, Page); 17] = [
+pub(crate) const NAV: [(&str, &str, Page); 18] = [
     ("/", "Home", Page::Home),
     ("/customers", "Customer List", Page::Customers),
     ("/contacts", "Contact List", Page::Customers),
@@ -42,6 +42,11 @@ pub(crate) const NAV: [(&str, &str, Page); 17] = [
     ("/integration-table-mappings", "Integration Table Mappings", Page::TableMappings),
     ("/crm-full-synch-review", "CRM Full Synch. Review", Page::FullSynchReview),
     ("/integration-synch-jobs", "Integration Synch. Jobs", Page::SynchJobs),
+    (
+        "/coupled-data-synchronization-errors",
+        "Coupled Data Synchronization Errors",
+        Page::CoupledErrors,
+    ),
     ("/dynamics-365-connection-setup", "Dynamics 365 Connection Setup", Page::ConnectionSetup),
 ];
 

@@ -308,3 +308,98 @@ async fn reading_customers_follows_the_api_and_coupling_needs_dyn_crm_mgt() {
     );
     assert_eq!(admin.get("/customers/not-an-id").await.status, StatusCode::NOT_FOUND);
 }
+
+async fn full_sync(s: &Setup, mapping: &str) {
+    let engine = s.integration.engine().unwrap();
+    engine.run_mapping(mapping, kontor_sync::engine::Mode::Full).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_up_coupling_creates_a_new_sales_record_and_couples_it_where_the_mapping_allows() {
+    let (_dir, s) = fresh().await;
+    customers(&s, 2).await;
+    let sales = support::connected::connect(&s).await;
+    let mut c = signed_in(&s, "ADMIN", ADMIN_PASSWORD).await;
+    // The connected Financials side holds customers 100…104 with salesperson JO and currency
+    // EUR: coupled first, as the dependencies want.
+    full_sync(&s, "SALESPEOPLE").await;
+    let currency = Uuid::from_u128(2);
+    let made = c.post_form(&format!("/currencies/{currency}/coupling/create"), &[]).await;
+    // The currency exists on the connected side but not in this Financials database: not found.
+    assert_eq!(made.status, StatusCode::NOT_FOUND, "{}", made.body);
+
+    let customer = Uuid::from_u128(100);
+    let mut tx = service::begin_write(&s.db).await.unwrap();
+    let body = serde_json::json!({"id": customer.to_string(), "number": "C0", "displayName": "Customer 0"});
+    service::create(
+        &mut tx,
+        sets::CUSTOMERS,
+        body.as_object().unwrap().clone(),
+        None,
+        Actor(Uuid::nil()),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let form = c.get(&format!("/customers/{customer}/coupling")).await;
+    assert!(form.body.contains("id=\"create-in-sales\""), "offered: {}", form.body);
+    // The currency of the customer is not coupled yet: refused on the page, naming it.
+    let refused = c.post_form(&format!("/customers/{customer}/coupling/create"), &[]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(refused.title(), "Set Up Coupling");
+    assert!(
+        refused
+            .body
+            .contains("Currency &#39;EUR&#39; is not coupled to a Sales transaction currency."),
+        "{}",
+        refused.body
+    );
+    full_sync(&s, "CURRENCY").await;
+    let created = c.post_form(&format!("/customers/{customer}/coupling/create"), &[]).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert_eq!(created.title(), "Customer Card");
+    assert!(
+        created
+            .body
+            .contains("A new Sales account was created from the customer and coupled with it.")
+    );
+    let pairs =
+        s.integration.couplings_of("CUSTOMER", Side::Financials, &[customer]).await.unwrap();
+    assert_eq!(pairs.len(), 1);
+    assert_eq!(
+        sales.row("accounts", pairs[0].sales_id).unwrap()["name"],
+        serde_json::json!("Customer 0")
+    );
+    assert!(created.body.contains(&format!("accounts({})", pairs[0].sales_id)), "linked");
+    // Once coupled, creating is neither offered nor done again.
+    let again = c.get(&format!("/customers/{customer}/coupling")).await;
+    assert!(!again.body.contains("id=\"create-in-sales\""));
+    let twice = c.post_form(&format!("/customers/{customer}/coupling/create"), &[]).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    assert!(twice.body.contains("is already coupled to the Sales account"), "{}", twice.body);
+
+    // Salespeople come from Sales only: creating a Sales user is not offered, and refused.
+    let mut tx = service::begin_write(&s.db).await.unwrap();
+    let sp = Uuid::from_u128(0x5b);
+    let body = serde_json::json!({"id": sp.to_string(), "code": "ZZ", "displayName": "Zed"});
+    service::create(
+        &mut tx,
+        sets::SALESPEOPLE,
+        body.as_object().unwrap().clone(),
+        None,
+        Actor(Uuid::nil()),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let form = c.get(&format!("/salespeople/{sp}/coupling")).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(!form.body.contains("id=\"create-in-sales\""));
+    let refused = c.post_form(&format!("/salespeople/{sp}/coupling/create"), &[]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(refused.body.contains("SALESPEOPLE synchronizes from Sales only"), "{}", refused.body);
+    // A reader may not create.
+    let mut reader = signed_in(&s, "READER", PASSWORD).await;
+    let denied = reader.post_form(&format!("/customers/{customer}/coupling/create"), &[]).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+}

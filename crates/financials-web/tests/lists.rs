@@ -338,3 +338,50 @@ async fn the_lists_follow_the_api_permissions_and_offer_coupling_only_to_dyn_crm
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_currency_is_coupled_by_hand_from_its_card_and_the_list_links_to_the_sales_record() {
+    let (_dir, s) = fresh().await;
+    seed(&s).await;
+    let (fin, sales) = support::connected::connect_sides(&s).await;
+    let eur = id(1, 1);
+    fin.put("currencies", eur, json!({"code": "EUR", "displayName": "Euro"}), "anna");
+    let theirs = Uuid::from_u128(0xe0e0);
+    sales.put(
+        "transactioncurrencies",
+        theirs,
+        json!({"isocurrencycode": "EUR", "currencyname": "Euro (Sales)"}),
+        "admin",
+    );
+    let mut c = signed_in(&s, "ADMIN", ADMIN_PASSWORD).await;
+    let found = c.get(&format!("/currencies/{eur}/coupling?q=euro")).await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    assert!(
+        found.body.contains("Search the Sales transaction currencies by currency code or name")
+    );
+    assert!(found.body.contains("<td>EUR</td><td>Euro (Sales)</td>"), "{}", found.body);
+    assert!(found.body.contains("id=\"create-in-sales\""), "CURRENCY goes to Sales");
+    let coupled = c
+        .post_form(
+            &format!("/currencies/{eur}/coupling"),
+            &[("sales_id", theirs.to_string().as_str()), ("q", "euro")],
+        )
+        .await;
+    assert_eq!(coupled.status, StatusCode::OK, "{}", coupled.body);
+    assert_eq!(coupled.title(), "Currency Card");
+    assert!(coupled.body.contains("The currency was coupled with the Sales transaction currency."));
+    let link = format!("href=\"http://crm.test/api/data/v9.2/transactioncurrencies({theirs})\"");
+    assert!(coupled.body.contains(&link), "{}", coupled.body);
+    let list = c.get("/currencies").await;
+    assert!(list.body.contains(&format!("<a {link}>Yes</a>")), "{}", list.body);
+    assert!(list.body.contains("<td>No</td>"), "GBP is not coupled");
+    let matching = c.get("/currencies/match-based-coupling").await;
+    assert!(matching.body.contains("code = isocurrencycode"), "{}", matching.body);
+    assert!(
+        matching
+            .body
+            .contains("Couples the uncoupled currencies with the Sales transaction currencies")
+    );
+    let deleted = c.post_form(&format!("/currencies/{eur}/uncouple"), &[]).await;
+    assert!(deleted.body.contains("The coupling was deleted."));
+}

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | [`setup`] | [`Integration::setup`], [`Integration::connection`], [`Integration::test_connection`] |
 //! | [`mappings`] | [`Integration::mappings`], [`Integration::mapping`], [`Integration::save_mapping`], [`Integration::import_mappings`], [`Integration::export_mappings`], [`Integration::reset_mapping`] |
-//! | [`couplings`] | [`Integration::couplings`], [`Integration::couplings_of`], [`Integration::search_sales`], [`Integration::couple`], [`Integration::uncouple`], [`Integration::match_couple`], [`Integration::clean_couplings`] |
+//! | [`couplings`] | [`Integration::couplings`], [`Integration::couplings_of`], [`Integration::search_sales`], [`Integration::couple`], [`Integration::uncouple`], [`Integration::match_couple`], [`Integration::clean_couplings`], [`Integration::create_in_sales`], [`Integration::coupled_errors`], [`Integration::resolve_coupling`] |
 //! | [`full_sync`] | [`Integration::full_sync_review`], [`Integration::start_full_sync`], [`Integration::full_sync_status`], [`Integration::sync_now`] |
 //! | [`jobs`] | [`Integration::jobs`], [`Integration::job`], [`Integration::skipped`], [`Integration::retry`], [`Integration::job_queue_entries`], [`Integration::restart_entry`], [`Integration::hold_entry`], [`Integration::health`], [`Integration::degraded_reasons`] |
 //!
@@ -39,8 +39,8 @@ pub mod mappings;
 pub mod setup;
 
 pub use couplings::{
-    CleanResult, CoupledPair, CouplingRequest, CouplingsPage, CouplingsQuery, FoundRecord,
-    MatchCouplingRequest, NewCoupling, SEARCH_TOP,
+    CleanResult, CoupledError, CoupledErrorsPage, CoupledErrorsQuery, CoupledPair, CouplingRequest,
+    CouplingsPage, CouplingsQuery, FoundRecord, MatchCouplingRequest, NewCoupling, SEARCH_TOP,
 };
 pub use error::IntegrationError;
 pub use full_sync::{ReviewLine, SyncNowRequest};
@@ -48,6 +48,7 @@ pub use jobs::{
     DegradedReason, DegradedReasons, Health, JobDetail, JobQueueEntry, JobQueueQuery, JobSummary,
     JobsQuery, RetryRequest, RetryResult, SkippedRecord,
 };
+pub use kontor_sync::coupled::{Resolution, Resolved};
 pub use mappings::ImportResult;
 pub use setup::{ConnectionInfo, ConnectionTest, SetupRequest, SideCheck, credentials_for};
 

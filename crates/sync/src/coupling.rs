@@ -110,6 +110,7 @@ impl Engine {
             job_id,
             match_index: Some(HashMap::new()),
             fresh_destination: false,
+            ignore_base: false,
         };
         let src_filter = side_filter(src);
         let table = mapping.side(src).table_ref();

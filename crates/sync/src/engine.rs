@@ -378,6 +378,7 @@ impl Engine {
             job_id,
             match_index: None,
             fresh_destination: false,
+            ignore_base: false,
         };
 
         // Failed, not skipped records are retried first.
@@ -517,7 +518,13 @@ impl Engine {
         let pass = ctx.pass;
         let (src, dst) = (pass.source(), pass.destination());
         let ids: Vec<Uuid> = changes.iter().map(Change::id).collect();
-        let couplings = self.store.couplings_for(&mapping.name, src, &ids).await?;
+        let mut couplings = self.store.couplings_for(&mapping.name, src, &ids).await?;
+        if ctx.ignore_base {
+            // Planned as freshly coupled: the source's value goes over every field that differs.
+            for c in &mut couplings {
+                c.base = None;
+            }
+        }
         // Coupled rows still at their last synced values need nothing: counted unchanged
         // without reading their destination rows.
         let quiet =
@@ -720,6 +727,8 @@ pub(crate) struct PageContext<'a> {
     pub(crate) match_index: Option<HashMap<String, Option<Uuid>>>,
     /// The destination table held no rows when this full pass began (counted then).
     pub(crate) fresh_destination: bool,
+    /// Plan without the couplings' last synced values (a side chosen to win, a restore).
+    pub(crate) ignore_base: bool,
 }
 
 /// `kontor_sync_records_total{mapping, direction, outcome}`: the records a pass handled, by what

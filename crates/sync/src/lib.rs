@@ -12,6 +12,8 @@
 //! - [`engine`]: applies plans page by page; full and incremental sync; job handlers.
 //! - [`matching`], [`coupling`]: match-based coupling with the user's choices (match fields,
 //!   priorities, case sensitivity, create when no match, synchronize after coupling).
+//! - [`coupled`]: Set Up Coupling's *create in Sales*, and the resolutions of the Coupled Data
+//!   Synchronization Errors (retry, a side wins, restore the deleted record, remove the coupling).
 //! - [`setup`]: connection setup; [`credentials`]: the integration's credentials, stored sealed.
 //!
 //! The pure half — mappings, defaults, the planner, values, filters, matching, the review rules,
@@ -25,6 +27,7 @@ pub use kontor_sync_core::{
 };
 
 pub mod connector;
+pub mod coupled;
 pub mod coupling;
 pub mod credentials;
 pub mod engine;

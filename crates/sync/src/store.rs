@@ -103,6 +103,22 @@ pub struct CouplingInfo {
     pub skipped: bool,
 }
 
+/// A coupled record whose last synchronization failed (a conflict, a record deleted on one
+/// side, a refusal): one row of the Coupled Data Synchronization Errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoupledFailure {
+    pub mapping: String,
+    pub financials_id: Uuid,
+    pub sales_id: Uuid,
+    /// The side whose record was being synchronized when it failed.
+    pub side: Side,
+    pub message: String,
+    /// Failed twice with the same message: left out of synchronization until retried.
+    pub skipped: bool,
+    pub job_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+}
+
 /// A review line with its job links, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredReviewLine {
@@ -589,6 +605,73 @@ impl SyncStore {
                 ))
             })
             .collect())
+    }
+
+    /// The failed records that are coupled (joined on the failing side's id), newest first,
+    /// `limit` after the first `offset`.
+    pub async fn coupled_failures(&self, limit: i64, offset: i64) -> Result<Vec<CoupledFailure>> {
+        let rows = self
+            .db
+            .fetch_all_sql(
+                "SELECT r.mapping, r.side, r.message, r.skipped, r.job_id, r.updated_at, c.financials_id, c.sales_id
+                 FROM sync_record_state r JOIN sync_coupling c ON c.mapping = r.mapping
+                   AND ((r.side = $1 AND c.financials_id = r.source_id) OR (r.side = $2 AND c.sales_id = r.source_id))
+                 ORDER BY r.updated_at DESC, r.mapping, r.side, r.source_id LIMIT $3 OFFSET $4",
+                vec![s(Side::Financials.as_str()), s(Side::Sales.as_str()), i(limit), i(offset)],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some(CoupledFailure {
+                    mapping: r.get_string("mapping"),
+                    financials_id: uuid_col(r, "financials_id"),
+                    sales_id: uuid_col(r, "sales_id"),
+                    side: Side::parse(&r.get_string("side"))?,
+                    message: r.get_string("message"),
+                    skipped: r.get_bool("skipped"),
+                    job_id: r.get_opt_string("job_id").and_then(|j| Uuid::parse_str(&j).ok()),
+                    at: from_micros(r.get_i64("updated_at")),
+                })
+            })
+            .collect())
+    }
+
+    /// How many failed records are coupled (the rows of [`SyncStore::coupled_failures`]).
+    pub async fn coupled_failure_count(&self) -> Result<u64> {
+        let r = self
+            .db
+            .fetch_one_sql(
+                "SELECT COUNT(*) AS n FROM sync_record_state r JOIN sync_coupling c ON c.mapping = r.mapping
+                   AND ((r.side = $1 AND c.financials_id = r.source_id) OR (r.side = $2 AND c.sales_id = r.source_id))",
+                vec![s(Side::Financials.as_str()), s(Side::Sales.as_str())],
+            )
+            .await?;
+        Ok(r.get_i64("n") as u64)
+    }
+
+    /// Forgets the failures of the records `financials_id` and `sales_id` under `mapping`
+    /// (their coupling was resolved or removed).
+    pub async fn clear_failures(
+        &self,
+        mapping: &str,
+        financials_id: Uuid,
+        sales_id: Uuid,
+    ) -> Result<u64> {
+        Ok(self
+            .db
+            .execute_sql(
+                "DELETE FROM sync_record_state WHERE mapping = $1
+                   AND ((side = $2 AND source_id = $3) OR (side = $4 AND source_id = $5))",
+                vec![
+                    s(mapping),
+                    s(Side::Financials.as_str()),
+                    u(financials_id),
+                    s(Side::Sales.as_str()),
+                    u(sales_id),
+                ],
+            )
+            .await?)
     }
 
     /// Retry: un-skips one record (any side) or, with `None`, every record of the mapping

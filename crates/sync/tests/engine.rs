@@ -441,3 +441,142 @@ async fn coupling_by_hand_is_refused_naming_each_record_that_does_not_exist() {
     }
     assert_eq!(w.engine.store.coupling_count("CUSTOMER").await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn creating_a_sales_record_from_a_financials_one_writes_it_at_its_deterministic_id_and_couples_them()
+ {
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let w = world(&url).await;
+        // Before salespeople and currencies are coupled, the customer's owner and currency
+        // cannot be looked up.
+        let refused = w.engine.create_in_sales("CUSTOMER", id(100)).await.unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "Salesperson 'JO' is not coupled to a Sales user. Couple salespeople first. Currency 'EUR' is not coupled to a Sales transaction currency. Couple currencies first."
+        );
+        assert!(w.sales.rows("accounts").is_empty(), "nothing written");
+        full_sync(&w, &["SALESPEOPLE", "CURRENCY"]).await;
+
+        let sales_id = w.engine.create_in_sales("CUSTOMER", id(100)).await.unwrap();
+        assert_eq!(sales_id, kontor_sync::ids::target_id(id(0xc0), "CUSTOMER", id(100)));
+        let account = account_of(&w, 100);
+        assert_eq!(account["name"], json!("Customer 0"));
+        assert_eq!(account["_ownerid_value"], json!(id(901).to_string()));
+        assert_eq!(w.sales.rows("accounts").len(), 1, "only this customer");
+        let pairs = w.engine.store.couplings_for("CUSTOMER", Side::Financials, &[id(100)]).await;
+        assert_eq!(pairs.unwrap()[0].sales_id, sales_id);
+        let jobs = w.engine.store.jobs(Some("CUSTOMER"), 10).await.unwrap();
+        assert_eq!((jobs[0].job_type.as_str(), jobs[0].counters.inserted), ("Coupling", 1));
+
+        w.fin.put("customers", id(103), json!({"number": "C0003", "blocked": "All"}), "anna");
+        let nobody = id(0x1111);
+        // (mapping, Financials id, the refusal)
+        let cases = [
+            (
+                "CUSTOMER",
+                id(100),
+                format!(
+                    "The Customer {} is already coupled to the Sales account {sales_id}. Delete its coupling first.",
+                    id(100)
+                ),
+            ),
+            (
+                "CUSTOMER",
+                nobody,
+                format!("The Customer {nobody} does not exist in Financials (customers)."),
+            ),
+            (
+                "CUSTOMER",
+                id(103),
+                format!(
+                    "The Customer {} is outside the table filter of CUSTOMER, so it is not synchronized to Sales.",
+                    id(103)
+                ),
+            ),
+            (
+                "SALESPEOPLE",
+                id(1),
+                "SALESPEOPLE synchronizes from Sales only: a sales user cannot be created in Sales from a salesperson."
+                    .to_owned(),
+            ),
+            ("NO SUCH", id(100), "not found: integration table mapping NO SUCH".to_owned()),
+        ];
+        for (mapping, record, expected) in cases {
+            let got = w.engine.create_in_sales(mapping, record).await.unwrap_err().to_string();
+            assert_eq!(got, expected, "{mapping} {record}");
+        }
+        assert_eq!(w.sales.rows("accounts").len(), 1, "no refusal wrote anything");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_coupling_is_retried_won_by_one_side_restored_or_uncoupled_as_chosen() {
+    use kontor_sync::coupled::Resolution::{self, *};
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let w = world(&url).await;
+        full_sync(&w, &["SALESPEOPLE", "CURRENCY", "CUSTOMER"]).await;
+        let account = |n: u128| kontor_sync::ids::target_id(id(0xc0), "CUSTOMER", id(n));
+        // Customer 100: the same field changed on both sides. Customer 101: its account deleted.
+        w.fin.put("customers", id(100), json!({"phoneNumber": "444"}), "anna");
+        w.sales.put(
+            "accounts",
+            account(100),
+            json!({"telephone1": "555", "statecode": 0}),
+            "someone",
+        );
+        w.sales.remove("accounts", account(101));
+        w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+        let failures = w.engine.store.coupled_failures(50, 0).await.unwrap();
+        let failing = |fid: Uuid| failures.iter().filter(|f| f.financials_id == fid).count();
+        assert_eq!(failing(id(100)), 2, "both passes see the conflict: {failures:?}");
+        assert_eq!(failing(id(101)), 1, "{failures:?}");
+        assert_eq!(w.engine.store.coupled_failure_count().await.unwrap(), 3);
+        let deleted = failures.iter().find(|f| f.financials_id == id(101)).unwrap();
+        assert_eq!((deleted.side, deleted.sales_id), (Side::Sales, account(101)));
+        assert!(deleted.message.contains("was deleted in Sales"), "{}", deleted.message);
+
+        // (customer, resolution, the refusal) — a choice that does not fit names why.
+        let refusals: [(u128, Resolution, &str); 4] = [
+            (100, Retry, "phoneNumber ↔ telephone1"),
+            (100, Restore, "Both records exist: there is nothing to restore."),
+            (101, Wins(Side::Sales), "The sales account was deleted in Sales: it cannot win."),
+            (101, Wins(Side::Financials), "The sales account was deleted in Sales: restore it"),
+        ];
+        for (n, how, expected) in refusals {
+            let e = w.engine.resolve_coupling("CUSTOMER", id(n), how).await.unwrap_err();
+            assert!(e.to_string().contains(expected), "{n} {how:?}: {e}");
+        }
+        let none = w.engine.resolve_coupling("CUSTOMER", id(0x1111), Retry).await.unwrap_err();
+        assert_eq!(
+            none.to_string(),
+            format!("not found: No coupling of Financials record {} under CUSTOMER.", id(0x1111))
+        );
+
+        // Sales wins: its value goes to Financials, the failures are gone, nothing flows back.
+        let done = w.engine.resolve_coupling("CUSTOMER", id(100), Wins(Side::Sales)).await.unwrap();
+        assert_eq!(done.counters.modified, 1, "{done:?}");
+        assert_eq!(w.fin.row("customers", id(100)).unwrap()["phoneNumber"], json!("555"));
+        // The next run changes nothing; only the deleted account's failure is left.
+        let reports = w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+        assert!(reports.iter().all(|r| r.counters.modified == 0), "{reports:?}");
+        let left = w.engine.store.coupled_failures(50, 0).await.unwrap();
+        assert!(left.iter().all(|f| f.financials_id == id(101)), "{left:?}");
+        assert_eq!(account_of(&w, 100)["telephone1"], json!("555"));
+
+        // Restore: the account comes back at its old id, still coupled.
+        let done = w.engine.resolve_coupling("CUSTOMER", id(101), Restore).await.unwrap();
+        assert_eq!(done.counters.modified, 1, "{done:?}");
+        assert_eq!(account_of(&w, 101)["name"], json!("Customer 1"));
+        let pairs = w.engine.store.couplings_for("CUSTOMER", Side::Financials, &[id(101)]).await;
+        assert_eq!(pairs.unwrap()[0].sales_id, account(101));
+        assert_eq!(w.engine.store.coupled_failure_count().await.unwrap(), 0);
+
+        // Remove Coupling: both records stay, uncoupled.
+        w.engine.resolve_coupling("CUSTOMER", id(102), RemoveCoupling).await.unwrap();
+        let pairs = w.engine.store.couplings_for("CUSTOMER", Side::Financials, &[id(102)]).await;
+        assert!(pairs.unwrap().is_empty());
+        assert!(w.sales.row("accounts", account(102)).is_some());
+    })
+    .await;
+}

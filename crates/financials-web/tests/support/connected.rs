@@ -20,6 +20,11 @@ const SALES_USER: &str = "0000000a-0000-0000-0000-0000000000a1";
 /// Connects the integration to two in-memory sides (a stored connection and an engine over
 /// them), seeded with a salesperson, a currency and five customers on Financials.
 pub async fn connect(s: &Setup) -> Arc<MemoryConnector> {
+    connect_sides(s).await.1
+}
+
+/// [`connect`], answering both sides: (Financials, Sales).
+pub async fn connect_sides(s: &Setup) -> (Arc<MemoryConnector>, Arc<MemoryConnector>) {
     let settings = ConnectionSettings {
         id: Uuid::from_u128(0xc0),
         financials_url: "http://erp.test".into(),
@@ -54,13 +59,13 @@ pub async fn connect(s: &Setup) -> Arc<MemoryConnector> {
     }
     let engine = Engine::new(
         s.integration.store.clone(),
-        fin,
+        fin.clone(),
         sales.clone(),
         settings,
         s.integration.clock.clone(),
     );
     s.integration.set_engine(Arc::new(engine));
-    sales
+    (fin, sales)
 }
 
 /// Runs the job queue's entries that are due until none is left (as the process's workers do).
