@@ -18,10 +18,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use kontor_financials::model::model;
 use kontor_financials::{query, service};
 use kontor_integration::{CouplingRequest, Integration, IntegrationError, MatchCouplingRequest};
-use kontor_odata::query::{QueryOptions, percent_encode};
+use kontor_odata::query::QueryOptions;
 use kontor_sync::Side;
 use kontor_sync::matching::MatchField;
 use serde::Deserialize;
@@ -34,8 +33,7 @@ use crate::permission::Page;
 use crate::render::{Signed, WebError, page, user_message};
 use crate::tables::{Table, ident};
 
-/// Rows per page of a list.
-pub const PAGE_SIZE: u64 = 50;
+pub use crate::paging::PAGE_SIZE;
 
 /// The routes of one table's list, card and actions under `/{slug}`.
 pub fn routes(router: Router<WebState>, t: &'static Table) -> Router<WebState> {
@@ -239,33 +237,6 @@ fn list_href(t: &Table, q: &str, sort: &str, dir: &str, page: u64) -> String {
     format!("{}?{}", t.base(), serde_urlencoded::to_string(pairs).unwrap_or_default())
 }
 
-/// The OData query of one page of the list: `$orderby` the sort column (then the key, so
-/// pages never overlap), `$filter` the search (`contains` on each searched property, the
-/// text a bound literal), `$skip` the pages before. Read with at most [`PAGE_SIZE`] rows.
-fn page_query(
-    t: &Table,
-    property: &str,
-    dir: &str,
-    q: &str,
-    page_no: u64,
-) -> Result<QueryOptions, WebError> {
-    let e = service::entity(t.set)?;
-    let mut raw = format!("$orderby={property} {dir},id asc");
-    if !q.is_empty() {
-        let quoted = q.replace('\'', "''");
-        let filter = t
-            .searched
-            .iter()
-            .map(|p| format!("contains({p},'{quoted}')"))
-            .collect::<Vec<_>>()
-            .join(" or ");
-        raw.push_str(&format!("&$filter={}", percent_encode(&filter)));
-    }
-    let mut options = QueryOptions::parse(&raw, e, model()).map_err(WebError::internal)?;
-    options.skip = Some((page_no - 1) * PAGE_SIZE);
-    Ok(options)
-}
-
 async fn render_list(
     t: &Table,
     state: &WebState,
@@ -281,10 +252,10 @@ async fn render_list(
     let (sort, property) =
         sortable.iter().copied().find(|(p, _)| *p == lq.sort).unwrap_or(sortable[0]);
     let dir = if lq.dir == "desc" { "desc" } else { "asc" };
-    let page_no = lq.page.parse::<u64>().unwrap_or(1).clamp(1, 1_000_000);
+    let page_no = crate::paging::page_number(&lq.page);
 
     let e = service::entity(t.set)?;
-    let options = page_query(t, property, dir, q, page_no)?;
+    let options = crate::paging::page_query(t.set, t.searched, property, dir, q, page_no)?;
     let mut tx = state.db.begin().await?;
     let found = query::list(&mut tx, e, &options, None, PAGE_SIZE).await?;
     tx.commit().await?;
