@@ -41,22 +41,61 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::config::{Flags, Settings};
+
 /// Where Financials is and who we are there.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Conn {
     /// The Financials root URL (it serves the integration's JSON API).
-    #[arg(long, default_value = "http://localhost:8080")]
-    pub financials: String,
-    /// The Financials user (HTTP Basic).
-    #[arg(long, default_value = "ADMIN")]
-    pub user: String,
+    /// [env: KONTOR_FINANCIALS_URL] [config: financials.url] [default: http://localhost:8080]
+    #[arg(long)]
+    financials: Option<String>,
+    /// The Financials user (HTTP Basic). [env: KONTOR_USER] [config: user] [default: ADMIN]
+    #[arg(long)]
+    user: Option<String>,
     /// The environment variable holding the user's password or web service access key.
-    #[arg(long, default_value = "KONTOR_PASSWORD")]
-    pub password_env: String,
+    /// [env: KONTOR_PASSWORD_ENV] [config: password_env] [default: KONTOR_PASSWORD]
+    #[arg(long)]
+    password_env: Option<String>,
     /// `kontor up`'s data folder: its `credentials.json` supplies the password when the
-    /// environment variable is not set.
-    #[arg(long, default_value = "kontor-data")]
-    pub data: PathBuf,
+    /// environment variable is not set. [env: KONTOR_DATA] [config: data] [default: kontor-data]
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+impl Conn {
+    fn flags(&self, f: &mut Flags) {
+        f.set("financials.url", "--financials", self.financials.as_deref());
+        f.set("user", "--user", self.user.as_deref());
+        f.set("password_env", "--password-env", self.password_env.as_deref());
+        f.set("data", "--data", self.data.as_deref());
+    }
+
+    /// Takes the merged settings (which hold this command's flags too), else the defaults.
+    fn resolve(&mut self, s: &Settings) {
+        let url = s.financials.url.as_ref().map(|u| u.0.clone());
+        self.financials = Some(url.unwrap_or_else(|| "http://localhost:8080".into()));
+        self.user = Some(s.user.clone().unwrap_or_else(|| "ADMIN".into()));
+        self.password_env =
+            Some(s.password_env.clone().unwrap_or_else(|| "KONTOR_PASSWORD".into()));
+        self.data = Some(s.data.clone().unwrap_or_else(|| "kontor-data".into()));
+    }
+
+    fn financials(&self) -> &str {
+        self.financials.as_deref().unwrap_or("http://localhost:8080")
+    }
+
+    fn user(&self) -> &str {
+        self.user.as_deref().unwrap_or("ADMIN")
+    }
+
+    fn password_env(&self) -> &str {
+        self.password_env.as_deref().unwrap_or("KONTOR_PASSWORD")
+    }
+
+    fn data(&self) -> &Path {
+        self.data.as_deref().unwrap_or(Path::new("kontor-data"))
+    }
 }
 
 /// The integration's commands (flattened into the `kontor` command line).
@@ -157,9 +196,9 @@ pub struct SetupArgs {
     pub financials_user: Option<String>,
     #[arg(long, default_value = "KONTOR_FINANCIALS_KEY")]
     pub financials_key_env: String,
-    /// The Sales root URL.
+    /// The Sales root URL. [env: KONTOR_SALES_URL] [config: sales.url]
     #[arg(long)]
-    pub sales: String,
+    pub sales: Option<String>,
     /// The integration user in Sales (domain name, e-mail or application id).
     #[arg(long)]
     pub sales_user: Option<String>,
@@ -265,9 +304,59 @@ pub struct UncoupleArgs {
     pub id: Uuid,
 }
 
-/// Runs one command. A failure is printed as its message (no backtrace) and ends the process
-/// with exit code 1.
-pub async fn run(cmd: Command) -> anyhow::Result<()> {
+impl Command {
+    fn conn(&self) -> &Conn {
+        match self {
+            Command::Setup(a) => &a.conn,
+            Command::Couple(a) => &a.conn,
+            Command::Uncouple(a) => &a.conn,
+            Command::Sync { what } => match what {
+                SyncCommand::Full { conn, .. }
+                | SyncCommand::Status { conn, .. }
+                | SyncCommand::Now { conn, .. } => conn,
+            },
+            Command::Jobs { what } => match what {
+                JobsCommand::List { conn, .. }
+                | JobsCommand::Restart { conn, .. }
+                | JobsCommand::Hold { conn, .. } => conn,
+            },
+        }
+    }
+
+    fn conn_mut(&mut self) -> &mut Conn {
+        match self {
+            Command::Setup(a) => &mut a.conn,
+            Command::Couple(a) => &mut a.conn,
+            Command::Uncouple(a) => &mut a.conn,
+            Command::Sync { what } => match what {
+                SyncCommand::Full { conn, .. }
+                | SyncCommand::Status { conn, .. }
+                | SyncCommand::Now { conn, .. } => conn,
+            },
+            Command::Jobs { what } => match what {
+                JobsCommand::List { conn, .. }
+                | JobsCommand::Restart { conn, .. }
+                | JobsCommand::Hold { conn, .. } => conn,
+            },
+        }
+    }
+
+    /// The flags given, each with the setting it sets.
+    pub fn flags(&self, f: &mut Flags) {
+        self.conn().flags(f);
+        if let Command::Setup(a) = self {
+            f.set("sales.url", "--sales", a.sales.as_deref());
+        }
+    }
+}
+
+/// Runs one command with the merged settings. A failure is printed as its message (no
+/// backtrace) and ends the process with exit code 1.
+pub async fn run(mut cmd: Command, settings: Settings) -> anyhow::Result<()> {
+    cmd.conn_mut().resolve(&settings);
+    if let Command::Setup(a) = &mut cmd {
+        a.sales = settings.sales.url.as_ref().map(|u| u.0.clone());
+    }
     if let Err(e) = dispatch(cmd).await {
         eprintln!("Error: {e:#}");
         std::process::exit(1);
@@ -389,21 +478,21 @@ fn stty(args: &[&str]) -> bool {
 }
 
 fn financials_password(conn: &Conn) -> anyhow::Result<String> {
-    if let Some(p) = env_secret(&conn.password_env) {
+    if let Some(p) = env_secret(conn.password_env()) {
         return Ok(p);
     }
-    if let Some(c) = up_credentials(&conn.data).filter(|c| !c.financials_admin_password.is_empty())
+    if let Some(c) = up_credentials(conn.data()).filter(|c| !c.financials_admin_password.is_empty())
     {
         return Ok(c.financials_admin_password);
     }
     if std::io::stdin().is_terminal() {
-        return prompt_secret(&format!("Password of {} on {}", conn.user, conn.financials));
+        return prompt_secret(&format!("Password of {} on {}", conn.user(), conn.financials()));
     }
     bail!(
         "No password for {}: set {} or point --data at kontor up's data folder ({} has no credentials.json).",
-        conn.user,
-        conn.password_env,
-        conn.data.display()
+        conn.user(),
+        conn.password_env(),
+        conn.data().display()
     )
 }
 
@@ -432,8 +521,8 @@ impl Client {
         let password = financials_password(conn)?;
         Ok(Client {
             http: reqwest::Client::builder().timeout(Duration::from_secs(600)).build()?,
-            base: conn.financials.trim_end_matches('/').to_owned(),
-            user: conn.user.clone(),
+            base: conn.financials().trim_end_matches('/').to_owned(),
+            user: conn.user().to_owned(),
             password,
         })
     }
@@ -607,7 +696,12 @@ async fn setup(args: SetupArgs) -> anyhow::Result<()> {
         company_id,
         financials_user,
         financials_web_service_key: financials_key,
-        sales_url: args.sales.trim_end_matches('/').to_owned(),
+        sales_url: args
+            .sales
+            .as_deref()
+            .context("give --sales, KONTOR_SALES_URL or `sales.url` in the config file (the Sales root URL)")?
+            .trim_end_matches('/')
+            .to_owned(),
         sales_user,
         sales_client_id,
         sales_client_secret,

@@ -3,8 +3,8 @@
 //!
 //! | limit | default | setting |
 //! |---|---|---|
-//! | reading a request's head (line and headers), and waiting on a kept-alive connection for the next one | 10 s | `KONTOR_HEADER_READ_TIMEOUT` (hyper's `header_read_timeout`; the connection is closed) |
-//! | a request body's next bytes | 10 s | `KONTOR_BODY_READ_TIMEOUT` (tower-http's `TimeoutBody`; the request fails with 408/400 in the service's error shape) |
+//! | reading a request's head (line and headers), and waiting on a kept-alive connection for the next one | 10 s | `header_read_timeout` (`KONTOR_HEADER_READ_TIMEOUT`, `--header-read-timeout`; hyper's `header_read_timeout`; the connection is closed) |
+//! | a request body's next bytes | 10 s | `body_read_timeout` (`KONTOR_BODY_READ_TIMEOUT`, `--body-read-timeout`; tower-http's `TimeoutBody`; the request fails with 408/400 in the service's error shape) |
 //! | a request head | 80 KiB | hyper's `max_header_size` (past it hyper answers a bare 431 and closes); up to it the services answer 414 / 431 with their error body (`kontor_odata::error::oversized_head`) |
 //!
 //! Durations are written `10s` or `500ms`. HTTP/2 is not offered (these limits are HTTP/1's):
@@ -40,29 +40,8 @@ impl Default for Timeouts {
     }
 }
 
-impl Timeouts {
-    /// The defaults, with `KONTOR_HEADER_READ_TIMEOUT` and `KONTOR_BODY_READ_TIMEOUT` when set
-    /// (a value that does not read as a duration is reported and the default kept).
-    pub fn from_env() -> Timeouts {
-        let d = Timeouts::default();
-        let var = |name: &str, default: Duration| match std::env::var(name) {
-            Ok(v) => parse_duration(&v).unwrap_or_else(|| {
-                tracing::warn!(
-                    "{name}={v:?} is not a duration like 10s or 500ms; using {default:?}"
-                );
-                default
-            }),
-            Err(_) => default,
-        };
-        Timeouts {
-            header_read: var("KONTOR_HEADER_READ_TIMEOUT", d.header_read),
-            body_read: var("KONTOR_BODY_READ_TIMEOUT", d.body_read),
-        }
-    }
-}
-
 /// `10s`, `500ms` or `10` (seconds); zero is refused.
-fn parse_duration(text: &str) -> Option<Duration> {
+pub fn parse_duration(text: &str) -> Option<Duration> {
     let t = text.trim();
     let d = if let Some(ms) = t.strip_suffix("ms") {
         Duration::from_millis(ms.trim().parse().ok()?)
@@ -72,18 +51,9 @@ fn parse_duration(text: &str) -> Option<Duration> {
     (!d.is_zero()).then_some(d)
 }
 
-/// Serves `app` on `listener` with [`Timeouts::from_env`] until `shutdown` completes, then
-/// stops accepting, lets requests in flight finish and returns once every connection closed.
+/// Serves `app` on `listener` with `timeouts` until `shutdown` completes, then stops
+/// accepting, lets requests in flight finish and returns once every connection closed.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_with(listener, app, Timeouts::from_env(), shutdown).await
-}
-
-/// [`serve`] with the given timeouts.
-pub async fn serve_with(
     mut listener: tokio::net::TcpListener,
     app: Router,
     timeouts: Timeouts,
@@ -154,8 +124,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let shutdown = crate::serve::Shutdown::new();
         let stop = shutdown.wait();
-        let task =
-            tokio::spawn(async move { serve_with(listener, app, SHORT, stop).await.unwrap() });
+        let task = tokio::spawn(async move { serve(listener, app, SHORT, stop).await.unwrap() });
         (addr, shutdown, task)
     }
 

@@ -18,6 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[cfg(feature = "bench")]
 mod bench;
+mod config;
 mod demo;
 mod integration_cli;
 mod listen;
@@ -36,15 +37,24 @@ use clap::{Parser, Subcommand};
     about = "Kontor: Financials, Sales and the integration between them"
 )]
 struct Cli {
+    /// A TOML file of settings: each flag's key is named beside it (`[config: …]`, a dotted
+    /// key is a table's: `sales.url` is `url` under `[sales]`). Order: the defaults < this file
+    /// < the environment variables < the flags.
+    #[arg(long, global = true, env = "KONTOR_CONFIG", value_name = "PATH")]
+    config: Option<std::path::PathBuf>,
     /// How log lines are written to stderr: `text` (for people; colours only on a terminal) or
     /// `json` (one JSON object a line, for machines). `RUST_LOG` sets the levels.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    /// [env: KONTOR_LOG_FORMAT] [config: log_format] [default: text]
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 enum LogFormat {
     Text,
     Json,
@@ -116,29 +126,57 @@ fn init_tracing(format: LogFormat, default: &str) {
     }
 }
 
+impl Cli {
+    /// The flags given, each with the setting it sets (see [`config`]).
+    fn flags(&self) -> config::Flags {
+        let mut f = config::Flags::default();
+        f.set("log_format", "--log-format", self.log_format);
+        match &self.command {
+            Command::Up(args) => args.flags(&mut f),
+            Command::Financials { what: ServeCommand::Serve(args) } => {
+                args.flags(&mut f, serve::Side::Financials)
+            }
+            Command::Sales { what: SalesCommand::Serve(args) } => args.flags(&mut f),
+            Command::Worker(args) => args.flags(&mut f),
+            Command::Integration(cmd) => cmd.flags(&mut f),
+            Command::Bench { .. } => {}
+        }
+        f
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     // Every file this process creates (databases, keys, credentials) is its owner's only.
     private::restrict_umask();
     let cli = Cli::parse();
-    let init_tracing = |default: &str| init_tracing(cli.log_format, default);
+    // Every setting is checked before anything starts; a wrong one names its source.
+    let settings = match config::load(cli.config.as_deref(), cli.flags()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let log_format = settings.log_format.unwrap_or(LogFormat::Text);
+    let init_tracing = |default: &str| init_tracing(log_format, default);
     let rt = tokio::runtime::Runtime::new()?;
     match cli.command {
         Command::Up(args) => {
             // What the integration does (and every failed run) is seen by default.
             init_tracing("info");
-            rt.block_on(up::run(args))
+            rt.block_on(up::run(args, settings))
         }
-        Command::Financials { what: ServeCommand::Serve(args) } => {
+        Command::Financials { what: ServeCommand::Serve(_) } => {
             init_tracing("info");
-            rt.block_on(serve::financials_serve(args))
+            rt.block_on(serve::financials_serve(settings))
         }
-        Command::Sales { what: SalesCommand::Serve(args) } => {
+        Command::Sales { what: SalesCommand::Serve(_) } => {
             init_tracing("info");
-            rt.block_on(serve::sales_serve(args))
+            rt.block_on(serve::sales_serve(settings))
         }
-        Command::Worker(args) => {
+        Command::Worker(_) => {
             init_tracing("info");
-            rt.block_on(serve::worker(args))
+            rt.block_on(serve::worker(settings))
         }
         #[cfg(not(feature = "bench"))]
         Command::Bench { what: BenchCommand::Sync { .. } } => anyhow::bail!(
@@ -160,7 +198,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Integration(cmd) => {
             init_tracing("warn");
-            rt.block_on(integration_cli::run(cmd))
+            rt.block_on(integration_cli::run(cmd, settings))
         }
     }
 }
@@ -172,14 +210,14 @@ mod tests {
     use super::{Cli, LogFormat};
 
     #[test]
-    fn the_log_format_is_a_global_flag_text_by_default() {
+    fn the_log_format_is_a_global_flag_left_to_the_settings_when_not_given() {
         Cli::command().debug_assert();
-        // (arguments, the format, or None when refused)
-        let cases: [(&[&str], Option<LogFormat>); 5] = [
-            (&["kontor", "up"], Some(LogFormat::Text)),
-            (&["kontor", "--log-format", "json", "up"], Some(LogFormat::Json)),
-            (&["kontor", "up", "--log-format", "json"], Some(LogFormat::Json)),
-            (&["kontor", "sync", "status", "--log-format", "text"], Some(LogFormat::Text)),
+        // (arguments, the flag's value — None when not given —, or None when refused)
+        let cases: [(&[&str], Option<Option<LogFormat>>); 5] = [
+            (&["kontor", "up"], Some(None)),
+            (&["kontor", "--log-format", "json", "up"], Some(Some(LogFormat::Json))),
+            (&["kontor", "up", "--log-format", "json"], Some(Some(LogFormat::Json))),
+            (&["kontor", "sync", "status", "--log-format", "text"], Some(Some(LogFormat::Text))),
             (&["kontor", "--log-format", "xml", "up"], None),
         ];
         for (args, expected) in cases {

@@ -13,6 +13,8 @@ use kontor_store::Db;
 use kontor_sync::credentials::Sealer;
 use kontor_sync::store::SyncStore;
 use tokio::sync::watch;
+
+use crate::config::{Flags, Settings};
 use tokio::task::JoinHandle;
 
 /// A shutdown signal many tasks can wait on.
@@ -57,6 +59,7 @@ pub async fn financials(
     addr: impl ToSocketAddrs,
     public_url: Option<String>,
     sync: Option<kontor_integration::Integration>,
+    timeouts: crate::listen::Timeouts,
     shutdown: Shutdown,
 ) -> anyhow::Result<JoinHandle<()>> {
     let listener = bind(addr).await?;
@@ -70,7 +73,7 @@ pub async fn financials(
     let stop = shutdown.wait();
     Ok(tokio::spawn(async move {
         let app = kontor_financials_server::odata_errors(app);
-        if let Err(e) = crate::listen::serve(listener, app, stop).await {
+        if let Err(e) = crate::listen::serve(listener, app, timeouts, stop).await {
             tracing::error!(error = %e, "the Financials server stopped");
         }
     }))
@@ -99,16 +102,14 @@ pub fn financials_app(
     kontor_financials_server::router_with_pages(state, extra, pages)
 }
 
-/// The sealing key of stored secrets (`KONTOR_SECRET_KEY`, else `<data>/secret.key`, created
-/// when missing) as the integration's [`Sealer`]: its credentials are kept encrypted in the
-/// sync store with the same key that seals Sales' stored secrets.
+/// The sealing key of stored secrets (the `secret_key` setting, else `<data>/secret.key`,
+/// created when missing) as the integration's [`Sealer`]: its credentials are kept encrypted in
+/// the sync store with the same key that seals Sales' stored secrets.
 pub struct KeySealer(pub SealingKey);
 
 impl KeySealer {
-    pub fn load(data: Option<&Path>) -> anyhow::Result<Arc<dyn Sealer>> {
-        Ok(Arc::new(KeySealer(
-            SealingKey::load(data).context("load the key that seals stored secrets")?,
-        )))
+    pub fn load(settings: &Settings, data: Option<&Path>) -> anyhow::Result<Arc<dyn Sealer>> {
+        Ok(Arc::new(KeySealer(settings.sealing_key(data)?)))
     }
 }
 
@@ -121,21 +122,20 @@ impl Sealer for KeySealer {
     }
 }
 
-/// Serves Sales until `shutdown` fires. `data` holds the key that seals stored secrets
-/// (`KONTOR_SECRET_KEY` overrides it).
+/// Serves Sales until `shutdown` fires. `sealing_key` seals its stored secrets.
 pub async fn sales(
     db: Db,
     addr: impl ToSocketAddrs,
     public_url: Option<String>,
-    data: Option<&Path>,
+    sealing_key: SealingKey,
     limits: Option<kontor_sales_server::Limits>,
+    timeouts: crate::listen::Timeouts,
     shutdown: Shutdown,
 ) -> anyhow::Result<JoinHandle<()>> {
     let listener = bind(addr).await?;
     let config = kontor_sales_server::Config {
         public_url,
-        sealing_key: kontor_sales::secrets::SealingKey::load(data)
-            .context("load the key that seals stored secrets")?,
+        sealing_key,
         limits,
         metrics: Some(crate::telemetry::handle()),
         ..Default::default()
@@ -143,26 +143,98 @@ pub async fn sales(
     let stop = shutdown.wait();
     Ok(tokio::spawn(async move {
         let app = kontor_sales_server::router(kontor_sales_server::AppState::new(db, config));
-        if let Err(e) = crate::listen::serve(listener, app, stop).await {
+        if let Err(e) = crate::listen::serve(listener, app, timeouts, stop).await {
             tracing::error!(error = %e, "the Sales server stopped");
         }
     }))
 }
 
+/// Which service `kontor … serve` runs: its settings are under its name (`financials.db`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Financials,
+    Sales,
+}
+
+/// The settings of a service: `financials.*` or `sales.*`.
+struct ServiceSettings {
+    db: String,
+    listen: String,
+    public_url: Option<String>,
+}
+
+impl Side {
+    fn keys(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Side::Financials => ("financials.db", "financials.listen", "financials.url"),
+            Side::Sales => ("sales.db", "sales.listen", "sales.url"),
+        }
+    }
+
+    fn settings(self, settings: &Settings) -> anyhow::Result<ServiceSettings> {
+        let (db, listen, url) = match self {
+            Side::Financials => {
+                let f = &settings.financials;
+                (f.db.clone(), f.listen.clone(), f.url.clone())
+            }
+            Side::Sales => {
+                let s = &settings.sales;
+                (s.db.clone(), s.listen.clone(), s.url.clone())
+            }
+        };
+        let (db_key, listen_key, _) = self.keys();
+        let missing = |flag: &str, key: &str| {
+            let env = crate::config::SETTINGS.iter().find(|s| s.key == key).map_or("", |s| s.env);
+            anyhow::anyhow!("give {flag}, {env} or `{key}` in the config file")
+        };
+        Ok(ServiceSettings {
+            db: db.ok_or_else(|| missing("--db", db_key))?,
+            listen: listen.ok_or_else(|| missing("--listen", listen_key))?.0,
+            public_url: url.map(|u| u.0),
+        })
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// SQLite path (`kontor.sqlite`, `sqlite:…`) or PostgreSQL URL (`postgres://…`).
+    /// [env: KONTOR_FINANCIALS_DB / KONTOR_SALES_DB] [config: financials.db / sales.db]
     #[arg(long)]
-    pub db: String,
+    pub db: Option<String>,
+    /// The address to listen on, `HOST:PORT`.
+    /// [env: KONTOR_FINANCIALS_LISTEN / KONTOR_SALES_LISTEN] [config: financials.listen / sales.listen]
     #[arg(long)]
-    pub listen: String,
+    pub listen: Option<String>,
     /// The URL clients reach the service at (default: from each request's Host header).
+    /// [env: KONTOR_FINANCIALS_URL / KONTOR_SALES_URL] [config: financials.url / sales.url]
     #[arg(long)]
     pub public_url: Option<String>,
-    /// Folder of the key that seals stored secrets (`secret.key`; `KONTOR_SECRET_KEY` overrides
-    /// it): Sales' stored secrets, and on Financials the integration's credentials.
+    /// Folder of the key that seals stored secrets (`secret.key`; the `secret_key` setting,
+    /// KONTOR_SECRET_KEY, overrides it): Sales' stored secrets, and on Financials the
+    /// integration's credentials. [env: KONTOR_DATA] [config: data]
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// How long a client may take to send a request head, or to send the next request on a
+    /// kept-alive connection (`10s`, `500ms`).
+    /// [env: KONTOR_HEADER_READ_TIMEOUT] [config: header_read_timeout] [default: 10s]
+    #[arg(long)]
+    pub header_read_timeout: Option<String>,
+    /// How long a client may take to send a request body's next bytes (`10s`, `500ms`).
+    /// [env: KONTOR_BODY_READ_TIMEOUT] [config: body_read_timeout] [default: 10s]
+    #[arg(long)]
+    pub body_read_timeout: Option<String>,
+}
+
+impl ServeArgs {
+    pub fn flags(&self, f: &mut Flags, side: Side) {
+        let (db, listen, url) = side.keys();
+        f.set(db, "--db", self.db.as_deref());
+        f.set(listen, "--listen", self.listen.as_deref());
+        f.set(url, "--public-url", self.public_url.as_deref());
+        f.set("data", "--data", self.data.as_deref());
+        f.set("header_read_timeout", "--header-read-timeout", self.header_read_timeout.as_deref());
+        f.set("body_read_timeout", "--body-read-timeout", self.body_read_timeout.as_deref());
+    }
 }
 
 /// `sqlite:` or `postgres://` URL from what a person typed.
@@ -189,10 +261,6 @@ fn private_data(data: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn admin_password() -> Option<String> {
-    std::env::var("KONTOR_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty())
-}
-
 fn print_generated(service: &str, user: &str, generated: Option<String>) {
     if let Some(p) = generated {
         println!("{service}: created user {user} with the generated password: {p}");
@@ -200,23 +268,25 @@ fn print_generated(service: &str, user: &str, generated: Option<String>) {
     }
 }
 
-pub async fn financials_serve(args: ServeArgs) -> anyhow::Result<()> {
-    private_data(args.data.as_deref())?;
+pub async fn financials_serve(settings: Settings) -> anyhow::Result<()> {
+    let args = Side::Financials.settings(&settings)?;
+    let data = settings.data.as_deref();
+    private_data(data)?;
     let db = Db::connect(&db_url(&args.db)).await?;
-    let generated = kontor_financials::bootstrap(&db, admin_password()).await?;
+    let generated = kontor_financials::bootstrap(&db, settings.admin_password()).await?;
     print_generated("Financials", kontor_financials::bootstrap::ADMIN_USER, generated);
     // The integration's tables live beside Financials' (it hosts the integration).
     let store = SyncStore::new(db.clone());
     store.migrate().await?;
     let queue = Queue::new(db.clone());
     queue.migrate().await?;
-    if args.data.is_none() && std::env::var_os("KONTOR_SECRET_KEY").is_none() {
+    if data.is_none() && settings.secret_key.is_none() {
         eprintln!(
             "No --data and no KONTOR_SECRET_KEY: integration credentials given to setup are sealed with a key that lasts until this process stops."
         );
     }
     let sync = kontor_integration::Integration::new(store, queue, Arc::new(SystemClock))
-        .with_sealer(KeySealer::load(args.data.as_deref())?);
+        .with_sealer(KeySealer::load(&settings, data)?);
     // The stored connection, if any, runs at once (setup through the API replaces it).
     match sync.connect().await {
         Ok(Some(_)) => eprintln!("Integration: connected with the stored connection."),
@@ -227,8 +297,15 @@ pub async fn financials_serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let shutdown = Shutdown::new();
     shutdown.on_ctrl_c();
-    let task =
-        financials(db.clone(), args.listen.as_str(), args.public_url, Some(sync), shutdown).await?;
+    let task = financials(
+        db.clone(),
+        args.listen.as_str(),
+        args.public_url,
+        Some(sync),
+        settings.timeouts(),
+        shutdown,
+    )
+    .await?;
     eprintln!("Financials listening on http://{}", args.listen);
     task.await?;
     db.close().await;
@@ -243,9 +320,16 @@ pub struct SalesServeArgs {
     /// Service protection limits per user, as Dataverse's: `on` (its documented values: 6,000
     /// requests and 1,200 s of execution time per 300 s, 52 concurrent requests), `off`, or a
     /// list like `requests=6000,window=300,execution=1200,concurrent=52` (seconds).
-    #[arg(long, env = "KONTOR_SALES_LIMITS", default_value = "on",
-          value_parser = limits_setting)]
-    pub limits: LimitsSetting,
+    /// [env: KONTOR_SALES_LIMITS] [config: sales.limits] [default: on]
+    #[arg(long)]
+    pub limits: Option<String>,
+}
+
+impl SalesServeArgs {
+    pub fn flags(&self, f: &mut Flags) {
+        self.serve.flags(f, Side::Sales);
+        f.set("sales.limits", "--limits", self.limits.as_deref());
+    }
 }
 
 /// A parsed `--limits` / `KONTOR_SALES_LIMITS` value.
@@ -257,11 +341,17 @@ pub fn limits_setting(text: &str) -> Result<LimitsSetting, String> {
     kontor_sales_server::limits::parse_setting(text).map(LimitsSetting)
 }
 
-pub async fn sales_serve(args: SalesServeArgs) -> anyhow::Result<()> {
-    let SalesServeArgs { serve: args, limits } = args;
-    private_data(args.data.as_deref())?;
+pub async fn sales_serve(settings: Settings) -> anyhow::Result<()> {
+    let args = Side::Sales.settings(&settings)?;
+    let data = settings.data.as_deref();
+    // Dataverse's limits unless turned off.
+    let limits = match &settings.sales.limits {
+        Some(l) => l.0.clone(),
+        None => limits_setting("on").map_err(anyhow::Error::msg)?.0,
+    };
+    private_data(data)?;
     let db = Db::connect(&db_url(&args.db)).await?;
-    let generated = kontor_sales_server::prepare(&db, admin_password()).await?;
+    let generated = kontor_sales_server::prepare(&db, settings.admin_password()).await?;
     print_generated("Sales", kontor_sales::bootstrap::ADMIN_USER, generated);
     let shutdown = Shutdown::new();
     shutdown.on_ctrl_c();
@@ -269,8 +359,9 @@ pub async fn sales_serve(args: SalesServeArgs) -> anyhow::Result<()> {
         db.clone(),
         args.listen.as_str(),
         args.public_url,
-        args.data.as_deref(),
-        limits.0,
+        settings.sealing_key(data)?,
+        limits,
+        settings.timeouts(),
         shutdown,
     )
     .await?;
@@ -284,36 +375,54 @@ pub async fn sales_serve(args: SalesServeArgs) -> anyhow::Result<()> {
 pub struct WorkerArgs {
     /// The Financials database (PostgreSQL to share it between machines) holding the integration's
     /// connection, its sealed credentials, mappings, couplings and job queue.
+    /// [env: KONTOR_FINANCIALS_DB] [config: financials.db]
     #[arg(long)]
-    pub db: String,
+    pub db: Option<String>,
     /// Folder of the key that seals the integration's credentials (`secret.key`, as given to the
-    /// Financials service); `KONTOR_SECRET_KEY` overrides it.
+    /// Financials service); the `secret_key` setting (KONTOR_SECRET_KEY) overrides it.
+    /// [env: KONTOR_DATA] [config: data]
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Workers in this process.
-    #[arg(long, default_value_t = 2)]
-    pub workers: usize,
+    /// Workers in this process. [env: KONTOR_WORKERS] [config: workers] [default: 2]
+    #[arg(long)]
+    pub workers: Option<usize>,
     /// Seconds a worker holds a job without a heartbeat (heartbeats go every third of it): how
     /// long the job of a worker that died waits before another worker takes it over.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
-    pub lease_seconds: u64,
+    /// [env: KONTOR_LEASE_SECONDS] [config: lease_seconds] [default: 60]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease_seconds: Option<u64>,
+}
+
+impl WorkerArgs {
+    pub fn flags(&self, f: &mut Flags) {
+        f.set("financials.db", "--db", self.db.as_deref());
+        f.set("data", "--data", self.data.as_deref());
+        f.set("workers", "--workers", self.workers);
+        f.set("lease_seconds", "--lease-seconds", self.lease_seconds);
+    }
 }
 
 /// `kontor worker`: runs the integration's jobs against the connection stored in the database.
-pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    private_data(args.data.as_deref())?;
-    let db = Db::connect(&db_url(&args.db)).await?;
+pub async fn worker(settings: Settings) -> anyhow::Result<()> {
+    let data = settings.data.as_deref();
+    let db = settings.financials.db.as_deref().context(
+        "give --db, KONTOR_FINANCIALS_DB or `financials.db` in the config file (the Financials database)",
+    )?;
+    let workers = settings.workers.unwrap_or(2);
+    let lease_seconds = settings.lease_seconds.map_or(60, |l| l.0);
+    private_data(data)?;
+    let db = Db::connect(&db_url(db)).await?;
     let store = SyncStore::new(db.clone());
     store.migrate().await?;
     let queue = Queue::new(db.clone());
     queue.migrate().await?;
-    if args.data.is_none() && std::env::var_os("KONTOR_SECRET_KEY").is_none() {
+    if data.is_none() && settings.secret_key.is_none() {
         anyhow::bail!(
             "Give --data (the folder of secret.key) or set KONTOR_SECRET_KEY: the integration's credentials are stored sealed."
         );
     }
     let state = kontor_integration::Integration::new(store, queue.clone(), Arc::new(SystemClock))
-        .with_sealer(KeySealer::load(args.data.as_deref())?);
+        .with_sealer(KeySealer::load(&settings, data)?);
     state.connect().await?.context(
         "no connection is set up in this database: run `kontor setup` or `kontor up` first",
     )?;
@@ -321,13 +430,13 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     shutdown.on_ctrl_c();
     let mut tasks = Vec::new();
-    for n in 0..args.workers.max(1) {
+    for n in 0..workers.max(1) {
         let w = Worker::new(
             queue.clone(),
             kontor_sync::jobs::handlers_for(slot.clone(), queue.clone()),
         )
         .with_id(format!("worker-{}-{n}", std::process::id()))
-        .with_lease(std::time::Duration::from_secs(args.lease_seconds));
+        .with_lease(std::time::Duration::from_secs(lease_seconds));
         let stop = shutdown.wait();
         tasks.push(tokio::spawn(async move { w.run(stop).await }));
     }

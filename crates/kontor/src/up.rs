@@ -23,26 +23,52 @@ use crate::stack;
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
     /// The data folder (SQLite files, generated credentials, the secret key).
-    #[arg(long, default_value = "kontor-data")]
-    pub data: PathBuf,
-    #[arg(long, default_value_t = 8080)]
-    pub financials_port: u16,
-    #[arg(long, default_value_t = 8081)]
-    pub sales_port: u16,
+    /// [env: KONTOR_DATA] [config: data] [default: kontor-data]
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// [env: KONTOR_FINANCIALS_PORT] [config: financials.port] [default: 8080]
+    #[arg(long)]
+    pub financials_port: Option<u16>,
+    /// [env: KONTOR_SALES_PORT] [config: sales.port] [default: 8081]
+    #[arg(long)]
+    pub sales_port: Option<u16>,
     /// Stop after the first full synchronization (for scripts).
+    /// [env: KONTOR_EXIT_AFTER_SYNC] [config: exit_after_sync]
     #[arg(long)]
     pub exit_after_sync: bool,
-    /// Integration workers in this process.
-    #[arg(long, default_value_t = 2)]
-    pub workers: usize,
+    /// Integration workers in this process. [env: KONTOR_WORKERS] [config: workers] [default: 2]
+    #[arg(long)]
+    pub workers: Option<usize>,
     /// Customers in the demo company (tests use more to have a longer synchronization).
     #[arg(long, default_value_t = crate::demo::Spec::DEMO.customers, hide = true)]
     pub demo_customers: usize,
     /// Sales' service protection limits (as `kontor sales serve --limits`; off here by default:
     /// the integration is the only heavy user of this Sales).
-    #[arg(long, env = "KONTOR_SALES_LIMITS", default_value = "off",
-          value_parser = crate::serve::limits_setting)]
-    pub sales_limits: crate::serve::LimitsSetting,
+    /// [env: KONTOR_SALES_LIMITS] [config: sales.limits] [default: off]
+    #[arg(long)]
+    pub sales_limits: Option<String>,
+    /// How long a client may take to send a request head, or the next request on a kept-alive
+    /// connection (`10s`, `500ms`).
+    /// [env: KONTOR_HEADER_READ_TIMEOUT] [config: header_read_timeout] [default: 10s]
+    #[arg(long)]
+    pub header_read_timeout: Option<String>,
+    /// How long a client may take to send a request body's next bytes (`10s`, `500ms`).
+    /// [env: KONTOR_BODY_READ_TIMEOUT] [config: body_read_timeout] [default: 10s]
+    #[arg(long)]
+    pub body_read_timeout: Option<String>,
+}
+
+impl UpArgs {
+    pub fn flags(&self, f: &mut crate::config::Flags) {
+        f.set("data", "--data", self.data.as_deref());
+        f.set("financials.port", "--financials-port", self.financials_port);
+        f.set("sales.port", "--sales-port", self.sales_port);
+        f.switch("exit_after_sync", "--exit-after-sync", self.exit_after_sync);
+        f.set("workers", "--workers", self.workers);
+        f.set("sales.limits", "--sales-limits", self.sales_limits.as_deref());
+        f.set("header_read_timeout", "--header-read-timeout", self.header_read_timeout.as_deref());
+        f.set("body_read_timeout", "--body-read-timeout", self.body_read_timeout.as_deref());
+    }
 }
 
 /// What the first start generated for the person who ran `kontor up`, kept in
@@ -125,14 +151,22 @@ fn sqlite_url(path: &Path) -> String {
     format!("sqlite:{}?mode=rwc", path.display())
 }
 
-pub async fn run(args: UpArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data)
-        .with_context(|| format!("create the data folder {}", args.data.display()))?;
-    crate::private::data_folder(&args.data)
-        .with_context(|| format!("make the data folder {} private", args.data.display()))?;
-    let data = args.data.canonicalize()?;
+pub async fn run(args: UpArgs, settings: crate::config::Settings) -> anyhow::Result<()> {
+    let data = settings.data.clone().unwrap_or_else(|| PathBuf::from("kontor-data"));
+    let financials_port = settings.financials.port.unwrap_or(8080);
+    let sales_port = settings.sales.port.unwrap_or(8081);
+    let workers = settings.workers.unwrap_or(2);
+    let exit_after_sync = settings.exit_after_sync.unwrap_or(false);
+    // Off unless set: the integration is the only heavy user of this Sales.
+    let sales_limits = settings.sales.limits.as_ref().and_then(|l| l.0.clone());
+    let timeouts = settings.timeouts();
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("create the data folder {}", data.display()))?;
+    crate::private::data_folder(&data)
+        .with_context(|| format!("make the data folder {} private", data.display()))?;
+    let data = data.canonicalize()?;
     let mut creds = Credentials::load(&data)?;
-    let admin_env = std::env::var("KONTOR_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let admin_env = settings.admin_password();
 
     // Stores: Financials (with the integration's and the job queue's tables) and Sales.
     let fin_db = Db::connect(&sqlite_url(&data.join("financials.sqlite"))).await?;
@@ -151,7 +185,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     store.migrate().await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // The key that seals stored secrets: the integration's credentials here, Sales' own.
-    let sealer = KeySealer::load(Some(&data))?;
+    let sealer = KeySealer::load(&settings, Some(&data))?;
     if let Some(legacy) = creds.legacy_integration.take()
         && store.credentials(sealer.as_ref()).await?.is_none()
     {
@@ -168,25 +202,27 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // Workers stop first (their jobs in flight are released), then the servers they talk to.
     let shutdown = Shutdown::new();
     let workers_stop = Shutdown::new();
-    let fin_url = format!("http://localhost:{}", args.financials_port);
-    let crm_url = format!("http://localhost:{}", args.sales_port);
+    let fin_url = format!("http://localhost:{}", financials_port);
+    let crm_url = format!("http://localhost:{}", sales_port);
     let sync_state =
         kontor_integration::Integration::new(store.clone(), queue.clone(), clock.clone())
             .with_sealer(sealer.clone());
     let fin_task = serve::financials(
         fin_db.clone(),
-        ("127.0.0.1", args.financials_port),
+        ("127.0.0.1", financials_port),
         Some(fin_url.clone()),
         Some(sync_state.clone()),
+        timeouts,
         shutdown.clone(),
     )
     .await?;
     let crm_task = serve::sales(
         crm_db.clone(),
-        ("127.0.0.1", args.sales_port),
+        ("127.0.0.1", sales_port),
         Some(crm_url.clone()),
-        Some(&data),
-        args.sales_limits.0.clone(),
+        settings.sealing_key(Some(&data))?,
+        sales_limits,
+        timeouts,
         shutdown.clone(),
     )
     .await?;
@@ -271,7 +307,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // Workers, and wake-ups on changes on either side. The workers' ids are the same at every
     // start, so runs a killed process left behind are taken back at once (this process is the
     // data folder's only user) instead of after their leases expire.
-    let worker_ids: Vec<String> = (0..args.workers.max(1)).map(|n| format!("up-{n}")).collect();
+    let worker_ids: Vec<String> = (0..workers.max(1)).map(|n| format!("up-{n}")).collect();
     let taken_back = queue.release_runs_of(&worker_ids, clock.now()).await?;
     if taken_back > 0 {
         eprintln!("Resuming {taken_back} job(s) a previous run left unfinished …");
@@ -307,7 +343,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     if !outcome.is_empty() {
         eprintln!("Some lines of the full synchronization ended in Error: {}", outcome.join(", "));
     }
-    if args.exit_after_sync {
+    if exit_after_sync {
         eprintln!("--exit-after-sync: stopping.");
     } else {
         eprintln!("Press Ctrl-C to stop.");

@@ -1,6 +1,6 @@
 //! `kontor sales serve` as a person starts it: Sales' service protection limits are on unless
 //! turned off, configurable by flag or `KONTOR_SALES_LIMITS`, and a bad setting stops the start
-//! with an error naming the flag.
+//! with an error naming the flag or the variable.
 
 mod support;
 
@@ -114,6 +114,7 @@ fn the_limits_are_on_at_dataverse_values_by_default_and_a_bad_setting_stops_the_
         let out = c.output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success());
-        assert!(err.contains("--limits") && err.contains("unknown limit 'speed'"), "{err}");
+        let source = if flag.is_some() { "--limits" } else { "KONTOR_SALES_LIMITS" };
+        assert!(err.contains(source) && err.contains("unknown limit 'speed'"), "{err}");
     }
 }

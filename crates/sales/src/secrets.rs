@@ -174,7 +174,8 @@ impl SealingKey {
         SealingKey(k)
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    /// A key written as base64 of its 32 bytes (as `secret.key` and `KONTOR_SECRET_KEY` hold it).
+    pub fn from_base64(text: &str) -> Option<Self> {
         let bytes = STANDARD.decode(text.trim()).ok()?;
         let arr: [u8; 32] = bytes.try_into().ok()?;
         Some(SealingKey(arr))
@@ -184,16 +185,22 @@ impl SealingKey {
     /// missing). Without a data folder and without the variable, a process-lifetime key.
     pub fn load(data_dir: Option<&Path>) -> Result<Self, KeyError> {
         if let Ok(v) = std::env::var("KONTOR_SECRET_KEY") {
-            return Self::parse(&v).ok_or(KeyError::BadEnv);
+            return Self::from_base64(&v).ok_or(KeyError::BadEnv);
         }
+        Self::load_file(data_dir)
+    }
+
+    /// `<data_dir>/secret.key` (created with a new key when missing); without a data folder, a
+    /// process-lifetime key. Unlike [`SealingKey::load`], `KONTOR_SECRET_KEY` is not read (the
+    /// caller read its settings already).
+    pub fn load_file(data_dir: Option<&Path>) -> Result<Self, KeyError> {
         let Some(dir) = data_dir else {
             return Ok(Self::generate());
         };
         let path = dir.join("secret.key");
         match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                Self::parse(&text).ok_or_else(|| KeyError::BadFile(path.display().to_string()))
-            }
+            Ok(text) => Self::from_base64(&text)
+                .ok_or_else(|| KeyError::BadFile(path.display().to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate();
                 std::fs::create_dir_all(dir)?;
