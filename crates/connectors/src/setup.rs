@@ -127,6 +127,25 @@ impl SetupSides for HttpSetupSides {
         })
     }
 
+    fn admin_roles<'a>(
+        &'a self,
+        admin: &'a AdminCredentials,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, ConnectorError>> {
+        Box::pin(async move {
+            let c = self.admin_connector(admin);
+            let who = c.get_json("WhoAmI", None).await?;
+            let Some(id) = who["UserId"].as_str().and_then(|s| Uuid::parse_str(s).ok()) else {
+                return Ok(None);
+            };
+            let url = format!("systemusers({id})/systemuserroles_association");
+            let v = c.get_json(&url, None).await?;
+            let names = v["value"].as_array().map(|roles| {
+                roles.iter().filter_map(|r| r["name"].as_str().map(str::to_owned)).collect()
+            });
+            Ok(names)
+        })
+    }
+
     fn assign_role<'a>(
         &'a self,
         admin: &'a AdminCredentials,

@@ -23,6 +23,8 @@
 //! | `GET /integration-synch-jobs?mapping=&from=&to=&page=`, `GET /integration-synch-jobs/{id}` | Integration Synch. Jobs, Integration Synch. Job Errors |
 //! | `GET /integration-table-mappings/{name}/skipped`, `POST …/skipped/retry` | CRM Skipped Records, Retry |
 //! | `GET/POST /dynamics-365-connection-setup`, `POST …/test` | Dynamics 365 Connection Setup, Test Connection |
+//! | `POST /dynamics-365-connection-setup/enable` / `disable` | Enable, Disable |
+//! | `GET/POST /assisted-setup/dynamics-365-connection-setup` | the assisted setup guide Dynamics 365 Connection Setup (one step per POST) |
 //! | `GET /static/…` | the style sheet and htmx |
 //!
 //! Security ([`security`]): the session cookie is `HttpOnly; SameSite=Lax` (and `Secure` when
@@ -53,6 +55,7 @@ mod review;
 pub mod security;
 mod signin;
 mod users;
+mod wizard;
 
 pub use render::WebError;
 
@@ -120,6 +123,9 @@ pub fn router(state: WebState) -> Router {
         .route("/integration-table-mappings/{name}/skipped/retry", post(jobs::retry))
         .route("/dynamics-365-connection-setup", get(connection::show).post(connection::save))
         .route("/dynamics-365-connection-setup/test", post(connection::test))
+        .route(wizard::PATH, get(wizard::start).post(wizard::step))
+        .route("/dynamics-365-connection-setup/enable", post(connection::enable))
+        .route("/dynamics-365-connection-setup/disable", post(connection::disable))
         .route(HTMX_PATH, get(|| async { asset(HTMX, "text/javascript; charset=utf-8", YEAR) }))
         .route("/static/kontor.css", get(|| async { asset(CSS, "text/css; charset=utf-8", HOUR) }))
         .fallback(render::not_found)

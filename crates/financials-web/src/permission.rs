@@ -30,8 +30,10 @@ pub enum Page {
     SynchJobs,
     /// Retry skipped records.
     SkippedRetry,
-    /// Dynamics 365 Connection Setup (read, save, Test Connection).
+    /// Dynamics 365 Connection Setup (read, save, Test Connection, Enable, Disable).
     ConnectionSetup,
+    /// The assisted setup guide Dynamics 365 Connection Setup.
+    AssistedSetup,
 }
 
 /// What a page needs.
@@ -62,7 +64,7 @@ pub fn page_permission(page: Page) -> Required {
         Page::CustomerCoupling => Required::AnyOf(INTEGRATION_MANAGE),
         Page::FullSynchReview | Page::SynchJobs => Required::AnyOf(INTEGRATION_READ),
         Page::FullSynchActions | Page::SkippedRetry => Required::AnyOf(INTEGRATION_MANAGE),
-        Page::ConnectionSetup => Required::AnyOf(SUPER),
+        Page::ConnectionSetup | Page::AssistedSetup => Required::AnyOf(SUPER),
     }
 }
 
