@@ -19,6 +19,8 @@
 //! | `GET/POST /customers/match-based-coupling`, `POST /customers/synchronize` | Match-Based Coupling, Synchronize Now |
 //! | `GET /integration-table-mappings`, `POST /integration-table-mappings/{name}/reset` | Integration Table Mappings |
 //! | `GET /integration-table-mappings/{name}/fields` | Integration Field Mappings |
+//! | `GET/POST /integration-table-mappings/{name}/edit`, `POST …/{name}/fields/{index}` | Edit a table mapping, a field mapping |
+//! | `GET /integration-table-mappings/export`, `POST …/import` (multipart) | Export, Import the mappings' file |
 //! | `GET /crm-full-synch-review` (`/lines`: the statuses partial htmx polls), `POST …/run`, `POST …/start` | CRM Full Synch. Review |
 //! | `GET /integration-synch-jobs?mapping=&from=&to=&page=`, `GET /integration-synch-jobs/{id}` | Integration Synch. Jobs, Integration Synch. Job Errors |
 //! | `GET /integration-table-mappings/{name}/skipped`, `POST …/skipped/retry` | CRM Skipped Records, Retry |
@@ -54,6 +56,7 @@ mod render;
 mod review;
 pub mod security;
 mod signin;
+mod upload;
 mod users;
 mod wizard;
 
@@ -113,6 +116,13 @@ pub fn router(state: WebState) -> Router {
         .route("/integration-table-mappings", get(mappings::list))
         .route("/integration-table-mappings/{name}/fields", get(mappings::fields))
         .route("/integration-table-mappings/{name}/reset", post(mappings::reset))
+        .route("/integration-table-mappings/export", get(mappings::export))
+        .route(mappings::IMPORT_PATH, post(mappings::import))
+        .route(
+            "/integration-table-mappings/{name}/edit",
+            get(mappings::edit_form).post(mappings::edit),
+        )
+        .route("/integration-table-mappings/{name}/fields/{index}", post(mappings::edit_field))
         .route("/crm-full-synch-review", get(review::show))
         .route("/crm-full-synch-review/lines", get(review::lines))
         .route("/crm-full-synch-review/run", post(review::run))

@@ -8,7 +8,7 @@
 //! | module | workflows |
 //! |---|---|
 //! | [`setup`] | [`Integration::setup`], [`Integration::connection`], [`Integration::test_connection`], [`Integration::set_enabled`], [`Integration::prepare_sales`] |
-//! | [`mappings`] | [`Integration::mappings`], [`Integration::mapping`], [`Integration::save_mapping`], [`Integration::import_mappings`], [`Integration::export_mappings`], [`Integration::reset_mapping`] |
+//! | [`mappings`] | [`Integration::mappings`], [`Integration::mapping`], [`Integration::save_mapping`], [`Integration::edit_mapping`], [`Integration::edit_field_mapping`], [`Integration::import_mappings`], [`Integration::export_mappings`], [`Integration::reset_mapping`] |
 //! | [`couplings`] | [`Integration::couplings`], [`Integration::couplings_of`], [`Integration::search_sales`], [`Integration::couple`], [`Integration::uncouple`], [`Integration::match_couple`], [`Integration::clean_couplings`] |
 //! | [`full_sync`] | [`Integration::full_sync_review`], [`Integration::start_full_sync`], [`Integration::full_sync_status`], [`Integration::sync_now`] |
 //! | [`jobs`] | [`Integration::jobs`], [`Integration::job`], [`Integration::skipped`], [`Integration::retry`], [`Integration::job_queue_entries`], [`Integration::restart_entry`], [`Integration::hold_entry`], [`Integration::health`], [`Integration::degraded_reasons`] |
@@ -48,7 +48,7 @@ pub use jobs::{
     DegradedReason, DegradedReasons, Health, JobDetail, JobQueueEntry, JobQueueQuery, JobSummary,
     JobsQuery, RetryRequest, RetryResult, SkippedRecord,
 };
-pub use mappings::ImportResult;
+pub use mappings::{FieldEdit, ImportResult, MappingEdit};
 pub use setup::{
     ConnectionInfo, ConnectionTest, PrepareSalesRequest, SetupRequest, SideCheck, credentials_for,
     url_problem,
