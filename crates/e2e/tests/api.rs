@@ -190,6 +190,17 @@ async fn setup_through_the_api_switches_the_running_engine_to_the_new_connection
     let (s, v) = sync_now(app.clone()).await;
     assert_eq!(s, StatusCode::OK, "the engine uses the new key at once: {v}");
 
+    // Disabled, the entries are held; setup enables the connection again and they run again.
+    state.set_enabled(false).await.unwrap();
+    let held = queue.list(&filter).await.unwrap();
+    assert!(held.iter().all(|e| e.status == kontor_jobs::Status::OnHold), "{held:?}");
+    let (s, v) =
+        call(&app, "POST", "/integration/v1/setup", Some(setup(Some(&second_key), false))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(store.connection().await.unwrap().unwrap().enabled);
+    let resumed = queue.list(&filter).await.unwrap();
+    assert!(resumed.iter().all(|e| e.status == kontor_jobs::Status::Ready), "{resumed:?}");
+
     // The credentials are stored sealed; the connection shows none of them.
     let row = store.db().fetch_one_sql("SELECT sealed FROM sync_secret", vec![]).await.unwrap();
     let sealed = row.get_string("sealed");

@@ -253,6 +253,7 @@ impl Integration {
             None
         });
         let connection = self.store.connection().await?;
+        let was_disabled = connection.as_ref().is_some_and(|c| !c.enabled);
         // Before anything is sent anywhere: a stored secret only for its own URL and account.
         let credentials = credentials_for(&req, stored.as_ref(), connection.as_ref())?;
         let (financials, sales) =
@@ -298,6 +299,12 @@ impl Integration {
         let engine = Arc::new(engine_for(&self.store, settings, &credentials, self.clock.clone()));
         self.set_engine(engine.clone());
         engine.schedule_incremental(&self.queue, INCREMENTAL_EVERY).await?;
+        // Setup enables the connection: the entries disabling it held run again.
+        if was_disabled {
+            for entry in self.integration_entries(&[Status::OnHold]).await? {
+                self.queue.restart(entry).await?;
+            }
+        }
         self.retry_failing_now("The connection was set up").await?;
         Ok(report)
     }
