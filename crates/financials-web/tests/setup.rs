@@ -483,3 +483,109 @@ async fn the_guide_checks_each_step_keeps_its_answers_in_the_form_and_never_show
     let stored = s.integration.connection().await.unwrap().unwrap();
     assert_eq!(stored.sales_url, "http://crm.test", "nothing stored before Finish");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guide_walked_to_the_end_against_real_servers_sets_the_connection_up_and_offers_the_full_synchronization()
+ {
+    use kontor_financials::credentials::{Permissions, Secret};
+    let dir = tempfile::tempdir().unwrap();
+    let fin =
+        kontor_financials_server::testing::spawn_for_test(&kontor_testkit::sqlite_url(&dir)).await;
+    let sales = kontor_sales_server::testing::spawn_for_test(&kontor_testkit::sqlite_url(&dir))
+        .await
+        .unwrap();
+    let mut tx = fin.db.begin().await.unwrap();
+    let p = Permissions::parse("D365 BUS FULL ACCESS").unwrap();
+    let user = kontor_financials::users::create_user(
+        &mut tx,
+        "INTEGRATION",
+        "Kontor Integration",
+        &p,
+        Some(&Secret::new("Integration-1")),
+        None,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = fin.db.begin().await.unwrap();
+    let key =
+        kontor_financials::users::change_web_service_key(&mut tx, user.id().unwrap(), None, None)
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    let key = key.expose().to_owned();
+
+    let store = kontor_sync::store::SyncStore::new(fin.db.clone());
+    store.migrate().await.unwrap();
+    let queue = kontor_jobs::Queue::new(fin.db.clone());
+    let it = kontor_integration::Integration::new(
+        store.clone(),
+        queue,
+        Arc::new(kontor_jobs::SystemClock),
+    )
+    .with_sealer(Arc::new(Reverse));
+    let auth = Arc::new(kontor_financials::users::Authenticator::new(fin.db.clone()));
+    let state = kontor_financials_web::WebState::new(fin.db.clone(), auth, Some(it.clone()));
+    let mut c = Client::new(kontor_financials_web::router(state));
+    assert_eq!(c.sign_in("ADMIN", &fin.admin_password).await.status, StatusCode::SEE_OTHER);
+
+    let page = c.get(GUIDE).await;
+    let company = fin.company_id.to_string();
+    let steps: [(u8, Vec<(&str, &str)>); 5] = [
+        (
+            1,
+            vec![
+                ("sales_url", &sales.base_url),
+                ("auth", "password"),
+                ("sales_user", "admin"),
+                ("sales_password", &sales.admin_password),
+            ],
+        ),
+        (2, vec![]),
+        (3, vec![]),
+        (4, vec![("mapping", "SALESPEOPLE"), ("mapping", "CURRENCY"), ("mapping", "CUSTOMER")]),
+        (
+            5,
+            vec![
+                ("financials_url", &fin.base_url),
+                ("company_id", &company),
+                ("financials_user", "INTEGRATION"),
+                ("financials_web_service_key", &key),
+            ],
+        ),
+    ];
+    let mut body = page.body;
+    for (step, fields) in &steps {
+        // Fields typed as owned strings (the company id is built above).
+        let owned: Vec<(String, String)> =
+            fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let fields: Vec<(&str, &str)> =
+            owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let next = answer(&mut c, &body, *step, "next", &fields).await;
+        assert_eq!(next.status, StatusCode::OK, "step {step}: {}", next.body);
+        body = next.body;
+    }
+    assert_eq!(heading(&body), "Step 6 of 7: Sales Order Integration");
+    let done = answer(&mut c, &body, 6, "finish", &[]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(heading(&done.body), "Step 7 of 7: Run Full Synchronization", "{}", done.body);
+    assert!(
+        done.body.contains(
+            "The connection was set up: 3 mappings enabled (SALESPEOPLE, CURRENCY, CUSTOMER)."
+        ),
+        "{}",
+        done.body
+    );
+    assert!(done.body.contains("id=\"run-full-synchronization\""));
+    assert!(!done.body.contains(&key) && !done.body.contains(&sales.admin_password));
+    let stored = it.connection().await.unwrap().unwrap();
+    assert_eq!(
+        (stored.sales_url.as_str(), stored.financials_user.as_str(), stored.enabled),
+        (sales.base_url.as_str(), "INTEGRATION", true)
+    );
+    let credentials = it.stored_credentials().await.unwrap().unwrap();
+    assert_eq!(credentials.financials_key, key, "the key was carried sealed and stored sealed");
+    assert!(it.engine().is_ok(), "the engine runs at once");
+    let home = c.get("/").await;
+    assert!(home.body.contains(">Done</td>"), "{}", home.body);
+}
