@@ -29,6 +29,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use kontor_integration::{Integration, PrepareSalesRequest, SetupRequest};
+use kontor_sync::credentials::SalesSignIn;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -180,17 +181,24 @@ impl Draft {
         (req, errors)
     }
 
-    /// What is wrong with the answers of steps up to `step`.
-    fn problems_up_to(&self, secrets: &Secrets, step: u8) -> Vec<(&'static str, String)> {
+    /// What is wrong with the answers of steps up to `step`. With credentials stored, a
+    /// secret left empty may be the stored one: setup decides (`credentials_for`) and says
+    /// which to enter again.
+    fn problems_up_to(
+        &self,
+        secrets: &Secrets,
+        step: u8,
+        stored: bool,
+    ) -> Vec<(&'static str, String)> {
         let (_, mut errors) = self.request(secrets);
-        if step >= 1 {
-            let (client, secret) = (self.client_credentials(), &secrets.sales_client_secret);
-            if client && self.sales_client_id.trim().is_empty() {
-                errors.push((
-                    "sales_client_id",
-                    "Give the application id (client id) of the integration user.".into(),
-                ));
-            }
+        let (client, secret) = (self.client_credentials(), &secrets.sales_client_secret);
+        if client && self.sales_client_id.trim().is_empty() {
+            errors.push((
+                "sales_client_id",
+                "Give the application id (client id) of the integration user.".into(),
+            ));
+        }
+        if !stored {
             if client && secret.is_empty() {
                 errors.push((
                     "sales_client_secret",
@@ -566,6 +574,14 @@ pub async fn start(
         draft.financials_url = c.financials_url;
         draft.company_id = c.company_id.to_string();
         draft.financials_user = c.financials_user;
+        // How the stored credentials sign in (their secrets stay where they are).
+        match it.stored_credentials().await.ok().flatten().map(|c| c.sales) {
+            Some(SalesSignIn::ClientCredentials { client_id, .. }) => {
+                draft.sales_client_id = client_id;
+            }
+            Some(SalesSignIn::Password { .. }) => draft.auth = "password".into(),
+            None => {}
+        }
     }
     let shown = Shown { step: 1, errors: Vec::new(), message: None, report: Vec::new() };
     render(&state, it, &s, &draft, &Secrets::default(), shown).await
@@ -619,6 +635,7 @@ pub async fn step(
         message: None,
         report: Vec::new(),
     };
+    let stored = it.stored_credentials().await.ok().flatten().is_some();
     let go = posted.one("go");
     let next =
         match go.as_str() {
@@ -667,7 +684,7 @@ pub async fn step(
                 }
             }
             "finish" => {
-                let errors = draft.problems_up_to(&secrets, LAST_INPUT_STEP);
+                let errors = draft.problems_up_to(&secrets, LAST_INPUT_STEP, stored);
                 if !errors.is_empty() {
                     shown(first_step(&errors, LAST_INPUT_STEP), errors)
                 } else {
@@ -701,7 +718,7 @@ pub async fn step(
             }
             _ => {
                 let errors: Vec<(&'static str, String)> = draft
-                    .problems_up_to(&secrets, step)
+                    .problems_up_to(&secrets, step, stored)
                     .into_iter()
                     .filter(|(f, _)| step_of(f) == step)
                     .collect();

@@ -37,8 +37,18 @@ impl Sealer for Reverse {
 
 /// Connects `s` to in-memory sides and stores credentials for the connection (sealed).
 async fn connected_with_credentials(s: &mut Setup) {
+    connected_with_sealer(s, true).await
+}
+
+/// Connects `s` to in-memory sides with a sealer, and stores credentials when asked.
+async fn connected_with_sealer(s: &mut Setup, credentials: bool) {
     connect(s).await;
     let sealer = Arc::new(Reverse);
+    s.integration = s.integration.clone().with_sealer(sealer.clone());
+    s.state.integration = Some(s.integration.clone());
+    if !credentials {
+        return;
+    }
     let credentials = IntegrationCredentials {
         financials_url: "http://erp.test".into(),
         financials_user: "INTEGRATION".into(),
@@ -47,8 +57,6 @@ async fn connected_with_credentials(s: &mut Setup) {
         sales: SalesSignIn::Password { user: "integration".into(), password: "Stored-1".into() },
     };
     s.integration.store.save_credentials(&credentials, sealer.as_ref(), t0()).await.unwrap();
-    s.integration = s.integration.clone().with_sealer(sealer);
-    s.state.integration = Some(s.integration.clone());
 }
 
 /// The statuses of the integration's job queue entries, by description.
@@ -302,7 +310,7 @@ async fn the_guide_is_refused_on_the_essential_experience_naming_where_it_is_cha
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guide_checks_each_step_keeps_its_answers_in_the_form_and_never_shows_a_secret() {
     let (_dir, mut s) = fresh().await;
-    connected_with_credentials(&mut s).await;
+    connected_with_sealer(&mut s, false).await;
     let mut c = signed_in(&s).await;
     let first = c.get(GUIDE).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
@@ -448,9 +456,8 @@ async fn the_guide_checks_each_step_keeps_its_answers_in_the_form_and_never_show
     assert_eq!(no_key.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(heading(&no_key.body), "Step 5 of 7: Item Availability", "{}", no_key.body);
     assert!(
-        error_of(&no_key.body, "financials_web_service_key").starts_with(
-            "FinancialsWebServiceKey must be entered again because the Financials URL changed"
-        ),
+        error_of(&no_key.body, "financials_web_service_key")
+            .starts_with("Give financialsWebServiceKey: the web service access key of ADMIN."),
         "{}",
         no_key.body
     );
@@ -588,4 +595,46 @@ async fn the_guide_walked_to_the_end_against_real_servers_sets_the_connection_up
     assert!(it.engine().is_ok(), "the engine runs at once");
     let home = c.get("/").await;
     assert!(home.body.contains(">Done</td>"), "{}", home.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_again_the_guide_starts_from_the_stored_sign_in_and_asks_for_no_stored_secret_up_front()
+{
+    let (_dir, mut s) = fresh().await;
+    connected_with_credentials(&mut s).await;
+    let mut c = signed_in(&s).await;
+    let first = c.get(GUIDE).await;
+    assert!(
+        first.body.contains("<input type=\"radio\" name=\"auth\" value=\"password\" checked>"),
+        "{}",
+        first.body
+    );
+    let next = answer(
+        &mut c,
+        &first.body,
+        1,
+        "next",
+        &[("sales_url", "http://crm.test"), ("auth", "password"), ("sales_user", "integration")],
+    )
+    .await;
+    assert_eq!(heading(&next.body), "Step 2 of 7: Integration Solution", "{}", next.body);
+    // An application user still needs its application id.
+    let client = answer(
+        &mut c,
+        &first.body,
+        1,
+        "next",
+        &[
+            ("sales_url", "http://crm.test"),
+            ("auth", "client"),
+            ("sales_user", "integration"),
+            ("sales_client_id", ""),
+        ],
+    )
+    .await;
+    assert_eq!(client.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        error_of(&client.body, "sales_client_id"),
+        "Give the application id (client id) of the integration user."
+    );
 }
