@@ -127,6 +127,33 @@ impl SetupSides for HttpSetupSides {
         })
     }
 
+    fn admin_roles<'a>(
+        &'a self,
+        admin: &'a AdminCredentials,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, ConnectorError>> {
+        Box::pin(async move {
+            let c = self.admin_connector(admin);
+            let who = c.get_json("WhoAmI", None).await?;
+            let Some(id) = who["UserId"].as_str().and_then(|s| Uuid::parse_str(s).ok()) else {
+                return Ok(None);
+            };
+            let url = format!("systemusers({id})/systemuserroles_association");
+            let v = match c.get_json(&url, None).await {
+                Ok(v) => v,
+                // Signed in, but not allowed to read roles: a System Administrator may read
+                // everything, so the account holds none of the roles setup needs.
+                Err(ConnectorError::Unauthorized { .. } | ConnectorError::Rejected { .. }) => {
+                    return Ok(Some(Vec::new()));
+                }
+                Err(e) => return Err(e),
+            };
+            let names = v["value"].as_array().map(|roles| {
+                roles.iter().filter_map(|r| r["name"].as_str().map(str::to_owned)).collect()
+            });
+            Ok(names)
+        })
+    }
+
     fn assign_role<'a>(
         &'a self,
         admin: &'a AdminCredentials,

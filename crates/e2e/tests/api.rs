@@ -190,6 +190,17 @@ async fn setup_through_the_api_switches_the_running_engine_to_the_new_connection
     let (s, v) = sync_now(app.clone()).await;
     assert_eq!(s, StatusCode::OK, "the engine uses the new key at once: {v}");
 
+    // Disabled, the entries are held; setup enables the connection again and they run again.
+    state.set_enabled(false).await.unwrap();
+    let held = queue.list(&filter).await.unwrap();
+    assert!(held.iter().all(|e| e.status == kontor_jobs::Status::OnHold), "{held:?}");
+    let (s, v) =
+        call(&app, "POST", "/integration/v1/setup", Some(setup(Some(&second_key), false))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(store.connection().await.unwrap().unwrap().enabled);
+    let resumed = queue.list(&filter).await.unwrap();
+    assert!(resumed.iter().all(|e| e.status == kontor_jobs::Status::Ready), "{resumed:?}");
+
     // The credentials are stored sealed; the connection shows none of them.
     let row = store.db().fetch_one_sql("SELECT sealed FROM sync_secret", vec![]).await.unwrap();
     let sealed = row.get_string("sealed");
@@ -222,4 +233,104 @@ async fn setup_through_the_api_switches_the_running_engine_to_the_new_connection
     let (s, v) = call(&app, "POST", "/integration/v1/setup", Some(wrong)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert!(!v.to_string().contains("a-secret-in-the-wrong-field"), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_guides_administrator_step_gives_the_integration_user_its_role_and_names_the_roles_an_account_lacks()
+ {
+    use kontor_connectors::{Grant, ODataConnector, Secret, TokenSource};
+    use kontor_integration::PrepareSalesRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let sales = kontor_sales_server::testing::spawn_for_test(&kontor_testkit::sqlite_url(&dir))
+        .await
+        .unwrap();
+    let root = sales.base_url.trim_end_matches('/').to_owned();
+    let admin = ODataConnector::dataverse(
+        &root,
+        TokenSource::new(
+            format!("{root}/oauth2/v2.0/token"),
+            format!("{root}/.default"),
+            Grant::Password {
+                username: "admin".into(),
+                password: Secret(sales.admin_password.clone()),
+            },
+        ),
+    );
+    // Users with the given roles and a password; returns their ids.
+    let mut ids = Vec::new();
+    for (name, roles) in
+        [("clerk", &[][..]), ("sysadmin", &["System Administrator"][..]), ("target", &[][..])]
+    {
+        let id = Uuid::new_v4().to_string();
+        let (s, u) = admin
+            .send_json(
+                reqwest::Method::POST,
+                "systemusers",
+                &json!({"systemuserid": id, "domainname": name, "firstname": name, "lastname": "Test"}),
+            )
+            .await
+            .unwrap();
+        assert!(s.is_success(), "{u}");
+        for role in roles {
+            let v = admin
+                .get_json(&format!("roles?$filter=name eq '{role}'&$select=roleid"), None)
+                .await
+                .unwrap();
+            let rid = v["value"][0]["roleid"].as_str().unwrap();
+            let reference = json!({"@odata.id": format!("{}roles({rid})", admin.base())});
+            let path = format!("systemusers({id})/systemuserroles_association/$ref");
+            let (s, b) = admin.send_json(reqwest::Method::POST, &path, &reference).await.unwrap();
+            assert!(s.is_success(), "{b}");
+        }
+        let path = format!("systemusers({id})/Microsoft.Dynamics.CRM.kontor_SetPassword");
+        let (s, b) = admin
+            .send_json(reqwest::Method::POST, &path, &json!({"Password": "Pass-word-1"}))
+            .await
+            .unwrap();
+        assert!(s.is_success(), "{b}");
+        ids.push(id);
+    }
+    let db = kontor_store::Db::connect(&kontor_testkit::sqlite_url(&dir)).await.unwrap();
+    let store = SyncStore::new(db.clone());
+    store.migrate().await.unwrap();
+    let state = SyncState::new(store, Queue::new(db), Arc::new(SystemClock));
+    let ask = |user: &str, password: &str| PrepareSalesRequest {
+        sales_url: root.clone(),
+        sales_user: "target".into(),
+        import_solution: true,
+        admin_user: user.into(),
+        admin_password: password.into(),
+    };
+    let cases = [
+        (
+            "an account without roles",
+            ask("clerk", "Pass-word-1"),
+            "lacks the security roles System Administrator and Solution Customizer",
+        ),
+        (
+            "a System Administrator only",
+            ask("sysadmin", "Pass-word-1"),
+            "lacks the security role Solution Customizer:",
+        ),
+        ("a wrong password", ask("admin", "Wrong-password-1"), "refused the credentials"),
+    ];
+    for (what, req, message) in cases {
+        let err = state.prepare_sales(req).await.unwrap_err().to_string();
+        assert!(err.contains(message), "{what}: {err}");
+        assert!(!err.contains("Pass-word-1") && !err.contains("Wrong-password-1"), "{what}: {err}");
+    }
+    let done = state.prepare_sales(ask("admin", &sales.admin_password)).await.unwrap();
+    assert_eq!(done.sales_user_id.to_string(), ids[2]);
+    assert!(done.solution_imported);
+    let roles = admin
+        .get_json(&format!("systemusers({})/systemuserroles_association", ids[2]), None)
+        .await
+        .unwrap();
+    let names: Vec<&str> =
+        roles["value"].as_array().unwrap().iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        vec![kontor_sync::setup::INTEGRATION_ROLE],
+        "the guide gave the integration user its role"
+    );
 }

@@ -16,12 +16,12 @@ use uuid::Uuid;
 use crate::WebState;
 use crate::job_queue::integration;
 use crate::permission::Page;
-use crate::render::{Signed, WebError, page};
+use crate::render::{Signed, WebError, after_action, page};
 use crate::review::shown;
 
 /// The form's fields as typed. The secrets are read, passed on and dropped, never shown.
 #[derive(Deserialize, Default, Clone)]
-struct SetupForm {
+pub(crate) struct SetupForm {
     #[serde(default)]
     financials_url: String,
     #[serde(default)]
@@ -106,14 +106,19 @@ impl SetupForm {
         }
     }
 
-    fn request(&self) -> Result<SetupRequest, (&'static str, String)> {
-        let company_id = Uuid::parse_str(self.company_id.trim()).map_err(|_| {
-            (
+    /// The request the form makes, and what is wrong with it: the company id that is no GUID
+    /// (the page's own parsing) and the application layer's [`SetupRequest::problems`], each
+    /// with the form field it is about.
+    pub(crate) fn request(&self) -> (SetupRequest, Vec<(&'static str, String)>) {
+        let mut errors = Vec::new();
+        let company_id = Uuid::parse_str(self.company_id.trim()).unwrap_or_else(|_| {
+            errors.push((
                 "company_id",
                 "Enter the company id as a GUID, for example 6a1bc3a0-0000-4000-8000-000000000001."
                     .to_owned(),
-            )
-        })?;
+            ));
+            Uuid::nil()
+        });
         let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
         let enable: Vec<String> = self
             .enable
@@ -122,7 +127,7 @@ impl SetupForm {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        Ok(SetupRequest {
+        let req = SetupRequest {
             financials_url: self.financials_url.trim().to_owned(),
             company_id,
             financials_user: self.financials_user.trim().to_owned(),
@@ -137,8 +142,15 @@ impl SetupForm {
             admin_password: some(&self.admin_password),
             enable: (!enable.is_empty()).then_some(enable),
             unit_group_mapping: self.unit_group_mapping.is_some(),
-        })
+        };
+        errors.extend(req.problems().into_iter().map(|(api, m)| (form_field(api), m)));
+        (req, errors)
     }
+}
+
+/// The form field the application layer's name `api` is (`""`: none; the top of the form).
+pub(crate) fn form_field(api: &str) -> &'static str {
+    FIELDS.iter().find(|f| f.api_name == api).map_or("", |f| f.name)
 }
 
 struct FieldView {
@@ -159,7 +171,7 @@ struct StoredView {
     sales_user: String,
     auth: String,
     sales_secret: &'static str,
-    enabled: &'static str,
+    enabled: bool,
 }
 
 struct CheckView {
@@ -231,7 +243,7 @@ async fn stored(
         sales_user: c.sales_user_name,
         auth,
         sales_secret: stored_or_not(credentials.is_some()),
-        enabled: if c.enabled { "Yes" } else { "No" },
+        enabled: c.enabled,
     };
     Ok((Some(view), note, form))
 }
@@ -288,7 +300,7 @@ pub async fn show(State(state): State<WebState>, s: Signed) -> Result<Response, 
 
 /// Each sentence of an application-layer message next to the first field it names (by the
 /// name the API gives the field), the others at the top of the form.
-fn place(message: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn place(message: &str) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     let mut rest = message.trim();
     while !rest.is_empty() {
@@ -318,9 +330,10 @@ pub async fn save(
     let it = integration(&state)?;
     let form: SetupForm = serde_urlencoded::from_bytes(&body)
         .map_err(|_| WebError::BadRequest("The form could not be read.".into()))?;
-    let errors = match form.request() {
-        Err(e) => vec![e],
-        Ok(req) => match it.setup(req).await {
+    let (req, errors) = form.request();
+    let errors = match errors.is_empty() {
+        false => errors,
+        true => match it.setup(req).await {
             Ok(report) => {
                 let mut message = format!(
                     "The connection was set up: {} mappings enabled.",
@@ -361,4 +374,37 @@ pub async fn test(State(state): State<WebState>, s: Signed) -> Result<Response, 
         }
         Err(e) => render(it, &s, None, vec![("", shown(&e))], None, Vec::new()).await,
     }
+}
+
+/// *Enable* / *Disable*: `Integration::set_enabled`, then the page with what happened.
+async fn set_enabled(state: WebState, s: Signed, enabled: bool) -> Result<Response, WebError> {
+    s.require(Page::ConnectionSetup)?;
+    let it = integration(&state)?;
+    let (message, error) = match it.set_enabled(enabled).await {
+        Ok(_) if enabled => {
+            (Some("The connection is enabled: synchronization runs.".to_owned()), None)
+        }
+        Ok(_) => (
+            Some(
+                "The connection is disabled: no synchronization runs until it is enabled."
+                    .to_owned(),
+            ),
+            None,
+        ),
+        Err(e) => (None, Some(shown(&e))),
+    };
+    let back = "/dynamics-365-connection-setup";
+    after_action(s.ctx.htmx, back, message, error, |m, e| {
+        let errors = e.map(|e| vec![("", e)]).unwrap_or_default();
+        render(it, &s, None, errors, m, Vec::new())
+    })
+    .await
+}
+
+pub async fn enable(State(state): State<WebState>, s: Signed) -> Result<Response, WebError> {
+    set_enabled(state, s, true).await
+}
+
+pub async fn disable(State(state): State<WebState>, s: Signed) -> Result<Response, WebError> {
+    set_enabled(state, s, false).await
 }

@@ -23,6 +23,8 @@ struct HealthView {
 struct HomePage {
     setup_done: bool,
     setup_status: &'static str,
+    /// The guide's address, when the user may run it.
+    guide: Option<&'static str>,
     links: Vec<NavLink>,
     health: Option<HealthView>,
     unavailable: &'static str,
@@ -55,7 +57,8 @@ pub async fn home(State(state): State<WebState>, s: Signed) -> Result<Response, 
         }
         None => (false, None),
     };
-    let setup_status = if setup_done { "Completed" } else { "Not started" };
-    let view = HomePage { setup_done, setup_status, links, health, unavailable: NOT_HOSTED };
+    let setup_status = if setup_done { "Done" } else { "Not started" };
+    let guide = s.may(Page::AssistedSetup).then_some(crate::wizard::PATH);
+    let view = HomePage { setup_done, setup_status, guide, links, health, unavailable: NOT_HOSTED };
     page(&s.ctx, "Home", &view)
 }

@@ -20,6 +20,8 @@
 //! | the same under `/contacts`, `/items`, `/salespeople`, `/currencies`, `/units-of-measure`, `/customer-price-groups`, `/sales-prices` | Contact List, Item List, Salespersons/Purchasers, Currencies, Units of Measure, Customer Price Groups, Sales Prices and their cards: one implementation ([`lists`]) over a table description each ([`tables`]) |
 //! | `GET /integration-table-mappings`, `POST /integration-table-mappings/{name}/reset` | Integration Table Mappings |
 //! | `GET /integration-table-mappings/{name}/fields` | Integration Field Mappings |
+//! | `GET/POST /integration-table-mappings/{name}/edit`, `POST …/{name}/fields/{index}` | Edit a table mapping, a field mapping |
+//! | `GET /integration-table-mappings/export`, `POST …/import` (multipart) | Export, Import the mappings' file |
 //! | `GET /crm-full-synch-review` (`/lines`: the statuses partial htmx polls), `POST …/run`, `POST …/start` | CRM Full Synch. Review |
 //! | `GET /integration-synch-jobs?mapping=&from=&to=&page=`, `GET /integration-synch-jobs/{id}` | Integration Synch. Jobs, Integration Synch. Job Errors |
 //! | `GET /coupled-data-synchronization-errors?page=`, `POST …/resolve` | Coupled Data Synchronization Errors: Retry, Financials / Sales wins, Restore Records, Remove Coupling |
@@ -28,6 +30,8 @@
 //! | `GET /sales-orders`, `GET /sales-orders/{id}` | Sales Orders, Sales Order (with its lines) |
 //! | `POST /sales-orders/{id}/release` / `reopen` / `post` | Release, Reopen, Post (Ship and Invoice) |
 //! | `GET /posted-sales-invoices`, `GET /posted-sales-invoices/{id}` | Posted Sales Invoices, Posted Sales Invoice |
+//! | `POST /dynamics-365-connection-setup/enable` / `disable` | Enable, Disable |
+//! | `GET/POST /assisted-setup/dynamics-365-connection-setup` | the assisted setup guide Dynamics 365 Connection Setup (one step per POST) |
 //! | `GET /static/…` | the style sheet and htmx |
 //!
 //! Security ([`security`]): the session cookie is `HttpOnly; SameSite=Lax` (and `Secure` when
@@ -61,7 +65,9 @@ mod review;
 pub mod security;
 mod signin;
 pub mod tables;
+mod upload;
 mod users;
+mod wizard;
 
 pub use render::WebError;
 
@@ -112,6 +118,13 @@ pub fn router(state: WebState) -> Router {
         .route("/integration-table-mappings", get(mappings::list))
         .route("/integration-table-mappings/{name}/fields", get(mappings::fields))
         .route("/integration-table-mappings/{name}/reset", post(mappings::reset))
+        .route("/integration-table-mappings/export", get(mappings::export))
+        .route(mappings::IMPORT_PATH, post(mappings::import))
+        .route(
+            "/integration-table-mappings/{name}/edit",
+            get(mappings::edit_form).post(mappings::edit),
+        )
+        .route("/integration-table-mappings/{name}/fields/{index}", post(mappings::edit_field))
         .route("/crm-full-synch-review", get(review::show))
         .route("/crm-full-synch-review/lines", get(review::lines))
         .route("/crm-full-synch-review/run", post(review::run))
@@ -124,6 +137,9 @@ pub fn router(state: WebState) -> Router {
         .route("/integration-table-mappings/{name}/skipped/retry", post(jobs::retry))
         .route("/dynamics-365-connection-setup", get(connection::show).post(connection::save))
         .route("/dynamics-365-connection-setup/test", post(connection::test))
+        .route(wizard::PATH, get(wizard::start).post(wizard::step))
+        .route("/dynamics-365-connection-setup/enable", post(connection::enable))
+        .route("/dynamics-365-connection-setup/disable", post(connection::disable))
         .route(HTMX_PATH, get(|| async { asset(HTMX, "text/javascript; charset=utf-8", YEAR) }))
         .route("/static/kontor.css", get(|| async { asset(CSS, "text/css; charset=utf-8", HOUR) }))
         .fallback(render::not_found)

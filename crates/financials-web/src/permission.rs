@@ -35,8 +35,10 @@ pub enum Page {
     CoupledErrors,
     /// Retry, a side wins, Restore Records, Remove Coupling of a failed coupling.
     CoupledErrorsActions,
-    /// Dynamics 365 Connection Setup (read, save, Test Connection).
+    /// Dynamics 365 Connection Setup (read, save, Test Connection, Enable, Disable).
     ConnectionSetup,
+    /// The assisted setup guide Dynamics 365 Connection Setup.
+    AssistedSetup,
     /// Sales Orders, Sales Order, Posted Sales Invoices, Posted Sales Invoice (read).
     SalesDocuments,
     /// Release, Reopen, Post (Ship and Invoice) a sales order.
@@ -73,7 +75,7 @@ pub fn page_permission(page: Page) -> Required {
         Page::FullSynchActions | Page::SkippedRetry => Required::AnyOf(INTEGRATION_MANAGE),
         Page::CoupledErrors => Required::AnyOf(INTEGRATION_READ),
         Page::CoupledErrorsActions => Required::AnyOf(INTEGRATION_MANAGE),
-        Page::ConnectionSetup => Required::AnyOf(SUPER),
+        Page::ConnectionSetup | Page::AssistedSetup => Required::AnyOf(SUPER),
         Page::SalesDocuments => Required::Data(Access::Read),
         Page::SalesDocumentActions => Required::Data(Access::Write),
     }

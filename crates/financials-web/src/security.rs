@@ -96,8 +96,17 @@ fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The `csrf` field of a form body.
-fn form_token(body: &Bytes) -> Option<String> {
+/// The largest body of a form that uploads a file (Import of the mappings' export file).
+pub const UPLOAD_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The `csrf` field of a form body (URL-encoded, or `multipart/form-data` with a file).
+fn form_token(headers: &HeaderMap, body: &Bytes) -> Option<String> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if let Some(boundary) = content_type.and_then(crate::upload::boundary) {
+        let parts = crate::upload::parts(body, &boundary)?;
+        let part = parts.into_iter().find(|p| p.name == "csrf" && p.filename.is_none())?;
+        return String::from_utf8(part.data).ok();
+    }
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
     pairs.into_iter().find(|(k, _)| k == "csrf").map(|(_, v)| v)
 }
@@ -127,11 +136,16 @@ async fn check(state: &WebState, req: Request) -> Result<Request, WebError> {
         return Err(WebError::CrossSite);
     }
     let sign_in = parts.uri.path() == "/signin";
-    let limit = if sign_in { SIGN_IN_BODY_LIMIT } else { FORM_BODY_LIMIT };
+    let upload = parts.uri.path() == crate::mappings::IMPORT_PATH;
+    let limit = match (sign_in, upload) {
+        (true, _) => SIGN_IN_BODY_LIMIT,
+        (_, true) => UPLOAD_BODY_LIMIT,
+        _ => FORM_BODY_LIMIT,
+    };
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| WebError::TooLarge)?;
     let header_token =
         parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let given = header_token.or_else(|| form_token(&bytes)).unwrap_or_default();
+    let given = header_token.or_else(|| form_token(&parts.headers, &bytes)).unwrap_or_default();
     let expected = if sign_in {
         cookie(&parts.headers, SIGN_IN_COOKIE).unwrap_or_default()
     } else {

@@ -204,3 +204,117 @@ async fn a_person_runs_the_full_synchronization_review_and_watches_the_statuses_
     c.close().await.unwrap();
     worker.abort();
 }
+
+/// A reversible stand-in for the binary's cipher.
+struct Reverse;
+impl kontor_sync::credentials::Sealer for Reverse {
+    fn seal(&self, plaintext: &str) -> String {
+        plaintext.chars().rev().collect()
+    }
+    fn open(&self, sealed: &str) -> Option<String> {
+        Some(sealed.chars().rev().collect())
+    }
+}
+
+async fn heading(c: &Client) -> String {
+    wait_for(c, "#step-heading").await.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_walks_the_setup_guide_with_the_keyboard_and_changes_a_field_mappings_direction() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = setup(&kontor_testkit::sqlite_url(&dir)).await;
+    s.integration = s.integration.clone().with_sealer(std::sync::Arc::new(Reverse));
+    s.state.integration = Some(s.integration.clone());
+    let fin =
+        kontor_financials_server::AppState::new(s.db.clone(), Default::default()).await.unwrap();
+    let pages = kontor_financials_web::router(s.state.clone());
+    let app = kontor_financials_server::router_with_pages(fin, Vec::new(), Some(pages));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    c.goto(&format!("{base}/")).await.unwrap();
+    wait_for(&c, "#user_name").await.send_keys("admin").await.unwrap();
+    c.find(Locator::Css("#password")).await.unwrap().send_keys(ADMIN_PASSWORD).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "#assisted-setup-guide").await.click().await.unwrap();
+    assert_eq!(heading(&c).await, "Step 1 of 7: Sales URL and Authentication");
+
+    // Next without answers: the errors next to their fields, then the answers typed.
+    c.find(Locator::Css("#guide-next")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "#sales_url-error").await;
+    for (id, text) in [
+        ("#sales_url", "http://127.0.0.1:9"),
+        ("#sales_user", "app-1"),
+        ("#sales_client_id", "app-1"),
+        ("#sales_client_secret", "Typed-Secret-1"),
+    ] {
+        let input = c.find(Locator::Css(id)).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(text).await.unwrap();
+    }
+    // Enter submits the form (its first submit button is Next).
+    c.find(Locator::Css("#sales_client_secret"))
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    wait_for(&c, "#guide-import").await;
+    assert_eq!(heading(&c).await, "Step 2 of 7: Integration Solution");
+    assert!(!c.source().await.unwrap().contains("Typed-Secret-1"));
+    c.find(Locator::Css("#guide-next")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "#guide-roles").await;
+    assert_eq!(heading(&c).await, "Step 3 of 7: Integration User");
+    c.find(Locator::Css("#guide-next")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "#unit_group_mapping").await;
+    assert_eq!(heading(&c).await, "Step 4 of 7: Synchronize");
+    c.find(Locator::Css("#guide-next")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "#change-web-service-key-link").await;
+    assert_eq!(heading(&c).await, "Step 5 of 7: Item Availability");
+    let user = c.find(Locator::Css("#financials_user")).await.unwrap();
+    user.select_by_value("ITEMS").await.unwrap();
+    c.find(Locator::Css("#financials_web_service_key"))
+        .await
+        .unwrap()
+        .send_keys("Typed-Key-2")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#guide-next")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "#sales_orders").await;
+    assert_eq!(heading(&c).await, "Step 6 of 7: Sales Order Integration");
+    // Back keeps the chosen user.
+    c.find(Locator::Css("#guide-back")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "#financials_user option[value='ITEMS'][selected]").await;
+    c.find(Locator::Css("#guide-next")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "#guide-finish").await.click().await.unwrap();
+    // Finish calls setup: Sales is not reachable here, so the guide says so and stores nothing.
+    wait_for(&c, ".notice.bad").await;
+    let source = c.source().await.unwrap();
+    assert!(!source.contains("Typed-Secret-1") && !source.contains("Typed-Key-2"));
+    assert!(s.integration.connection().await.unwrap().is_none());
+
+    // Integration Field Mappings: change displayName's direction.
+    c.goto(&format!("{base}/integration-table-mappings/CUSTOMER/fields")).await.unwrap();
+    let index = s
+        .integration
+        .mapping("CUSTOMER")
+        .await
+        .unwrap()
+        .fields
+        .iter()
+        .position(|f| f.financials.as_deref() == Some("displayName"))
+        .unwrap();
+    let select = wait_for(&c, &format!("#direction-{index}")).await;
+    select.select_by_value("FromIntegrationTable").await.unwrap();
+    c.find(Locator::Css(&format!("#save-field-{index}"))).await.unwrap().click().await.unwrap();
+    wait_for(&c, &format!("#direction-{index} option[value='FromIntegrationTable'][selected]"))
+        .await;
+    let m = s.integration.mapping("CUSTOMER").await.unwrap();
+    assert_eq!(m.fields[index].direction, kontor_sync::Direction::FromIntegrationTable);
+    c.close().await.unwrap();
+}

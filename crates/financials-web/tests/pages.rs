@@ -305,7 +305,7 @@ async fn home_shows_the_setup_guide_completed_once_a_connection_is_stored_and_th
     };
     s.integration.store.save_connection(&settings, support::t0()).await.unwrap();
     let after = c.get("/").await;
-    assert!(after.body.contains(">Completed</td>"), "{}", after.body);
+    assert!(after.body.contains(">Done</td>"), "{}", after.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

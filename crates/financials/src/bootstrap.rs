@@ -70,17 +70,19 @@ pub async fn bootstrap(db: &Db, admin_password: Option<String>) -> Result<Option
     Ok(generated)
 }
 
-/// The company (id and name); Kontor runs one company per database.
+/// The company (id, name and experience); Kontor runs one company per database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Company {
     pub id: Uuid,
     pub name: String,
+    /// `Essential` or `Suite` (the integration with Sales needs Suite).
+    pub experience: String,
 }
 
 pub async fn company(db: &Db) -> Result<Company> {
     let row = db
         .fetch_optional_sql(
-            "SELECT id, name FROM fin_company ORDER BY row_version LIMIT 1",
+            "SELECT id, name, experience FROM fin_company ORDER BY row_version LIMIT 1",
             Vec::<Value>::new(),
         )
         .await?
@@ -89,5 +91,6 @@ pub async fn company(db: &Db) -> Result<Company> {
     Ok(Company {
         id: Uuid::parse_str(&id).map_err(|e| FinError::internal(e.to_string()))?,
         name: row.try_get("name")?,
+        experience: row.try_get("experience")?,
     })
 }

@@ -7,8 +7,8 @@
 //!
 //! | module | workflows |
 //! |---|---|
-//! | [`setup`] | [`Integration::setup`], [`Integration::connection`], [`Integration::test_connection`] |
-//! | [`mappings`] | [`Integration::mappings`], [`Integration::mapping`], [`Integration::save_mapping`], [`Integration::import_mappings`], [`Integration::export_mappings`], [`Integration::reset_mapping`] |
+//! | [`setup`] | [`Integration::setup`], [`Integration::connection`], [`Integration::test_connection`], [`Integration::set_enabled`], [`Integration::prepare_sales`] |
+//! | [`mappings`] | [`Integration::mappings`], [`Integration::mapping`], [`Integration::save_mapping`], [`Integration::edit_mapping`], [`Integration::edit_field_mapping`], [`Integration::import_mappings`], [`Integration::export_mappings`], [`Integration::reset_mapping`] |
 //! | [`couplings`] | [`Integration::couplings`], [`Integration::couplings_of`], [`Integration::search_sales`], [`Integration::couple`], [`Integration::uncouple`], [`Integration::match_couple`], [`Integration::clean_couplings`], [`Integration::create_in_sales`], [`Integration::coupled_errors`], [`Integration::resolve_coupling`] |
 //! | [`full_sync`] | [`Integration::full_sync_review`], [`Integration::start_full_sync`], [`Integration::full_sync_status`], [`Integration::sync_now`] |
 //! | [`jobs`] | [`Integration::jobs`], [`Integration::job`], [`Integration::skipped`], [`Integration::retry`], [`Integration::job_queue_entries`], [`Integration::restart_entry`], [`Integration::hold_entry`], [`Integration::health`], [`Integration::degraded_reasons`] |
@@ -49,8 +49,11 @@ pub use jobs::{
     JobsQuery, RetryRequest, RetryResult, SkippedRecord,
 };
 pub use kontor_sync::coupled::{Resolution, Resolved};
-pub use mappings::ImportResult;
-pub use setup::{ConnectionInfo, ConnectionTest, SetupRequest, SideCheck, credentials_for};
+pub use mappings::{FieldEdit, ImportResult, MappingEdit};
+pub use setup::{
+    ConnectionInfo, ConnectionTest, PrepareSalesRequest, SetupRequest, SideCheck, credentials_for,
+    url_problem,
+};
 
 /// The result of a workflow.
 pub type Result<T, E = IntegrationError> = std::result::Result<T, E>;
@@ -117,9 +120,13 @@ impl Integration {
         }
     }
     /// Builds the engine from the stored connection and sealed credentials and installs it.
-    /// Returns the engine, or `None` when no connection (or no credentials) is stored.
+    /// Returns the engine, or `None` when no connection (or no credentials) is stored or the
+    /// connection is disabled ([`Integration::set_enabled`]).
     pub async fn connect(&self) -> Result<Option<Arc<Engine>>, SyncError> {
         let Some(settings) = self.store.connection().await? else { return Ok(None) };
+        if !settings.enabled {
+            return Ok(None);
+        }
         let Some(credentials) = self.stored_credentials().await? else { return Ok(None) };
         credentials_fit(&credentials, &settings)?;
         let engine = Arc::new(engine_for(&self.store, settings, &credentials, self.clock.clone()));
@@ -150,7 +157,7 @@ impl Integration {
 /// Stored credentials are only used for the place they were entered for: the stored
 /// connection's URLs and Financials user must be theirs ([`kontor_sync::secrets::reuse`]),
 /// else the engine is not built and setup must be run again with the secrets.
-fn credentials_fit(
+pub(crate) fn credentials_fit(
     credentials: &IntegrationCredentials,
     settings: &ConnectionSettings,
 ) -> Result<(), SyncError> {

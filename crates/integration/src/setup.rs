@@ -3,11 +3,13 @@
 use std::sync::Arc;
 
 use kontor_connectors::setup::HttpSetupSides;
+use kontor_jobs::{JobId, ListFilter, Status};
 use kontor_sync::SyncError;
 use kontor_sync::credentials::{IntegrationCredentials, SalesSignIn};
 use kontor_sync::defaults::MappingOptions;
+use kontor_sync::jobs;
 use kontor_sync::secrets::{self, Changed, RequestedSalesAccount, RequestedTarget, Verdict};
-use kontor_sync::setup::{AdminCredentials, SetupReport};
+use kontor_sync::setup::{AdminCredentials, SalesPreparation, SetupReport};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -51,6 +53,96 @@ impl std::fmt::Debug for SetupRequest {
         f.debug_struct("SetupRequest")
             .field("financials_url", &self.financials_url)
             .field("sales_url", &self.sales_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SetupRequest {
+    /// What is wrong with the answers before anything is sent anywhere: (the field's name as
+    /// the API gives it, a sentence naming it). The guide and the Connection Setup page show
+    /// each next to its field; [`Integration::setup`] refuses them all in one message.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        for (field, url) in [("financialsUrl", &self.financials_url), ("salesUrl", &self.sales_url)]
+        {
+            if let Some(why) = url_problem(field, url) {
+                out.push((field, why));
+            }
+        }
+        for (field, v, what) in [
+            (
+                "financialsUser",
+                &self.financials_user,
+                "the Financials user the integration calls the API as",
+            ),
+            (
+                "salesUser",
+                &self.sales_user,
+                "the integration user in Sales (domain name, e-mail or application id)",
+            ),
+        ] {
+            if v.trim().is_empty() {
+                out.push((field, format!("Give {field}: {what}.")));
+            }
+        }
+        match (given(&self.admin_user), given(&self.admin_password)) {
+            (Some(_), None) => out.push((
+                "adminPassword",
+                "Give adminPassword: the password of the administrator account adminUser.".into(),
+            )),
+            (None, Some(_)) => out.push((
+                "adminUser",
+                "Give adminUser: the administrator account the password adminPassword is for.".into(),
+            )),
+            (None, None) if self.import_solution => out.push((
+                "adminUser",
+                "Importing the solution needs adminUser and adminPassword: a Sales administrator account (System Administrator and Solution Customizer).".into(),
+            )),
+            _ => {}
+        }
+        out
+    }
+}
+
+/// Why `url`, given as `field`, is not the root URL of a service (`None`: it is), as a
+/// sentence naming the field.
+pub fn url_problem(field: &str, url: &str) -> Option<String> {
+    let url = url.trim();
+    let example = "for example http://localhost:8080";
+    if url.is_empty() {
+        return Some(format!("Give {field}: the service's URL, {example}."));
+    }
+    let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) else {
+        return Some(format!(
+            "Give {field} as a URL starting with http:// or https://, {example}."
+        ));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') || url.chars().any(char::is_whitespace) {
+        return Some(format!("Give {field} with a host name and no spaces, {example}."));
+    }
+    None
+}
+
+/// The assisted setup guide's administrator step ([`Integration::prepare_sales`]). The
+/// account is used for that call only; `Debug` shows nothing of it.
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PrepareSalesRequest {
+    pub sales_url: String,
+    /// The integration user in Sales (domain name, e-mail or application id).
+    pub sales_user: String,
+    #[serde(default)]
+    pub import_solution: bool,
+    pub admin_user: String,
+    pub admin_password: String,
+}
+
+impl std::fmt::Debug for PrepareSalesRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrepareSalesRequest")
+            .field("sales_url", &self.sales_url)
+            .field("import_solution", &self.import_solution)
             .finish_non_exhaustive()
     }
 }
@@ -151,11 +243,17 @@ impl Integration {
     /// (workers and the other workflows use it for their next job or call). The admin account
     /// is used for this call only.
     pub async fn setup(&self, req: SetupRequest) -> Result<SetupReport> {
+        let problems = req.problems();
+        if !problems.is_empty() {
+            let all: Vec<String> = problems.into_iter().map(|(_, m)| m).collect();
+            return Err(IntegrationError::invalid(all.join(" ")));
+        }
         let stored = self.stored_credentials().await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "The stored integration credentials are ignored.");
             None
         });
         let connection = self.store.connection().await?;
+        let was_disabled = connection.as_ref().is_some_and(|c| !c.enabled);
         // Before anything is sent anywhere: a stored secret only for its own URL and account.
         let credentials = credentials_for(&req, stored.as_ref(), connection.as_ref())?;
         let (financials, sales) =
@@ -201,8 +299,133 @@ impl Integration {
         let engine = Arc::new(engine_for(&self.store, settings, &credentials, self.clock.clone()));
         self.set_engine(engine.clone());
         engine.schedule_incremental(&self.queue, INCREMENTAL_EVERY).await?;
+        // Setup enables the connection: the entries disabling it held run again.
+        if was_disabled {
+            for entry in self.integration_entries(&[Status::OnHold]).await? {
+                self.queue.restart(entry).await?;
+            }
+        }
         self.retry_failing_now("The connection was set up").await?;
         Ok(report)
+    }
+
+    /// The assisted setup guide's administrator step: with a Sales administrator account,
+    /// used for these calls only and kept nowhere, checks that it holds System Administrator
+    /// and Solution Customizer (refused naming the roles it lacks), imports the integration
+    /// solution when asked and gives the integration user its role. Nothing is stored: the
+    /// guide's last step runs [`Integration::setup`] without the account.
+    pub async fn prepare_sales(&self, req: PrepareSalesRequest) -> Result<SalesPreparation> {
+        let mut problems: Vec<String> = Vec::new();
+        problems.extend(url_problem("salesUrl", &req.sales_url));
+        if req.sales_user.trim().is_empty() {
+            problems.push("Give salesUser: the integration user in Sales (domain name, e-mail or application id).".into());
+        }
+        if req.admin_user.trim().is_empty() {
+            problems.push("Give adminUser: a Sales administrator account (System Administrator and Solution Customizer).".into());
+        }
+        if req.admin_password.is_empty() {
+            problems.push(
+                "Give adminPassword: the password of the administrator account adminUser.".into(),
+            );
+        }
+        if !problems.is_empty() {
+            return Err(IntegrationError::invalid(problems.join(" ")));
+        }
+        // Only the Sales side is called, as the administrator: the Financials connector and the
+        // integration's own Sales sign-in are never used by these calls.
+        let unused = IntegrationCredentials {
+            financials_url: String::new(),
+            financials_user: String::new(),
+            financials_key: String::new(),
+            sales_url: req.sales_url.clone(),
+            sales: SalesSignIn::Password { user: String::new(), password: String::new() },
+        };
+        let (financials, sales) = connectors(&req.sales_url, Uuid::nil(), &req.sales_url, &unused);
+        let sides = HttpSetupSides {
+            financials,
+            sales,
+            financials_root: String::new(),
+            company_id: Uuid::nil(),
+            sales_root: req.sales_url.trim().to_owned(),
+        };
+        let admin = AdminCredentials {
+            user: req.admin_user.trim().to_owned(),
+            password: req.admin_password,
+        };
+        Ok(kontor_sync::setup::prepare_sales(
+            &sides,
+            req.sales_user.trim(),
+            req.import_solution,
+            &admin,
+        )
+        .await?)
+    }
+
+    /// Seals `text` (the secrets a guide carries from one step to the next in its form) with
+    /// the process's key; `None` without a sealer.
+    pub fn seal_draft(&self, text: &str) -> Option<String> {
+        self.sealer.as_ref().map(|s| s.seal(text))
+    }
+
+    /// Opens what [`Integration::seal_draft`] sealed (`None`: not sealed by this key).
+    pub fn open_draft(&self, sealed: &str) -> Option<String> {
+        self.sealer.as_ref().and_then(|s| s.open(sealed))
+    }
+
+    /// *Enable* / *Disable* the connection (Business Central's "Is Enabled"). Disabled, no
+    /// synchronization runs: this process's engine is removed, the integration's job queue
+    /// entries are set On Hold (in every process: they are in the shared queue), and later
+    /// starts open no engine ([`Integration::connect`]). Enabling needs credentials stored for
+    /// the connection's URLs and account (else it is refused, nothing changed): the engine is
+    /// built from them and the entries the disabling held run again. Setup enables too.
+    pub async fn set_enabled(&self, enabled: bool) -> Result<ConnectionInfo> {
+        let mut settings = self.store.connection().await?.ok_or(IntegrationError::NotConnected)?;
+        if enabled {
+            let credentials = self.stored_credentials().await.ok().flatten().ok_or_else(|| {
+                IntegrationError::invalid(
+                    "The connection cannot be enabled: no credentials are stored for it. Set it up again with its secrets.",
+                )
+            })?;
+            crate::credentials_fit(&credentials, &settings)?;
+            settings.enabled = true;
+            self.store.save_connection(&settings, self.clock.now()).await?;
+            let engine = Arc::new(engine_for(
+                &self.store,
+                settings.clone(),
+                &credentials,
+                self.clock.clone(),
+            ));
+            self.set_engine(engine.clone());
+            engine.schedule_incremental(&self.queue, INCREMENTAL_EVERY).await?;
+            for entry in self.integration_entries(&[Status::OnHold]).await? {
+                self.queue.restart(entry).await?;
+            }
+        } else {
+            settings.enabled = false;
+            self.store.save_connection(&settings, self.clock.now()).await?;
+            self.engine.clear();
+            let waiting = [Status::Ready, Status::Error, Status::OnHoldInactivity];
+            for entry in self.integration_entries(&waiting).await? {
+                self.queue.set_on_hold(entry).await?;
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The ids of the integration's job queue entries in one of `statuses`.
+    async fn integration_entries(&self, statuses: &[Status]) -> Result<Vec<JobId>> {
+        let mut ids = Vec::new();
+        for kind in [jobs::INCREMENTAL, jobs::PRUNE, jobs::FULL_SYNC] {
+            for status in statuses {
+                let filter = ListFilter {
+                    status: Some(*status),
+                    kind: Some(kind.into()),
+                    ..ListFilter::default()
+                };
+                ids.extend(self.queue.list(&filter).await?.into_iter().map(|e| e.id));
+            }
+        }
+        Ok(ids)
     }
 
     /// The stored connection, if any (no secrets).
@@ -339,6 +562,98 @@ mod tests {
             let expected =
                 expected.map(|(k, s)| (k.to_owned(), s.to_owned())).map_err(str::to_owned);
             assert_eq!(outcome(&req, Some(&stored())), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn setup_answers_with_a_bad_url_a_missing_user_or_half_an_admin_account_are_refused_naming_the_field()
+     {
+        type Change = fn(&mut SetupRequest);
+        #[rustfmt::skip]
+        type Problems = Vec<(&'static str, &'static str)>;
+        let cases: Vec<(&str, Change, Problems)> = vec![
+            ("good answers", |_| {}, vec![]),
+            (
+                "no Sales URL",
+                |r| r.sales_url = " ".into(),
+                vec![(
+                    "salesUrl",
+                    "Give salesUrl: the service's URL, for example http://localhost:8080.",
+                )],
+            ),
+            (
+                "no scheme",
+                |r| r.financials_url = "erp.test:8080".into(),
+                vec![(
+                    "financialsUrl",
+                    "Give financialsUrl as a URL starting with http:// or https://, for example http://localhost:8080.",
+                )],
+            ),
+            (
+                "no host",
+                |r| r.sales_url = "https://:8081/".into(),
+                vec![(
+                    "salesUrl",
+                    "Give salesUrl with a host name and no spaces, for example http://localhost:8080.",
+                )],
+            ),
+            (
+                "a space",
+                |r| r.sales_url = "http://crm test".into(),
+                vec![(
+                    "salesUrl",
+                    "Give salesUrl with a host name and no spaces, for example http://localhost:8080.",
+                )],
+            ),
+            ("https with a path", |r| r.sales_url = "https://crm.example.com/org1".into(), vec![]),
+            (
+                "no users",
+                |r| {
+                    r.financials_user = String::new();
+                    r.sales_user = "  ".into()
+                },
+                vec![
+                    (
+                        "financialsUser",
+                        "Give financialsUser: the Financials user the integration calls the API as.",
+                    ),
+                    (
+                        "salesUser",
+                        "Give salesUser: the integration user in Sales (domain name, e-mail or application id).",
+                    ),
+                ],
+            ),
+            (
+                "an admin without a password",
+                |r| r.admin_user = Some("admin".into()),
+                vec![(
+                    "adminPassword",
+                    "Give adminPassword: the password of the administrator account adminUser.",
+                )],
+            ),
+            (
+                "a password without an admin",
+                |r| r.admin_password = Some("pw".into()),
+                vec![(
+                    "adminUser",
+                    "Give adminUser: the administrator account the password adminPassword is for.",
+                )],
+            ),
+            (
+                "an import without an admin",
+                |r| r.import_solution = true,
+                vec![(
+                    "adminUser",
+                    "Importing the solution needs adminUser and adminPassword: a Sales administrator account (System Administrator and Solution Customizer).",
+                )],
+            ),
+        ];
+        for (name, change, expected) in cases {
+            let mut req = request();
+            change(&mut req);
+            let got = req.problems();
+            let got: Vec<(&str, &str)> = got.iter().map(|(f, m)| (*f, m.as_str())).collect();
+            assert_eq!(got, expected, "{name}");
         }
     }
 

@@ -448,3 +448,121 @@ async fn the_degraded_reasons_count_failing_entries_by_the_kind_of_their_last_er
         .await;
     }
 }
+
+/// A reversible stand-in for the binary's cipher.
+struct Reverse;
+impl kontor_sync::credentials::Sealer for Reverse {
+    fn seal(&self, plaintext: &str) -> String {
+        plaintext.chars().rev().collect()
+    }
+    fn open(&self, sealed: &str) -> Option<String> {
+        Some(sealed.chars().rev().collect())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_holds_the_integrations_entries_and_enabling_runs_them_again_on_both_backends() {
+    use kontor_jobs::{ListFilter, Status};
+    use kontor_sync::credentials::{IntegrationCredentials, SalesSignIn};
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let it = integration(&url).await.with_sealer(Arc::new(Reverse));
+        let every = NewJob::recurring(
+            kontor_sync::jobs::INCREMENTAL,
+            "CUSTOMER",
+            serde_json::json!({"mapping": "CUSTOMER"}),
+            Duration::from_secs(30),
+        );
+        it.queue.ensure_recurring(every).await.unwrap();
+        let other = NewJob::new("something.else", serde_json::json!({}));
+        it.queue.enqueue(other).await.unwrap();
+        let statuses = |it: Integration| async move {
+            let mut all: Vec<(String, Status)> = it
+                .queue
+                .list(&ListFilter::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.kind, e.status))
+                .collect();
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            all.dedup();
+            all
+        };
+        let refused = it.set_enabled(true).await.unwrap_err().to_string();
+        assert!(refused.contains("no credentials are stored"), "{refused}");
+        let credentials = IntegrationCredentials {
+            financials_url: "memory".into(),
+            financials_user: "I".into(),
+            financials_key: "k".into(),
+            sales_url: "memory".into(),
+            sales: SalesSignIn::Password { user: "integration".into(), password: "p".into() },
+        };
+        it.store.save_credentials(&credentials, &Reverse, t0()).await.unwrap();
+
+        let off = it.set_enabled(false).await.unwrap();
+        assert!(!off.enabled && !it.store.connection().await.unwrap().unwrap().enabled);
+        assert!(it.engine().is_err());
+        assert!(it.connect().await.unwrap().is_none(), "no engine opened while disabled");
+        assert_eq!(
+            statuses(it.clone()).await,
+            vec![
+                ("something.else".into(), Status::Ready),
+                ("sync.incremental".into(), Status::OnHold)
+            ],
+            "only the integration's entries are held"
+        );
+        let on = it.set_enabled(true).await.unwrap();
+        assert!(on.enabled && it.engine().is_ok());
+        assert_eq!(
+            statuses(it.clone()).await,
+            vec![
+                ("something.else".into(), Status::Ready),
+                ("sync.incremental".into(), Status::Ready),
+                ("sync.prune".into(), Status::Ready),
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_is_stored_whole_or_not_at_all_and_edits_keep_the_set_valid_on_both_backends() {
+    use kontor_integration::{FieldEdit, MappingEdit};
+    use kontor_sync::Direction;
+    kontor_testkit::for_each_backend(|url, _| async move {
+        let it = integration(&url).await;
+        let before = it.export_mappings().await.unwrap();
+        let mut file: serde_json::Value = serde_json::from_str(&before).unwrap();
+        let mappings = file["mappings"].as_array_mut().unwrap();
+        mappings[0]["enabled"] = serde_json::json!(false);
+        let last = mappings.len() - 1;
+        mappings[last]["fields"] = serde_json::json!([]);
+        let bad = serde_json::to_string_pretty(&file).unwrap();
+        let err = it.import_mappings(&bad).await.unwrap_err().to_string();
+        assert!(err.contains("no enabled field mapping goes") && err.contains("(line "), "{err}");
+        assert_eq!(it.export_mappings().await.unwrap(), before, "nothing written");
+
+        let edit = MappingEdit {
+            direction: Direction::FromIntegrationTable,
+            financials_filter: String::new(),
+            sales_filter: "statecode eq 0".into(),
+            enabled: true,
+        };
+        let err = it.edit_mapping("CUSTOMER", edit.clone()).await.unwrap_err().to_string();
+        assert!(err.contains("but the table mapping is FromIntegrationTable"), "{err}");
+        assert_eq!(it.export_mappings().await.unwrap(), before, "nothing written");
+        let m = it
+            .edit_mapping(
+                "CURRENCY",
+                MappingEdit { direction: Direction::ToIntegrationTable, ..edit },
+            )
+            .await
+            .unwrap();
+        assert_eq!(it.mapping("CURRENCY").await.unwrap(), m);
+        let f =
+            FieldEdit { direction: Direction::ToIntegrationTable, constant: None, enabled: false };
+        let m = it.edit_field_mapping("CURRENCY", 0, f).await.unwrap();
+        assert!(!it.mapping("CURRENCY").await.unwrap().fields[0].enabled && !m.fields[0].enabled);
+    })
+    .await;
+}

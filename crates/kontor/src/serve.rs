@@ -424,7 +424,7 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
     let state = kontor_integration::Integration::new(store, queue.clone(), Arc::new(SystemClock))
         .with_sealer(KeySealer::load(&settings, data)?);
     state.connect().await?.context(
-        "no connection is set up in this database: run `kontor setup` or `kontor up` first",
+        "no enabled connection is set up in this database: run `kontor setup` or `kontor up` first (or Enable it on Dynamics 365 Connection Setup)",
     )?;
     let slot = state.slot();
     let shutdown = Shutdown::new();

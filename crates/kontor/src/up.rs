@@ -293,6 +293,7 @@ pub async fn run(args: UpArgs, settings: crate::config::Settings) -> anyhow::Res
         eprintln!("Setup done ({} mappings enabled).", report.enabled_mappings.len());
     }
     let settings = store.connection().await?.context("setup stored no connection")?;
+    let settings_enabled = settings.enabled;
     let (fin_conn, crm_conn) = conns();
     let engine = Arc::new(Engine::new(
         store.clone(),
@@ -301,8 +302,11 @@ pub async fn run(args: UpArgs, settings: crate::config::Settings) -> anyhow::Res
         settings,
         clock.clone(),
     ));
-    // Setup through the API later replaces the engine in the slot the workers share.
-    sync_state.set_engine(engine.clone());
+    // Setup through the API later replaces the engine in the slot the workers share. A
+    // connection disabled on Dynamics 365 Connection Setup stays disabled.
+    if settings_enabled {
+        sync_state.set_engine(engine.clone());
+    }
 
     // Workers, and wake-ups on changes on either side. The workers' ids are the same at every
     // start, so runs a killed process left behind are taken back at once (this process is the

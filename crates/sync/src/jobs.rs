@@ -474,6 +474,10 @@ impl EngineSlot {
     pub fn set(&self, engine: Arc<Engine>) {
         *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(engine);
     }
+    /// Removes the engine (the connection was disabled): jobs wait until one is installed.
+    pub fn clear(&self) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
     /// The current engine, if the connection is set up.
     pub fn get(&self) -> Option<Arc<Engine>> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).clone()

@@ -58,6 +58,83 @@ pub trait SetupSides: Send + Sync {
         user: Uuid,
         role: &'a str,
     ) -> BoxFuture<'a, Result<(), ConnectorError>>;
+    /// The names of the security roles `admin` holds in Sales (`None`: the side cannot say;
+    /// Sales then refuses what the account may not do on its own).
+    fn admin_roles<'a>(
+        &'a self,
+        admin: &'a AdminCredentials,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, ConnectorError>> {
+        let _ = admin;
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// The security roles the setup administrator must hold: importing the solution needs both,
+/// and assigning the integration user its role needs System Administrator.
+pub const ADMIN_ROLES: [&str; 2] = ["System Administrator", "Solution Customizer"];
+
+/// Which of [`ADMIN_ROLES`] `held` lacks (role names compare without case, as Dataverse's do).
+pub fn missing_admin_roles(held: &[String]) -> Vec<&'static str> {
+    ADMIN_ROLES
+        .iter()
+        .copied()
+        .filter(|r| !held.iter().any(|h| h.trim().eq_ignore_ascii_case(r)))
+        .collect()
+}
+
+/// Refuses an administrator account that lacks one of [`ADMIN_ROLES`], naming the ones it
+/// lacks (never the account).
+pub async fn check_admin(
+    sides: &dyn SetupSides,
+    admin: &AdminCredentials,
+) -> Result<(), SyncError> {
+    let Some(held) = sides.admin_roles(admin).await? else { return Ok(()) };
+    let missing = missing_admin_roles(&held);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let (noun, them) = if missing.len() == 1 { ("role", "it") } else { ("roles", "them") };
+    Err(SyncError::Refused(format!(
+        "The administrator account lacks the security {noun} {}: importing the solution and assigning the integration user its role need System Administrator and Solution Customizer. Assign {them} to the account in Sales, or give another administrator account.",
+        missing.join(" and ")
+    )))
+}
+
+/// What the guide's administrator step did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SalesPreparation {
+    /// The integration user in Sales (`systemuserid`).
+    pub sales_user_id: Uuid,
+    pub solution_imported: bool,
+    /// The role the integration user was given ([`INTEGRATION_ROLE`]).
+    pub role_assigned: String,
+}
+
+/// The guide's administrator step on its own: checks the account's roles, finds the
+/// integration user, imports the solution when asked and assigns the user its role, all as
+/// `admin`, used for these calls only. Setup runs the same steps when given the account.
+pub async fn prepare_sales(
+    sides: &dyn SetupSides,
+    sales_user: &str,
+    import_solution: bool,
+    admin: &AdminCredentials,
+) -> Result<SalesPreparation, SyncError> {
+    check_admin(sides, admin).await?;
+    let user = sides.find_sales_user(sales_user, Some(admin)).await?.ok_or_else(|| {
+        SyncError::Refused(format!(
+            "The integration user '{sales_user}' does not exist in Sales. Create it in Sales first (an application user is best), then try again."
+        ))
+    })?;
+    if import_solution {
+        sides.import_solution(admin).await?;
+    }
+    sides.assign_role(admin, user, INTEGRATION_ROLE).await?;
+    Ok(SalesPreparation {
+        sales_user_id: user,
+        solution_imported: import_solution,
+        role_assigned: INTEGRATION_ROLE.to_owned(),
+    })
 }
 
 /// The guide's answers.
@@ -128,6 +205,9 @@ pub async fn setup_with(
             "The integration with Sales needs the Suite experience, but this company uses '{experience}'. \
              Change Experience to Suite in Company Information (or PATCH companyInformation with \"experience\": \"Suite\") and run setup again."
         )));
+    }
+    if let Some(admin) = &req.admin {
+        check_admin(sides, admin).await?;
     }
     let sales_user = sides.find_sales_user(&req.sales_user, req.admin.as_ref()).await?.ok_or_else(|| {
         SyncError::Refused(format!(
@@ -223,6 +303,21 @@ pub async fn setup_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_setup_administrator_lacks_exactly_the_roles_it_does_not_hold() {
+        let cases: [(&[&str], &[&str]); 5] = [
+            (&["System Administrator", "Solution Customizer"], &[]),
+            (&["solution customizer", "SYSTEM ADMINISTRATOR", "Salesperson"], &[]),
+            (&["System Administrator"], &["Solution Customizer"]),
+            (&["Solution Customizer"], &["System Administrator"]),
+            (&["Salesperson"], &["System Administrator", "Solution Customizer"]),
+        ];
+        for (held, missing) in cases {
+            let held: Vec<String> = held.iter().map(|s| s.to_string()).collect();
+            assert_eq!(missing_admin_roles(&held), missing.to_vec(), "{held:?}");
+        }
+    }
 
     #[test]
     fn admin_credentials_never_show_in_debug_output() {
