@@ -189,3 +189,87 @@ async fn changes_on_either_side_reach_the_other_within_two_seconds_and_conflicts
         assert_eq!((r.counters.inserted, r.counters.modified), (0, 0), "{reports:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_company_switched_to_essential_pauses_the_running_integration_and_suite_resumes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let w =
+        World::start(&kontor_testkit::sqlite_url(&dir), &kontor_testkit::sqlite_url(&dir), None)
+            .await;
+    w.seed(Scale { customers: 5, items: 2 }).await;
+    w.full_sync().await;
+    let customer = id("cust", 3);
+    let account = w
+        .store
+        .couplings_for("CUSTOMER", kontor_sync::Side::Financials, &[customer])
+        .await
+        .unwrap()[0]
+        .sales_id;
+    w.engine.schedule_incremental(&w.queue, Duration::from_secs(30)).await.unwrap();
+    // The watcher and a worker as `kontor up` runs them (the watcher of the engine slot).
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let slot = kontor_sync::jobs::EngineSlot::with(w.engine.clone());
+    let (queue, mut rx) = (w.queue.clone(), stopped.clone());
+    let watcher = tokio::spawn(async move {
+        slot.watch(&queue, Duration::from_millis(100), async move {
+            let _ = rx.changed().await;
+        })
+        .await
+    });
+    let worker = w.worker.clone().with_id("e2e-gate").with_poll_interval(Duration::from_millis(50));
+    let mut rx = stopped.clone();
+    let running = tokio::spawn(async move {
+        worker
+            .run(async move {
+                let _ = rx.changed().await;
+            })
+            .await
+    });
+    let company = format!("{}/api/v2.0/companies({})", w.fin.base_url, w.fin.company_id);
+    let experience = |e: &'static str| {
+        let (fin, company) = (w.fin_admin.clone(), company.clone());
+        async move {
+            let (s, body) = fin
+                .send_json(reqwest::Method::PATCH, &company, &json!({"experience": e}))
+                .await
+                .unwrap();
+            assert!(s.is_success(), "{body}");
+        }
+    };
+
+    // Essential: the change is not synchronized, and the entry says why and where to change it.
+    experience("Essential").await;
+    put(&w.fin_admin, "customers", "id", vec![(customer, json!({"phoneNumber": "+47 44444444"}))])
+        .await;
+    w.queue.wake(kontor_sync::jobs::INCREMENTAL, Some("CUSTOMER")).await.unwrap();
+    let started = Instant::now();
+    let last_error = loop {
+        let entry = w.queue.get_by_key(kontor_sync::jobs::INCREMENTAL, "CUSTOMER").await.unwrap();
+        if let Some(e) = entry.and_then(|e| e.last_error) {
+            break e;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the CUSTOMER entry never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(last_error.starts_with("The integration is paused"), "{last_error}");
+    assert!(last_error.contains(&format!("PATCH /api/v2.0/companies({})", w.fin.company_id)));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let phone = field(&w.sales_admin, "accounts", "accountid", account, "telephone1").await;
+    assert_ne!(phone, json!("+47 44444444"), "synchronized while Essential");
+
+    // Suite again: the integration resumes by itself, without waiting out the backoff.
+    experience("Suite").await;
+    let took = wait_for(
+        &w.sales_admin,
+        "accounts",
+        "accountid",
+        account,
+        "telephone1",
+        &json!("+47 44444444"),
+    )
+    .await;
+    assert!(took < Duration::from_secs(5), "resumed after {took:?}");
+    stop.send(true).unwrap();
+    watcher.await.unwrap();
+    running.await.unwrap().unwrap();
+}

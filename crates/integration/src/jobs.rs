@@ -148,6 +148,8 @@ pub enum DegradedReason {
     FinancialsUnreachable,
     /// … credentials refused (by either side).
     CredentialsRefused,
+    /// … the integration paused by the Suite gate (the company uses the Essential experience).
+    IntegrationPaused,
 }
 
 impl DegradedReason {
@@ -157,6 +159,7 @@ impl DegradedReason {
             DegradedReason::SalesUnreachable => "sales_unreachable",
             DegradedReason::FinancialsUnreachable => "financials_unreachable",
             DegradedReason::CredentialsRefused => "credentials_refused",
+            DegradedReason::IntegrationPaused => "integration_paused",
         }
     }
 
@@ -172,6 +175,9 @@ impl DegradedReason {
         }
         if message.contains("Financials is unavailable") {
             out.push(DegradedReason::FinancialsUnreachable);
+        }
+        if message.contains(kontor_sync::setup::PAUSED) {
+            out.push(DegradedReason::IntegrationPaused);
         }
         out
     }

@@ -75,6 +75,15 @@ impl Engine {
         Engine { store, financials, sales, settings, clock, options: EngineOptions::default() }
     }
 
+    /// The Suite gate: why synchronization is paused now (the Financials company does not use
+    /// the Suite experience), or `None` when it may run. One small read of the company.
+    pub async fn paused(&self) -> Result<Option<String>, SyncError> {
+        let experience = self.financials.experience().await?;
+        Ok(experience
+            .filter(|e| !e.eq_ignore_ascii_case("Suite"))
+            .map(|e| crate::setup::paused_message(&e, self.settings.company_id)))
+    }
+
     pub fn connector(&self, side: Side) -> &Arc<dyn Connector> {
         match side {
             Side::Financials => &self.financials,
