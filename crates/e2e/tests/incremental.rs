@@ -273,3 +273,60 @@ async fn a_company_switched_to_essential_pauses_the_running_integration_and_suit
     watcher.await.unwrap();
     running.await.unwrap().unwrap();
 }
+
+/// The value of `kontor_sync_lag_seconds` for `mapping` and `direction` in a rendering of
+/// `/metrics`.
+fn lag_gauge(text: &str, mapping: &str, direction: &str) -> Option<f64> {
+    let labels =
+        format!("kontor_sync_lag_seconds{{mapping=\"{mapping}\",direction=\"{direction}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(&labels)).and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_lag_gauge_gives_the_age_of_the_oldest_change_not_yet_synchronized_per_mapping() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).expect("the only recorder of this test process");
+    let dir = tempfile::tempdir().unwrap();
+    let w =
+        World::start(&kontor_testkit::sqlite_url(&dir), &kontor_testkit::sqlite_url(&dir), None)
+            .await;
+    w.seed(Scale { customers: 5, items: 2 }).await;
+    w.full_sync().await;
+    let it = kontor_sync_server::SyncState::new(w.store.clone(), w.queue.clone(), w.clock.clone());
+    it.set_engine(w.engine.clone());
+    let hook = kontor_sync_server::scrape_hook(it);
+    let scrape = || async {
+        hook.run().await;
+        handle.render()
+    };
+    let (to_sales, to_fin) = ("ToIntegrationTable", "FromIntegrationTable");
+    let text = scrape().await;
+    for (mapping, direction) in
+        [("CUSTOMER", to_sales), ("CUSTOMER", to_fin), ("ITEM-PRODUCT", to_sales)]
+    {
+        assert_eq!(
+            lag_gauge(&text, mapping, direction),
+            Some(0.0),
+            "{mapping} {direction}\n{text}"
+        );
+    }
+
+    // A customer changed in Financials: its mapping and direction lag, the others do not.
+    let customer = id("cust", 2);
+    put(&w.fin_admin, "customers", "id", vec![(customer, json!({"phoneNumber": "+47 55555555"}))])
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let text = scrape().await;
+    let lag = lag_gauge(&text, "CUSTOMER", to_sales).expect("a CUSTOMER gauge");
+    assert!((1.0..60.0).contains(&lag), "{lag}\n{text}");
+    assert_eq!(lag_gauge(&text, "CUSTOMER", to_fin), Some(0.0), "{text}");
+    assert_eq!(lag_gauge(&text, "ITEM-PRODUCT", to_sales), Some(0.0), "{text}");
+
+    // Once synchronized, nothing waits (its echo in Sales, the integration user's, is not a lag).
+    w.engine.run_mapping("CUSTOMER", Mode::Incremental).await.unwrap();
+    let text = scrape().await;
+    for direction in [to_sales, to_fin] {
+        assert_eq!(lag_gauge(&text, "CUSTOMER", direction), Some(0.0), "{direction}\n{text}");
+    }
+}

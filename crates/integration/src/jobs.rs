@@ -228,6 +228,15 @@ impl Integration {
         Ok(counts.into_iter().collect())
     }
 
+    /// The integration's lag per enabled mapping and direction (the age of the oldest change
+    /// not yet synchronized, see `Engine::lag`), for `/metrics`; empty while not connected.
+    pub async fn lag(&self) -> Result<Vec<kontor_sync::engine::Lag>> {
+        match self.engine.get() {
+            Some(engine) => Ok(engine.lag().await?),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// How many job queue entries are in each status (every status, zeros included), for
     /// `/metrics`.
     pub async fn job_queue_counts(&self) -> Result<Vec<(Status, u64)>> {

@@ -53,6 +53,18 @@ impl Default for EngineOptions {
     }
 }
 
+/// How many waiting changes [`Engine::lag`] looks at per mapping and pass (the oldest first).
+pub const LAG_PAGE: usize = 100;
+
+/// One mapping and pass's lag (see [`Engine::lag`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lag {
+    pub mapping: String,
+    pub pass: Pass,
+    /// The age of the oldest change not yet synchronized, in seconds (0 when none waits).
+    pub seconds: f64,
+}
+
 /// The engine for one connection.
 #[derive(Clone)]
 pub struct Engine {
@@ -89,6 +101,62 @@ impl Engine {
             Side::Financials => &self.financials,
             Side::Sales => &self.sales,
         }
+    }
+
+    /// The integration's lag per enabled mapping and pass: the age, in seconds, of the oldest
+    /// change on the pass's source side that is not synchronized yet (0 when none waits). Per
+    /// mapping and pass: one read of the change feed from the watermark (a page of at most
+    /// [`LAG_PAGE`] changes, the oldest first) and, when changes wait, one read of their last
+    /// modification times. The integration user's own writes (echoes) and deletions (which
+    /// carry no time) are not counted. A pass without a watermark yet (its first full
+    /// synchronization has not read the source) is left out.
+    pub async fn lag(&self) -> Result<Vec<Lag>, SyncError> {
+        let set = self.store.mappings().await?;
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        for m in set.mappings.iter().filter(|m| m.enabled) {
+            for pass in m.direction.passes() {
+                let src = pass.source();
+                let Some(token) = self.store.watermark(&m.name, src).await? else { continue };
+                let conn = self.connector(src);
+                let table = m.side(src).table_ref();
+                let page = conn.read(&table, &Cursor::Delta(token), LAG_PAGE).await?;
+                let user = self.integration_user(src);
+                let waiting: Vec<Uuid> = page
+                    .changes
+                    .iter()
+                    .filter_map(|c| match c {
+                        Change::Upsert(r)
+                            if user.is_none_or(|u| r.modified_by(src).as_deref() != Some(u)) =>
+                        {
+                            Some(r.id)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let mut oldest: Option<chrono::DateTime<chrono::Utc>> = None;
+                if !waiting.is_empty() {
+                    let at = crate::connector::modified_at_field(src);
+                    let rows = conn.get(&table.selecting([at]), &waiting).await?;
+                    for r in rows {
+                        let t = r
+                            .fields
+                            .get(at)
+                            .and_then(serde_json::Value::as_str)
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                            .map(|t| t.with_timezone(&chrono::Utc));
+                        if let Some(t) = t {
+                            oldest = Some(oldest.map_or(t, |o| o.min(t)));
+                        }
+                    }
+                }
+                let seconds = oldest
+                    .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
+                    .unwrap_or(0.0);
+                out.push(Lag { mapping: m.name.clone(), pass, seconds });
+            }
+        }
+        Ok(out)
     }
 
     fn integration_user(&self, side: Side) -> Option<&str> {
