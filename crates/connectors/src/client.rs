@@ -699,6 +699,18 @@ impl Connector for ODataConnector {
         })
     }
 
+    /// Financials: the company's `experience` (`GET /api/v2.0/companies({id})`); Sales has none.
+    fn experience(&self) -> BoxFuture<'_, Result<Option<String>, ConnectorError>> {
+        Box::pin(async move {
+            if self.side != Side::Financials {
+                return Ok(None);
+            }
+            // The base is the company's own URL with a slash for the entity sets under it.
+            let v = self.get_json(trim_slash(&self.base), None).await?;
+            Ok(Some(v["experience"].as_str().unwrap_or("Essential").to_owned()))
+        })
+    }
+
     /// Dataverse metadata: the entity's logical name from `EntityDefinitions`, then the
     /// picklist attribute with its `OptionSet`.
     fn options<'a>(

@@ -62,7 +62,10 @@ async fn setup_through_the_api_refuses_essential_and_then_connects_without_stori
     });
     let (s, v) = call(&app, "POST", "/integration/v1/setup", Some(body.clone())).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("Change Experience to Suite"), "{v}");
+    // The message names where the experience is really changed: the company, as done here.
+    let message = v["error"]["message"].as_str().unwrap();
+    let patch = format!("PATCH /api/v2.0/companies({})", fin.company_id);
+    assert!(message.contains(&patch) && message.contains(r#"{"experience": "Suite"}"#), "{v}");
 
     fin_admin
         .send_json(reqwest::Method::PATCH, &company_url, &json!({"experience": "Suite"}))

@@ -31,6 +31,11 @@ impl ScrapeHook {
     {
         ScrapeHook(Arc::new(move || Box::pin(hook())))
     }
+
+    /// Runs the hook, as a scrape of `GET /metrics` does first.
+    pub async fn run(&self) {
+        (self.0)().await
+    }
 }
 
 impl std::fmt::Debug for ScrapeHook {
@@ -44,7 +49,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub(crate) async fn handler(State(state): State<AppState>) -> Response {
     if let Some(hook) = &state.on_scrape {
-        (hook.0)().await;
+        hook.run().await;
     }
     let text = state.config.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response()

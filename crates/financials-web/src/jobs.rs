@@ -39,6 +39,7 @@ struct JobView {
 impl From<JobSummary> for JobView {
     fn from(j: JobSummary) -> Self {
         let c = j.counters;
+        let note = j.note();
         JobView {
             href: format!("/integration-synch-jobs/{}", j.id),
             mapping: j.mapping,
@@ -52,7 +53,7 @@ impl From<JobSummary> for JobView {
             unchanged: c.unchanged,
             skipped: c.skipped,
             failed: c.failed,
-            message: j.message,
+            message: note,
         }
     }
 }

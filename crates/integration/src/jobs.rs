@@ -148,6 +148,8 @@ pub enum DegradedReason {
     FinancialsUnreachable,
     /// … credentials refused (by either side).
     CredentialsRefused,
+    /// … the integration paused by the Suite gate (the company uses the Essential experience).
+    IntegrationPaused,
 }
 
 impl DegradedReason {
@@ -157,6 +159,7 @@ impl DegradedReason {
             DegradedReason::SalesUnreachable => "sales_unreachable",
             DegradedReason::FinancialsUnreachable => "financials_unreachable",
             DegradedReason::CredentialsRefused => "credentials_refused",
+            DegradedReason::IntegrationPaused => "integration_paused",
         }
     }
 
@@ -172,6 +175,9 @@ impl DegradedReason {
         }
         if message.contains("Financials is unavailable") {
             out.push(DegradedReason::FinancialsUnreachable);
+        }
+        if message.contains(kontor_sync::setup::PAUSED) {
+            out.push(DegradedReason::IntegrationPaused);
         }
         out
     }
@@ -220,6 +226,15 @@ impl Integration {
             }
         }
         Ok(counts.into_iter().collect())
+    }
+
+    /// The integration's lag per enabled mapping and direction (the age of the oldest change
+    /// not yet synchronized, see `Engine::lag`), for `/metrics`; empty while not connected.
+    pub async fn lag(&self) -> Result<Vec<kontor_sync::engine::Lag>> {
+        match self.engine.get() {
+            Some(engine) => Ok(engine.lag().await?),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// How many job queue entries are in each status (every status, zeros included), for

@@ -401,7 +401,13 @@ async fn the_degraded_reasons_count_failing_entries_by_the_kind_of_their_last_er
     // (last errors of the recurring entries, `None` = its run succeeded; the reasons)
     type Case =
         (&'static [Option<&'static str>], &'static [(kontor_integration::DegradedReason, u64)]);
-    let cases: [Case; 4] = [
+    // What a run the Suite gate paused leaves as its last error (built at run time, so kept
+    // for the whole test).
+    let paused: &'static str =
+        Box::leak(kontor_sync::setup::paused_message("Essential", Uuid::nil()).into_boxed_str());
+    let paused_entries: &'static [Option<&'static str>] =
+        Box::leak(Box::new([Some(paused), Some(paused), None]));
+    let cases: [Case; 5] = [
         (&[], &[]),
         (&[None, None], &[]),
         (
@@ -417,6 +423,8 @@ async fn the_degraded_reasons_count_failing_entries_by_the_kind_of_their_last_er
             &[Some("UNIT, Financials → Sales: Financials is unavailable: timed out"), Some("boom")],
             &[(EntriesFailing, 2), (FinancialsUnreachable, 1)],
         ),
+        // The Suite gate paused them: the company uses Essential.
+        (paused_entries, &[(EntriesFailing, 2), (IntegrationPaused, 2)]),
     ];
     for (errors, expected) in cases {
         kontor_testkit::for_each_backend(|url, backend| async move {

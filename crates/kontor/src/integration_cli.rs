@@ -341,6 +341,14 @@ impl Command {
         }
     }
 
+    /// Takes the merged settings (which hold the flags too), else the defaults.
+    fn resolve(&mut self, settings: &Settings) {
+        self.conn_mut().resolve(settings);
+        if let Command::Setup(a) = self {
+            a.sales = settings.sales.url.as_ref().map(|u| u.0.clone());
+        }
+    }
+
     /// The flags given, each with the setting it sets.
     pub fn flags(&self, f: &mut Flags) {
         self.conn().flags(f);
@@ -353,10 +361,7 @@ impl Command {
 /// Runs one command with the merged settings. A failure is printed as its message (no
 /// backtrace) and ends the process with exit code 1.
 pub async fn run(mut cmd: Command, settings: Settings) -> anyhow::Result<()> {
-    cmd.conn_mut().resolve(&settings);
-    if let Command::Setup(a) = &mut cmd {
-        a.sales = settings.sales.url.as_ref().map(|u| u.0.clone());
-    }
+    cmd.resolve(&settings);
     if let Err(e) = dispatch(cmd).await {
         eprintln!("Error: {e:#}");
         std::process::exit(1);
@@ -857,7 +862,7 @@ fn jobs_table(jobs: &[JobSummary]) -> String {
                 j.direction.clone(),
                 j.job_type.clone(),
                 counters_text(&j.counters),
-                j.message.clone(),
+                j.note(),
             ]
         })
         .collect();
@@ -1107,6 +1112,45 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         use clap::CommandFactory as _;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn setup_takes_the_sales_and_financials_urls_from_the_config_file_unless_a_flag_gives_them() {
+        use clap::Parser as _;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kontor.toml");
+        let text = "user = \"SETUP\"\n[financials]\nurl = \"http://fin.example/\"\n[sales]\nurl = \"http://sales.example\"\n";
+        std::fs::write(&file, text).unwrap();
+        // (flags, the Sales URL, the Financials URL, the user)
+        let cases: [(&[&str], &str, &str, &str); 3] = [
+            (&[], "http://sales.example", "http://fin.example", "SETUP"),
+            (
+                &["--sales", "http://flag.example"],
+                "http://flag.example",
+                "http://fin.example",
+                "SETUP",
+            ),
+            (
+                &["--financials", "http://f.example", "--user", "U"],
+                "http://sales.example",
+                "http://f.example",
+                "U",
+            ),
+        ];
+        for (flags, sales, financials, user) in cases {
+            let args: Vec<&str> = ["k", "setup"].iter().chain(flags).copied().collect();
+            let mut cmd = Cli::try_parse_from(&args).unwrap().command;
+            let mut f = Flags::default();
+            cmd.flags(&mut f);
+            let settings = crate::config::load(Some(&file), f).unwrap();
+            cmd.resolve(&settings);
+            let Command::Setup(a) = &cmd else { panic!("{args:?}") };
+            assert_eq!(
+                (a.sales.as_deref(), a.conn.financials(), a.conn.user()),
+                (Some(sales), financials, user),
+                "{args:?}"
+            );
+        }
     }
 
     #[test]

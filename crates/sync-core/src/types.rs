@@ -106,6 +106,14 @@ pub fn modified_by_field(side: Side) -> &'static str {
     }
 }
 
+/// The property holding when a row was last modified on `side`.
+pub fn modified_at_field(side: Side) -> &'static str {
+    match side {
+        Side::Financials => "lastModifiedDateTime",
+        Side::Sales => "modifiedon",
+    }
+}
+
 /// One entry of a change feed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Change {

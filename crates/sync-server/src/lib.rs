@@ -186,7 +186,9 @@ pub fn health_check(it: Integration) -> kontor_financials_server::health::Health
 }
 
 /// The integration's gauges for Financials' `GET /metrics` (give it to
-/// `AppState::with_scrape_hook`): `kontor_job_queue_entries{status}`, set before each scrape.
+/// `AppState::with_scrape_hook`), set before each scrape: `kontor_job_queue_entries{status}`
+/// and `kontor_sync_lag_seconds{mapping,direction}` (the age of the oldest change not yet
+/// synchronized; 0 when none waits).
 pub fn scrape_hook(it: Integration) -> kontor_financials_server::telemetry::ScrapeHook {
     kontor_financials_server::telemetry::ScrapeHook::new(move || {
         let it = it.clone();
@@ -199,6 +201,18 @@ pub fn scrape_hook(it: Integration) -> kontor_financials_server::telemetry::Scra
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "The job queue could not be counted."),
+            }
+            match it.lag().await {
+                Ok(lags) => {
+                    for l in lags {
+                        metrics::gauge!("kontor_sync_lag_seconds", "mapping" => l.mapping,
+                            "direction" => l.pass.as_str())
+                        .set(l.seconds);
+                    }
+                }
+                // The lag of a moment the sides cannot be read is unknown: the gauges keep their
+                // last values, and the failing runs show in `/health`.
+                Err(e) => tracing::warn!(error = %e, "The integration's lag could not be read."),
             }
         }
     })

@@ -83,6 +83,12 @@ pub trait Connector: Send + Sync {
         })
     }
 
+    /// The experience of the company this side serves (`Essential` or `Suite`), for the Suite
+    /// gate; `None` for a side without one (Sales). By default `None`.
+    fn experience(&self) -> BoxFuture<'_, Result<Option<String>, ConnectorError>> {
+        Box::pin(async move { Ok(None) })
+    }
+
     /// The values of the option set column `column` of entity set `set` (option mappings).
     /// Only Sales has option sets: by default the request is rejected.
     fn options<'a>(

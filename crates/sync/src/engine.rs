@@ -53,6 +53,18 @@ impl Default for EngineOptions {
     }
 }
 
+/// How many waiting changes [`Engine::lag`] looks at per mapping and pass (the oldest first).
+pub const LAG_PAGE: usize = 100;
+
+/// One mapping and pass's lag (see [`Engine::lag`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lag {
+    pub mapping: String,
+    pub pass: Pass,
+    /// The age of the oldest change not yet synchronized, in seconds (0 when none waits).
+    pub seconds: f64,
+}
+
 /// The engine for one connection.
 #[derive(Clone)]
 pub struct Engine {
@@ -75,11 +87,76 @@ impl Engine {
         Engine { store, financials, sales, settings, clock, options: EngineOptions::default() }
     }
 
+    /// The Suite gate: why synchronization is paused now (the Financials company does not use
+    /// the Suite experience), or `None` when it may run. One small read of the company.
+    pub async fn paused(&self) -> Result<Option<String>, SyncError> {
+        let experience = self.financials.experience().await?;
+        Ok(experience
+            .filter(|e| !e.eq_ignore_ascii_case("Suite"))
+            .map(|e| crate::setup::paused_message(&e, self.settings.company_id)))
+    }
+
     pub fn connector(&self, side: Side) -> &Arc<dyn Connector> {
         match side {
             Side::Financials => &self.financials,
             Side::Sales => &self.sales,
         }
+    }
+
+    /// The integration's lag per enabled mapping and pass: the age, in seconds, of the oldest
+    /// change on the pass's source side that is not synchronized yet (0 when none waits). Per
+    /// mapping and pass: one read of the change feed from the watermark (a page of at most
+    /// [`LAG_PAGE`] changes, the oldest first) and, when changes wait, one read of their last
+    /// modification times. The integration user's own writes (echoes) and deletions (which
+    /// carry no time) are not counted. A pass without a watermark yet (its first full
+    /// synchronization has not read the source) is left out.
+    pub async fn lag(&self) -> Result<Vec<Lag>, SyncError> {
+        let set = self.store.mappings().await?;
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        for m in set.mappings.iter().filter(|m| m.enabled) {
+            for pass in m.direction.passes() {
+                let src = pass.source();
+                let Some(token) = self.store.watermark(&m.name, src).await? else { continue };
+                let conn = self.connector(src);
+                let table = m.side(src).table_ref();
+                let page = conn.read(&table, &Cursor::Delta(token), LAG_PAGE).await?;
+                let user = self.integration_user(src);
+                let waiting: Vec<Uuid> = page
+                    .changes
+                    .iter()
+                    .filter_map(|c| match c {
+                        Change::Upsert(r)
+                            if user.is_none_or(|u| r.modified_by(src).as_deref() != Some(u)) =>
+                        {
+                            Some(r.id)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let mut oldest: Option<chrono::DateTime<chrono::Utc>> = None;
+                if !waiting.is_empty() {
+                    let at = crate::connector::modified_at_field(src);
+                    let rows = conn.get(&table.selecting([at]), &waiting).await?;
+                    for r in rows {
+                        let t = r
+                            .fields
+                            .get(at)
+                            .and_then(serde_json::Value::as_str)
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                            .map(|t| t.with_timezone(&chrono::Utc));
+                        if let Some(t) = t {
+                            oldest = Some(oldest.map_or(t, |o| o.min(t)));
+                        }
+                    }
+                }
+                let seconds = oldest
+                    .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
+                    .unwrap_or(0.0);
+                out.push(Lag { mapping: m.name.clone(), pass, seconds });
+            }
+        }
+        Ok(out)
     }
 
     fn integration_user(&self, side: Side) -> Option<&str> {
@@ -316,6 +393,7 @@ impl Engine {
                 pass.as_str(),
                 "Synchronization",
                 run,
+                &resumes,
                 self.clock.now(),
             )
             .await
@@ -350,7 +428,10 @@ impl Engine {
             self.store.delete_job(job_id).await?;
             return Ok(PassReport { mapping: mapping.name.clone(), pass, job_id, counters: *c });
         }
-        let message = resume_message(resumes, res.as_ref().err());
+        let message = match &res {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
         self.store.finish_job(job_id, &message, self.clock.now()).await?;
         let counters = res?;
         record_metrics(&mapping.name, pass, &counters);
@@ -766,17 +847,4 @@ pub async fn in_queue_run<F: std::future::Future>(run_id: Uuid, work: F) -> F::O
 
 fn current_queue_run() -> Option<Uuid> {
     QUEUE_RUN.try_with(|r| *r).ok()
-}
-
-/// A finished job's message: the interrupted jobs it resumed, then its error if it failed.
-fn resume_message(resumes: &[Uuid], error: Option<&SyncError>) -> String {
-    let mut parts = Vec::new();
-    if !resumes.is_empty() {
-        let ids = resumes.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ");
-        parts.push(format!("Resumes the work of interrupted job {ids}."));
-    }
-    if let Some(e) = error {
-        parts.push(e.to_string());
-    }
-    parts.join(" ")
 }

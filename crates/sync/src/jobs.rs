@@ -497,8 +497,36 @@ impl EngineSlot {
     ) {
         tokio::pin!(shutdown);
         let mut failing = false;
+        let mut paused = false;
         loop {
             if let Some(engine) = self.get() {
+                // The Suite gate: while paused, nothing is woken; once lifted, the paused
+                // entries run at once (their backoff may have grown long meanwhile).
+                match (engine.paused().await, paused) {
+                    (Ok(Some(reason)), false) => {
+                        tracing::warn!(%reason, "Synchronization is paused.");
+                        paused = true;
+                    }
+                    (Ok(None), true) => {
+                        paused = false;
+                        match queue.retry_failing_now(Some(INCREMENTAL)).await {
+                            Ok(n) => tracing::info!(
+                                entries = n,
+                                "The company uses Suite again; synchronization resumes."
+                            ),
+                            Err(e) => tracing::warn!(error = %e,
+                                "Could not restart the paused synchronizations."),
+                        }
+                    }
+                    _ => {}
+                }
+                if paused {
+                    tokio::select! {
+                        _ = &mut shutdown => return,
+                        _ = tokio::time::sleep(interval) => {}
+                    }
+                    continue;
+                }
                 match engine.watch_once(queue).await {
                     Err(e) => {
                         if !failing {
@@ -567,6 +595,12 @@ impl IncrementalHandler {
     async fn run_in(&self, job: &Claimed) -> Result<Outcome, JobError> {
         let p: MappingParams = job.params_as()?;
         let engine = self.engine.for_job()?;
+        // The Suite gate: a company switched to Essential pauses every synchronization (the run
+        // fails with the reason, kept as the entry's last error; the watcher restarts the
+        // entries once the company is Suite again).
+        if let Some(reason) = engine.paused().await.map_err(to_job_error)? {
+            return Err(JobError::failed(reason));
+        }
         // While the mapping's full synchronization runs, its incremental runs wait.
         let review = engine.store.review().await.map_err(to_job_error)?;
         if review.iter().any(|l| {

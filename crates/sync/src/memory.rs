@@ -29,6 +29,8 @@ struct State {
     fail_next_writes: u32,
     /// (set, column) → option values.
     options: BTreeMap<(String, String), Vec<OptionValue>>,
+    /// The company's experience (Financials; `None` = Suite).
+    experience: Option<String>,
 }
 
 /// An in-memory side.
@@ -49,6 +51,12 @@ impl MemoryConnector {
             Side::Financials => "systemModifiedBy",
             Side::Sales => "_modifiedby_value",
         }
+    }
+
+    /// Switches the company's experience (`Essential`, `Suite`), as `PATCH companies({id})`
+    /// does on Financials.
+    pub fn set_experience(&self, experience: &str) {
+        self.state.lock().unwrap().experience = Some(experience.to_owned());
     }
 
     /// Defines the option set of `set`.`column` as (value, label) pairs.
@@ -162,6 +170,14 @@ impl MemoryConnector {
 impl Connector for MemoryConnector {
     fn side(&self) -> Side {
         self.side
+    }
+
+    fn experience(&self) -> BoxFuture<'_, Result<Option<String>, ConnectorError>> {
+        Box::pin(async move {
+            Ok((self.side == Side::Financials).then(|| {
+                self.state.lock().unwrap().experience.clone().unwrap_or_else(|| "Suite".into())
+            }))
+        })
     }
 
     fn read<'a>(

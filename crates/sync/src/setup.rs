@@ -179,6 +179,26 @@ pub fn leave_out_integration_user(
     Ok(())
 }
 
+/// Where the experience is changed in Financials: its company resource (the API v2.0 `companies`
+/// entity, whose `experience` is `Essential` or `Suite`), as a user with the SUPER permission set.
+pub fn change_experience(company_id: uuid::Uuid) -> String {
+    format!(
+        "Change it with PATCH /api/v2.0/companies({company_id}) and the body {{\"experience\": \"Suite\"}} (as a SUPER user)."
+    )
+}
+
+/// The message of a paused integration: the company does not use Suite (`experience`), where to
+/// change it, and that synchronization resumes by itself. [`PAUSED`] starts it.
+pub fn paused_message(experience: &str, company_id: uuid::Uuid) -> String {
+    format!(
+        "{PAUSED}: the company uses the '{experience}' experience and the integration with Sales needs Suite. {} Synchronization resumes by itself once it is Suite.",
+        change_experience(company_id)
+    )
+}
+
+/// How the message of a run that the Suite gate paused starts (`/health` counts it).
+pub const PAUSED: &str = "The integration is paused";
+
 /// Runs setup with the default options (Unit Group Mapping off). See the module docs.
 pub async fn setup(
     store: &SyncStore,
@@ -202,8 +222,8 @@ pub async fn setup_with(
     let experience = sides.financials_experience().await?;
     if !experience.eq_ignore_ascii_case("Suite") {
         return Err(SyncError::Refused(format!(
-            "The integration with Sales needs the Suite experience, but this company uses '{experience}'. \
-             Change Experience to Suite in Company Information (or PATCH companyInformation with \"experience\": \"Suite\") and run setup again."
+            "The integration with Sales needs the Suite experience, but this company uses '{experience}'. {} Then run setup again.",
+            change_experience(req.company_id)
         )));
     }
     if let Some(admin) = &req.admin {

@@ -89,8 +89,27 @@ pub struct SynchJob {
     pub job_type: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Why the job failed as a whole (empty when it did not; see `counters.failed` for records).
     pub message: String,
     pub counters: Counters,
+    /// The interrupted jobs whose work this job resumes (see [`SyncStore::close_interrupted_jobs`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumes: Vec<Uuid>,
+}
+
+impl SynchJob {
+    /// What a person reads about the job: the interrupted jobs it resumes, then its error.
+    pub fn note(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.resumes.is_empty() {
+            let ids = self.resumes.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ");
+            parts.push(format!("Resumes the work of interrupted job {ids}."));
+        }
+        if !self.message.is_empty() {
+            parts.push(self.message.clone());
+        }
+        parts.join(" ")
+    }
 }
 
 /// A coupling as listed.
@@ -720,7 +739,7 @@ impl SyncStore {
         job_type: &str,
         now: DateTime<Utc>,
     ) -> Result<Uuid> {
-        self.start_job_in_run(mapping, direction, job_type, None, now).await
+        self.start_job_in_run(mapping, direction, job_type, None, &[], now).await
     }
 
     /// Starts a job on behalf of the job queue run `run_id` (its `job_log` id), so that the job
@@ -731,13 +750,16 @@ impl SyncStore {
         direction: &str,
         job_type: &str,
         run_id: Option<Uuid>,
+        resumes: &[Uuid],
         now: DateTime<Utc>,
     ) -> Result<Uuid> {
         let id = Uuid::now_v7();
+        let resumes = (!resumes.is_empty())
+            .then(|| resumes.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","));
         self.db
             .execute_sql(
-                "INSERT INTO sync_job (id, mapping, direction, job_type, started_at, run_id) VALUES ($1, $2, $3, $4, $5, $6)",
-                vec![u(id), s(mapping), s(direction), s(job_type), i(micros(now)), os(run_id.map(|r| r.to_string()))],
+                "INSERT INTO sync_job (id, mapping, direction, job_type, started_at, run_id, resumes) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                vec![u(id), s(mapping), s(direction), s(job_type), i(micros(now)), os(run_id.map(|r| r.to_string())), os(resumes)],
             )
             .await?;
         Ok(id)
@@ -824,6 +846,10 @@ impl SyncStore {
             started_at: from_micros(r.get_i64("started_at")),
             finished_at: r.get_opt_i64("finished_at").map(from_micros),
             message: r.get_string("message"),
+            resumes: r
+                .get_opt_string("resumes")
+                .map(|t| t.split(',').filter_map(|id| Uuid::parse_str(id.trim()).ok()).collect())
+                .unwrap_or_default(),
             counters: Counters {
                 inserted: n("inserted"),
                 modified: n("modified"),

@@ -127,7 +127,8 @@ async fn setup_is_refused_without_suite_or_a_sales_user_and_keeps_customised_map
         let err = setup(&store, &sides, request(None), now).await.unwrap_err();
         assert!(
             err.to_string().contains("needs the Suite experience")
-                && err.to_string().contains("Change Experience to Suite"),
+                && err.to_string().contains("PATCH /api/v2.0/companies(")
+                && !err.to_string().contains("companyInformation"),
             "{err}"
         );
         sides.experience = "Suite".into();
@@ -520,6 +521,7 @@ async fn a_synch_job_whose_worker_died_is_closed_as_interrupted_when_its_lease_i
                 "ToIntegrationTable",
                 "Synchronization",
                 Some(claimed.run_id),
+                &[],
                 clock.now(),
             )
             .await
@@ -542,14 +544,87 @@ async fn a_synch_job_whose_worker_died_is_closed_as_interrupted_when_its_lease_i
         let jobs = store.jobs(Some("CURRENCY"), 10).await.unwrap();
         let resumed = jobs.iter().find(|j| j.id != dead && j.direction == "ToIntegrationTable");
         let resumed = resumed.unwrap_or_else(|| panic!("{backend}: {jobs:?}"));
-        assert_eq!(
-            resumed.message,
-            format!("Resumes the work of interrupted job {dead}."),
-            "{backend}"
-        );
+        assert_eq!(resumed.resumes, vec![dead], "{backend}");
+        assert_eq!(resumed.message, "", "{backend}: the resumed job succeeded");
+        assert_eq!(resumed.note(), format!("Resumes the work of interrupted job {dead}."));
         assert!(resumed.finished_at.is_some(), "{backend}");
         assert!(jobs.iter().all(|j| j.finished_at.is_some()), "{backend}: none left In Process");
         assert_eq!(sales.rows("transactioncurrencies").len(), 1, "{backend}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_switched_to_essential_pauses_the_recurring_synchronization_until_it_is_suite_again()
+ {
+    kontor_testkit::for_each_backend(|url, backend| async move {
+        let db = Db::connect(&url).await.unwrap();
+        let store = SyncStore::new(db.clone());
+        store.migrate().await.unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+        let mut req = request(None);
+        req.enable = Some(vec!["CURRENCY".into()]);
+        setup(&store, &suite_sides(), req, now).await.unwrap();
+        let clock = Arc::new(ManualClock::new(now));
+        let fin = Arc::new(MemoryConnector::new(Side::Financials, "f1"));
+        let sales = Arc::new(MemoryConnector::new(Side::Sales, &Uuid::from_u128(0xa1).to_string()));
+        let settings = store.connection().await.unwrap().unwrap();
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            fin.clone(),
+            sales.clone(),
+            settings,
+            clock.clone(),
+        ));
+        let queue = Queue::with_clock(db.clone(), clock.clone());
+        queue.migrate().await.unwrap();
+        let worker = Worker::new(queue.clone(), jobs::handlers(engine.clone(), queue.clone()));
+        let eur = Uuid::from_u128(2);
+        fin.put("currencies", eur, json!({"code": "EUR", "displayName": "Euro"}), "anna");
+        engine.prepare_full_sync().await.unwrap();
+        engine.run_full_sync_line("CURRENCY").await.unwrap();
+        engine.schedule_incremental(&queue, std::time::Duration::from_secs(60)).await.unwrap();
+        let writes = sales.write_count();
+        let synced_name =
+            || sales.rows("transactioncurrencies").first().map(|(_, r)| r["currencyname"].clone());
+        assert_eq!(synced_name(), Some(json!("Euro")), "{backend}");
+
+        // (experience, the change made meanwhile, paused?, the name Sales has after the runs)
+        let cases = [
+            ("Essential", "Euro (EU)", true, "Euro"),
+            ("Essential", "Euro (EUR)", true, "Euro"),
+            ("Suite", "Euro (EUR)", false, "Euro (EUR)"),
+        ];
+        for (experience, name, paused, expected) in cases {
+            fin.set_experience(experience);
+            fin.put("currencies", eur, json!({"displayName": name}), "anna");
+            assert_eq!(engine.paused().await.unwrap().is_some(), paused, "{backend} {experience}");
+            if !paused {
+                // What the watcher does when the gate lifts: the paused entries run at once.
+                queue.retry_failing_now(Some(jobs::INCREMENTAL)).await.unwrap();
+            }
+            while worker.run_once(clock.now()).await.unwrap().is_some() {}
+            let entry = queue.get_by_key(jobs::INCREMENTAL, "CURRENCY").await.unwrap().unwrap();
+            assert_eq!(entry.status, kontor_jobs::Status::Ready, "{backend}: never Error");
+            assert_eq!(synced_name(), Some(json!(expected)), "{backend} {experience}");
+            match entry.last_error.as_deref() {
+                Some(e) if paused => {
+                    assert!(e.starts_with("The integration is paused"), "{backend}: {e}");
+                    assert!(e.contains("'Essential'"), "{e}");
+                    assert!(
+                        e.contains(
+                            "PATCH /api/v2.0/companies(00000000-0000-0000-0000-000000000007)"
+                        ),
+                        "{e}"
+                    );
+                    assert!(e.contains("{\"experience\": \"Suite\"}"), "{e}");
+                }
+                None if !paused => {}
+                other => panic!("{backend} {experience}: last error {other:?}"),
+            }
+            clock.set(entry.run_at.max(clock.now()));
+        }
+        assert_eq!(sales.write_count(), writes + 1, "{backend}: only the run after Suite wrote");
     })
     .await;
 }
