@@ -17,7 +17,8 @@
 //! debug build, the cases running side by side): the issue asks for 10,000 customers and 30 s
 //! faults; here [`CUSTOMERS`] and [`FAULT_FOR`] are smaller (see their values) — the shapes of
 //! the faults are the issue's, only shorter. The unreachable case's fault is longer than all of
-//! the connector's own retries of a request (about 13 s), so runs do fail and are retried.
+//! the connector's own retries of a request (about 13 s), so runs do fail and are retried (the
+//! test checks that some did).
 
 mod common;
 
@@ -27,7 +28,7 @@ use common::proxy::Fault;
 use common::{World, all, id, put};
 use kontor_e2e::all_counted;
 use kontor_integration::Integration;
-use kontor_jobs::{ListFilter, Status, Worker};
+use kontor_jobs::{ListFilter, LogStatus, Status, Worker};
 use kontor_sync::Side;
 use kontor_sync::connector::{Connector, TableRef};
 use serde_json::{Value, json};
@@ -209,6 +210,16 @@ async fn settled(w: &World) -> Option<()> {
     (failing.is_empty() && in_error.is_empty() && finished).then_some(())
 }
 
+/// Runs of job queue entries that ended in Error (failed), over all entries.
+async fn failed_runs(w: &World) -> usize {
+    let mut n = 0;
+    for e in w.queue.list(&ListFilter::default()).await.unwrap() {
+        let log = w.queue.log_entries(e.id, 1000).await.unwrap();
+        n += log.iter().filter(|l| l.status == LogStatus::Error).count();
+    }
+    n
+}
+
 async fn case(trouble: Trouble) {
     let dir = tempfile::tempdir().unwrap();
     let w = World::start_behind_proxy(
@@ -299,13 +310,18 @@ async fn case(trouble: Trouble) {
     let skipped = w.store.skipped_records("CUSTOMER").await.unwrap();
     assert!(skipped.is_empty(), "skipped records: {skipped:?}");
     let proxy = w.proxy.as_ref().unwrap();
+    let failed = failed_runs(&w).await;
     println!(
         "{trouble:?}: {coupled_at_start} of {CUSTOMERS} customers in Sales when it began; full sync \
          {full_sync_took:.1?}; caught up {caught_up:.1?} after the second one; proxy: {} requests, \
-         {} with the fault",
+         {} with the fault; {failed} failed runs retried",
         proxy.requests(),
         proxy.injected()
     );
+    // Faults the connector cannot ride out by itself make runs fail (and be retried).
+    if matches!(trouble, Trouble::Sales(Fault::Unreachable) | Trouble::NewWebServiceKey) {
+        assert!(failed > 0, "no run failed: the trouble was not felt");
+    }
     if let Trouble::Sales(_) = trouble {
         assert!(proxy.injected() > 0, "the fault never hit a request");
     }
