@@ -135,12 +135,18 @@ impl Integration {
         Ok(Some(engine))
     }
 
-    /// The integration's failing recurring entries (waiting for their next retry, or left in
-    /// Error by an earlier version) run again at once: a new connection or new credentials may
-    /// be what they needed. Entries On Hold stay on hold. Returns how many.
+    /// The integration's failing entries (recurring ones waiting for their next retry, and a
+    /// full synchronization's steps waiting for theirs or in Error — refused credentials end a
+    /// step in Error at once) run again at once: a new connection or new credentials may be what
+    /// they needed. Entries On Hold stay on hold. Returns how many.
     pub(crate) async fn retry_failing_now(&self, why: &str) -> Result<u64, SyncError> {
         let mut n = 0;
-        for kind in [kontor_sync::jobs::INCREMENTAL, kontor_sync::jobs::PRUNE] {
+        let kinds = [
+            kontor_sync::jobs::INCREMENTAL,
+            kontor_sync::jobs::PRUNE,
+            kontor_sync::jobs::FULL_SYNC,
+        ];
+        for kind in kinds {
             n += self
                 .queue
                 .retry_failing_now(Some(kind))

@@ -10,6 +10,7 @@
 //! | `kontor sync full [--wait]`, `sync status`, `sync now [MAPPING]` | full and incremental synchronization |
 //! | `kontor couple MAPPING …`, `kontor uncouple MAPPING …` | couplings by hand or by matching |
 //! | `kontor bench sync --records N` | the synchronization benchmark (built with `--features bench`) |
+//! | `kontor bench soak --minutes M --rate R` | the soak benchmark: changes on both sides, lag and RSS (`--features bench`) |
 
 /// mimalloc rather than the system allocator: every request builds and drops many small JSON maps
 /// and strings, and glibc's malloc spent a quarter of the synchronization benchmark's CPU on them.
@@ -110,6 +111,15 @@ enum BenchCommand {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         args: Vec<String>,
     },
+    /// The soak benchmark: R changes a second on each side for M minutes; lag and RSS.
+    #[cfg(feature = "bench")]
+    Soak(bench::soak::SoakArgs),
+    /// The soak benchmark (this binary was built without it: see the message).
+    #[cfg(not(feature = "bench"))]
+    Soak {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
 }
 
 /// Logs to stderr at `default` level unless `RUST_LOG` says otherwise, as `format` says; no
@@ -193,6 +203,24 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 report.print_table();
+            }
+            Ok(())
+        }
+        #[cfg(not(feature = "bench"))]
+        Command::Bench { what: BenchCommand::Soak { .. } } => anyhow::bail!(
+            "this kontor was built without the benchmark: run it with \
+             `cargo run --release -p kontor --features bench -- bench soak …`"
+        ),
+        #[cfg(feature = "bench")]
+        Command::Bench { what: BenchCommand::Soak(args) } => {
+            init_tracing("warn");
+            let json = args.json;
+            let report = rt.block_on(bench::soak::run(args))?;
+            if json {
+                eprint!("{}", report.table());
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.table());
             }
             Ok(())
         }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +35,15 @@ pub struct World {
     pub clock: Arc<dyn Clock>,
     /// The integration user's Sales id.
     pub integration_user: Uuid,
+    /// The integration's credentials as setup got them: the Financials user's web service key,
+    /// the Sales application id and client secret.
+    pub fin_key: String,
+    pub sales_client_id: String,
+    pub sales_client_secret: String,
+    /// The Sales URL the integration was set up with and talks to: Sales itself, or the fault
+    /// proxy in front of it ([`World::start_behind_proxy`]).
+    pub sales_front: String,
+    pub proxy: Option<proxy::FaultProxy>,
 }
 
 pub fn id(kind: &str, n: usize) -> Uuid {
@@ -66,6 +77,23 @@ impl World {
         sales_url: &str,
         limits: Option<kontor_sales_server::Limits>,
         options: MappingOptions,
+    ) -> World {
+        World::start_inner(fin_url, sales_url, limits, options, false).await
+    }
+
+    /// [`World::start`] with a [`proxy::FaultProxy`] in front of Sales: the integration is set up
+    /// with the proxy's URL and all its Sales traffic (tokens included) goes through it; the
+    /// test's own Sales admin talks to Sales directly.
+    pub async fn start_behind_proxy(fin_url: &str, sales_url: &str) -> World {
+        World::start_inner(fin_url, sales_url, None, MappingOptions::default(), true).await
+    }
+
+    async fn start_inner(
+        fin_url: &str,
+        sales_url: &str,
+        limits: Option<kontor_sales_server::Limits>,
+        options: MappingOptions,
+        proxied: bool,
     ) -> World {
         let fin = kontor_financials_server::testing::spawn_for_test(fin_url).await;
         let config = kontor_sales_server::Config { limits, ..Default::default() };
@@ -133,13 +161,18 @@ impl World {
         assert!(status.is_success(), "client secret: {secret}");
         let client_secret = secret["ClientSecret"].as_str().unwrap().to_owned();
 
-        // Setup, as the guide does it.
+        // Setup, as the guide does it, with the Sales URL the integration is to use.
+        let proxy = match proxied {
+            true => Some(proxy::FaultProxy::start(&sales.base_url).await),
+            false => None,
+        };
+        let front = proxy.as_ref().map_or(sales.base_url.clone(), |p| p.url.clone());
         let fin_conn =
             ODataConnector::financials(&fin.base_url, fin.company_id, "INTEGRATION", &key);
         let sales_conn = ODataConnector::dataverse(
-            &sales.base_url,
+            &front,
             sales_tokens(
-                &sales.base_url,
+                &front,
                 Grant::ClientCredentials {
                     client_id: app_id.to_string(),
                     client_secret: Secret(client_secret.clone()),
@@ -157,24 +190,24 @@ impl World {
                 &key,
             ),
             sales: ODataConnector::dataverse(
-                &sales.base_url,
+                &front,
                 sales_tokens(
-                    &sales.base_url,
+                    &front,
                     Grant::ClientCredentials {
                         client_id: app_id.to_string(),
-                        client_secret: Secret(client_secret),
+                        client_secret: Secret(client_secret.clone()),
                     },
                 ),
             ),
             financials_root: fin.base_url.clone(),
             company_id: fin.company_id,
-            sales_root: sales.base_url.clone(),
+            sales_root: front.clone(),
         };
         let req = SetupRequest {
             financials_url: fin.base_url.clone(),
             company_id: fin.company_id,
             financials_user: "INTEGRATION".into(),
-            sales_url: sales.base_url.clone(),
+            sales_url: front.clone(),
             sales_user: app_id.to_string(),
             import_solution: true,
             admin: Some(AdminCredentials {
@@ -213,12 +246,24 @@ impl World {
             store,
             clock,
             integration_user,
+            fin_key: key,
+            sales_client_id: app_id.to_string(),
+            sales_client_secret: client_secret,
+            sales_front: front,
+            proxy,
         }
     }
 
     /// Seeds Financials with salespeople, currencies, units, customers with contacts, items,
     /// resources, price groups and prices; and Sales with one user per salesperson.
     pub async fn seed(&self, scale: Scale) {
+        self.seed_reference().await;
+        self.seed_customers(scale.customers).await;
+        self.seed_contacts_items_and_prices(scale).await;
+    }
+
+    /// Salespeople (with their Sales users), currencies and units of measure.
+    pub async fn seed_reference(&self) {
         let f = &self.fin_admin;
         put(f, "salespeople", "id", (0..5).map(|n| (id("sp", n), json!({"code": format!("SP{n}"), "displayName": format!("Seller {n}"), "email": format!("sp{n}@kontor.test")}))).collect()).await;
         put(
@@ -244,14 +289,23 @@ impl World {
                 .collect(),
         )
         .await;
-        let customers: Vec<(Uuid, Value)> = (0..scale.customers)
+    }
+
+    /// Customers `0..n` (after [`World::seed_reference`]).
+    pub async fn seed_customers(&self, n: usize) {
+        let customers: Vec<(Uuid, Value)> = (0..n)
             .map(|n| {
                 let currency = match n % 3 { 0 => "EUR", 1 => "GBP", _ => "" };
                 (id("cust", n), json!({"number": format!("C{n:05}"), "displayName": format!("Customer {n}"), "salespersonCode": format!("SP{}", n % 5),
                     "currencyCode": currency, "phoneNumber": format!("+47 {n:08}"), "email": format!("c{n}@example.com"), "city": "Oslo", "addressLine1": format!("Street {n}")}))
             })
             .collect();
-        put(f, "customers", "id", customers).await;
+        put(&self.fin_admin, "customers", "id", customers).await;
+    }
+
+    /// A company contact and a person per customer, items, resources, price groups and prices.
+    async fn seed_contacts_items_and_prices(&self, scale: Scale) {
+        let f = &self.fin_admin;
         let companies: Vec<(Uuid, Value)> =
             (0..scale.customers).map(|n| (id("company", n), json!({"number": format!("C{n:05}"), "type": "Company", "displayName": format!("Customer {n}")}))).collect();
         put(f, "contacts", "id", companies).await;

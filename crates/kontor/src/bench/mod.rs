@@ -22,6 +22,7 @@ pub mod raw_copy;
 pub mod report;
 pub mod rss;
 pub mod seed;
+pub mod soak;
 pub mod stack;
 
 use std::time::{Duration, Instant};
