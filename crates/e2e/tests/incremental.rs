@@ -256,6 +256,16 @@ async fn a_company_switched_to_essential_pauses_the_running_integration_and_suit
     tokio::time::sleep(Duration::from_millis(500)).await;
     let phone = field(&w.sales_admin, "accounts", "accountid", account, "telephone1").await;
     assert_ne!(phone, json!("+47 44444444"), "synchronized while Essential");
+    // A person's Run Full Synchronization and Start are refused with the same message.
+    let it =
+        kontor_integration::Integration::new(w.store.clone(), w.queue.clone(), w.clock.clone());
+    it.set_engine(w.engine.clone());
+    for (what, refused) in
+        [("review", it.full_sync_review().await.err()), ("start", it.start_full_sync().await.err())]
+    {
+        let refused = refused.unwrap_or_else(|| panic!("{what} is refused while Essential"));
+        assert!(refused.to_string().starts_with("The integration is paused"), "{what}: {refused}");
+    }
 
     // Suite again: the integration resumes by itself, without waiting out the backoff.
     experience("Suite").await;

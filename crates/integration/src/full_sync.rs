@@ -86,8 +86,10 @@ pub struct SyncNowRequest {
 impl Integration {
     /// Builds the review: one line per enabled mapping in dependency order with its
     /// recommendation (counting rows on both sides). Nothing starts yet.
+    /// Refused, with the Suite gate's message, while the company does not use Suite.
     pub async fn full_sync_review(&self) -> Result<Vec<ReviewLine>> {
         let engine = self.engine()?;
+        refuse_when_paused(&engine).await?;
         engine.prepare_full_sync().await?;
         self.full_sync_status().await
     }
@@ -96,6 +98,7 @@ impl Integration {
     /// one before it has finished).
     pub async fn start_full_sync(&self) -> Result<Vec<ReviewLine>> {
         let engine = self.engine()?;
+        refuse_when_paused(&engine).await?;
         engine.advance_full_sync(&self.queue).await?;
         self.full_sync_status().await
     }
@@ -128,5 +131,15 @@ impl Integration {
             Some(m) => engine.run_mapping(&m, Mode::Incremental).await?,
             None => engine.sync_now().await?,
         })
+    }
+}
+
+/// The Suite gate for a person's request (Run Full Synchronization, Start): refused with the
+/// gate's message while the company does not use Suite, so no review line starts that would
+/// only fail.
+async fn refuse_when_paused(engine: &kontor_sync::engine::Engine) -> Result<()> {
+    match engine.paused().await? {
+        Some(message) => Err(kontor_sync::SyncError::Refused(message).into()),
+        None => Ok(()),
     }
 }
