@@ -108,6 +108,10 @@ impl Engine {
         let set = self.store.mappings().await?;
         let mut out = Vec::new();
         for m in crate::review::dependency_order(&set) {
+            if m.name == crate::orders::ORDERS {
+                self.receive_sales_orders().await?;
+                self.settle_posted_orders().await?;
+            }
             for pass in m.direction.passes() {
                 out.push(self.run_pass(&set, m, pass, Mode::Incremental).await?);
             }
@@ -766,6 +770,11 @@ pub async fn in_queue_run<F: std::future::Future>(run_id: Uuid, work: F) -> F::O
 
 fn current_queue_run() -> Option<Uuid> {
     QUEUE_RUN.try_with(|r| *r).ok()
+}
+
+/// The job queue run the engine works for in this task, if any.
+pub(crate) fn queue_run() -> Option<Uuid> {
+    current_queue_run()
 }
 
 /// A finished job's message: the interrupted jobs it resumed, then its error if it failed.

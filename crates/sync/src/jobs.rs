@@ -413,6 +413,14 @@ impl Engine {
         let set = self.store.mappings().await?;
         let mut woken = Vec::new();
         for m in set.mappings.iter().filter(|m| m.enabled) {
+            if m.name == crate::orders::ORDERS && self.sales_orders_changed().await? {
+                queue
+                    .wake(INCREMENTAL, Some(&m.name))
+                    .await
+                    .map_err(|e| SyncError::Store(e.to_string()))?;
+                woken.push(m.name.clone());
+                continue;
+            }
             for pass in m.direction.passes() {
                 let side = pass.source();
                 let Some(token) = self.store.watermark(&m.name, side).await? else { continue };
@@ -582,6 +590,18 @@ impl IncrementalHandler {
             })?
             .clone();
         let mut idle = true;
+        if mapping.name == crate::orders::ORDERS {
+            // Orders submitted in Sales first, then the posted ones settled, then the passes.
+            let received = engine
+                .receive_sales_orders()
+                .await
+                .map_err(|e| pass_failed(&mapping.name, Pass::ToFinancials, e))?;
+            let settled = engine
+                .settle_posted_orders()
+                .await
+                .map_err(|e| pass_failed(&mapping.name, Pass::ToSales, e))?;
+            idle &= received.is_idle() && settled == 0;
+        }
         for pass in mapping.direction.passes() {
             let report = engine
                 .run_pass(&set, &mapping, pass, Mode::Incremental)
