@@ -2,7 +2,8 @@
 //! both servers, the recurring entries and the watcher: an order submitted in Sales becomes a
 //! released Financials order with its lines within seconds, its name the External Document No.
 //! and the Financials number written back; orders still active stay in Sales; Post Ship and
-//! Invoice sets the Sales order Invoiced without a "coupled to a deleted record" error; an
+//! Invoice sets the Sales order Invoiced without a "coupled to a deleted record" error and the
+//! posted invoice reaches Sales with its lines; an
 //! order for an account or a product that is not coupled fails naming it, creates nothing, and
 //! goes through once coupled.
 
@@ -92,7 +93,9 @@ async fn sales_orders_story(fin_url: String, sales_url: String) {
     let w = World::start(&fin_url, &sales_url, None).await;
     w.seed(Scale { customers: 3, items: 3 }).await;
     w.full_sync().await;
-    for name in ["SALESORDER-ORDER", "SOLINE-ORDERDETAIL", "POSTEDSALESINV-INV"] {
+    for name in
+        ["SALESORDER-ORDER", "SOLINE-ORDERDETAIL", "POSTEDSALESINV-INV", "POSTEDSALESLINE-INV"]
+    {
         let mut m = w.store.mapping(name).await.unwrap();
         m.enabled = true;
         w.store.save_mapping(&m, chrono::Utc::now()).await.unwrap();
@@ -200,6 +203,45 @@ async fn sales_orders_story(fin_url: String, sales_url: String) {
     })
     .await;
     println!("posted in Financials → Invoiced in Sales: {took:.2?}");
+    // 3. The posted invoice reaches Sales with both lines.
+    let (fin_invoice, fin_invoice_id) = all(&w.fin_admin, "salesInvoices", "id")
+        .await
+        .into_iter()
+        .find(|(_, i)| i["orderId"] == json!(fin_order.to_string()))
+        .map(|(k, i)| (i, k))
+        .expect("a posted invoice");
+    let ((invoice, details), took) =
+        within_a_step("the Sales invoice with its lines", &w, || async {
+            let pair = w
+                .store
+                .couplings_for("POSTEDSALESINV-INV", Side::Financials, &[fin_invoice_id])
+                .await
+                .unwrap();
+            let invoice_id = pair.first()?.sales_id;
+            let invoice = all(&w.sales_admin, "invoices", "invoiceid").await.remove(&invoice_id)?;
+            let details: Vec<_> = all(&w.sales_admin, "invoicedetails", "invoicedetailid")
+                .await
+                .into_values()
+                .filter(|d| d["_invoiceid_value"] == json!(invoice_id.to_string()))
+                .collect();
+            (details.len() == 2).then_some((invoice, details))
+        })
+        .await;
+    println!("posted in Financials → Sales invoice with lines: {took:.2?}");
+    assert_eq!(invoice["invoicenumber"], fin_invoice["number"]);
+    assert_eq!(invoice["_customerid_value"], json!(account.to_string()));
+    let mut products: Vec<String> =
+        details.iter().map(|d| d["_productid_value"].as_str().unwrap_or("").to_owned()).collect();
+    products.sort();
+    let mut want_products = vec![p0.to_string(), p1.to_string()];
+    want_products.sort();
+    assert_eq!(products, want_products, "{details:?}");
+    let total: f64 = details.iter().map(|d| d["extendedamount"].as_f64().unwrap_or(0.0)).sum();
+    assert!(
+        kontor_sync::value::same(&json!(total), &fin_invoice["totalAmountIncludingTax"]),
+        "{details:?} {fin_invoice:?}"
+    );
+
     tokio::time::sleep(Duration::from_millis(800)).await;
     let errors = w.errors().await;
     assert!(!errors.iter().any(|e| e.contains("deleted")), "{errors:?}");

@@ -29,6 +29,10 @@ pub const INCREMENTAL: &str = "sync.incremental";
 /// failures; failed ones are kept, as in Business Central).
 pub const PRUNE: &str = "sync.prune";
 
+/// (document mapping, its lines' mapping): the lines' passes run right after the document's in
+/// its incremental entry, so lines never wait a run for their document's coupling.
+const CHILD_MAPPINGS: &[(&str, &str)] = &[("POSTEDSALESINV-INV", "POSTEDSALESLINE-INV")];
+
 /// How long synch jobs without failures are kept.
 pub const KEEP_JOBS_FOR: chrono::Duration = chrono::Duration::days(7);
 
@@ -608,6 +612,20 @@ impl IncrementalHandler {
                 .await
                 .map_err(|e| pass_failed(&mapping.name, pass, e))?;
             idle &= report.counters.is_idle();
+        }
+        // A document's lines follow it in the same run (Business Central's child mappings).
+        for (parent, child) in CHILD_MAPPINGS {
+            if *parent != mapping.name {
+                continue;
+            }
+            let Some(child) = set.get(child).filter(|c| c.enabled) else { continue };
+            for pass in child.direction.passes() {
+                let report = engine
+                    .run_pass(&set, child, pass, Mode::Incremental)
+                    .await
+                    .map_err(|e| pass_failed(&child.name, pass, e))?;
+                idle &= report.counters.is_idle();
+            }
         }
         Ok(if idle { Outcome::Idle } else { Outcome::Finished })
     }
