@@ -30,8 +30,14 @@ pub const INCREMENTAL: &str = "sync.incremental";
 pub const PRUNE: &str = "sync.prune";
 
 /// (document mapping, its lines' mapping): the lines' passes run right after the document's in
-/// its incremental entry, so lines never wait a run for their document's coupling.
+/// its incremental entry (the lines have no entry of their own; a change of theirs wakes the
+/// document's), so lines never wait a run for their document's coupling.
 const CHILD_MAPPINGS: &[(&str, &str)] = &[("POSTEDSALESINV-INV", "POSTEDSALESLINE-INV")];
+
+/// The document mapping whose entry runs the child mapping `name`, if it is one.
+fn parent_of(name: &str) -> Option<&'static str> {
+    CHILD_MAPPINGS.iter().find(|(_, c)| *c == name).map(|(p, _)| *p)
+}
 
 /// How long synch jobs without failures are kept.
 pub const KEEP_JOBS_FOR: chrono::Duration = chrono::Duration::days(7);
@@ -393,7 +399,8 @@ impl Engine {
             .await
             .map_err(|e| SyncError::Store(e.to_string()))?;
         let set = self.store.mappings().await?;
-        for m in set.mappings.iter().filter(|m| m.enabled) {
+        // A child mapping runs in its document's entry, not in one of its own.
+        for m in set.mappings.iter().filter(|m| m.enabled && parent_of(&m.name).is_none()) {
             queue
                 .ensure_recurring(
                     NewJob::recurring(INCREMENTAL, &m.name, json!({ "mapping": m.name }), every)
@@ -434,7 +441,7 @@ impl Engine {
                     .await?;
                 if !page.changes.is_empty() {
                     queue
-                        .wake(INCREMENTAL, Some(&m.name))
+                        .wake(INCREMENTAL, Some(parent_of(&m.name).unwrap_or(&m.name)))
                         .await
                         .map_err(|e| SyncError::Store(e.to_string()))?;
                     woken.push(m.name.clone());
