@@ -3,9 +3,9 @@
 //! released Financials order with its lines within seconds, its name the External Document No.
 //! and the Financials number written back; orders still active stay in Sales; Post Ship and
 //! Invoice sets the Sales order Invoiced without a "coupled to a deleted record" error and the
-//! posted invoice reaches Sales with its lines; an
-//! order for an account or a product that is not coupled fails naming it, creates nothing, and
-//! goes through once coupled.
+//! posted invoice reaches Sales with its lines; an order for an account or a product that is
+//! not coupled, or with a line Financials refuses, fails naming it and creates nothing; a
+//! coupled account's order goes through on the next run.
 
 mod common;
 
@@ -267,15 +267,28 @@ async fn sales_orders_story(fin_url: String, sales_url: String) {
         true,
     )
     .await;
-    within_a_step("both refusals in the job errors", &w, || async {
+    // A line Financials refuses (its item is blocked): the order written so far is deleted again.
+    let p2 = sales_id(&w, "ITEM-PRODUCT", id("item", 2)).await;
+    put(&w.fin_admin, "items", "id", vec![(id("item", 2), json!({"blocked": true}))]).await;
+    sales_order(
+        &w,
+        id("so", 4),
+        "SO-BLOCKED",
+        account,
+        &[(id("sol", 6), p0, 1), (id("sol", 7), p2, 1)],
+        true,
+    )
+    .await;
+    within_a_step("the three refusals in the job errors", &w, || async {
         let errors = w.errors().await;
         let named = |what: &str| errors.iter().any(|e| e.starts_with("SALESORDER-ORDER") && e.contains(what));
         (named(&format!("'SO-STRANGER' ({}) is for the account 'Not Coupled Ltd' ({stranger}), which is not coupled", id("so", 2)))
-            && named(&format!("'SO-LOOSE' ({}) cannot be created in Financials: the product 'Loose Product' ({loose}) is not coupled", id("so", 3))))
+            && named(&format!("'SO-LOOSE' ({}) cannot be created in Financials: the product 'Loose Product' ({loose}) is not coupled", id("so", 3)))
+            && named(&format!("'SO-BLOCKED' ({}): Financials refused the line {}", id("so", 4), id("sol", 7))))
         .then_some(())
     })
     .await;
-    for name in ["SO-STRANGER", "SO-LOOSE"] {
+    for name in ["SO-STRANGER", "SO-LOOSE", "SO-BLOCKED"] {
         assert!(fin_order_named(&w, name).await.is_none(), "{name}: nothing half-created");
     }
     let fin_lines = all(&w.fin_admin, "salesOrderLines", "id").await;
@@ -301,6 +314,7 @@ async fn sales_orders_story(fin_url: String, sales_url: String) {
             .is_some_and(|(_, o)| o["customerId"] == json!(id("cust", 9).to_string()))
     );
     assert!(fin_order_named(&w, "SO-LOOSE").await.is_none());
+    assert!(fin_order_named(&w, "SO-BLOCKED").await.is_none());
 
     stop.send(true).unwrap();
     for h in handles {
