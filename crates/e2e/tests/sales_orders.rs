@@ -140,6 +140,13 @@ async fn sales_orders_story(fin_url: String, sales_url: String) {
 
     // 1. An active order stays in Sales; a submitted one becomes a released Financials order.
     sales_order(&w, id("so", 0), "SO-ACTIVE", account, &[(id("sol", 0), p0, 1)], false).await;
+    put(
+        &w.sales_admin,
+        "salesorders",
+        "salesorderid",
+        vec![(id("so", 1), json!({"shipto_city": "Bergen"}))],
+    )
+    .await;
     sales_order(
         &w,
         id("so", 1),
@@ -156,6 +163,7 @@ async fn sales_orders_story(fin_url: String, sales_url: String) {
         .await;
     println!("submitted in Sales → released in Financials: {took:.2?}");
     assert_eq!(order["customerId"], json!(id("cust", 0).to_string()), "{order:?}");
+    assert_eq!(order["shipToCity"], json!("Bergen"), "the ship-to typed in Sales: {order:?}");
     let lines: Vec<_> = all(&w.fin_admin, "salesOrderLines", "id")
         .await
         .into_values()
@@ -180,7 +188,9 @@ async fn sales_orders_story(fin_url: String, sales_url: String) {
     );
     let (_, took) = within_a_step("the Financials number written back", &w, || async {
         let so = all(&w.sales_admin, "salesorders", "salesorderid").await.remove(&id("so", 1))?;
-        (so["kontor_financialsordernumber"] == order["number"]).then_some(())
+        (so["kontor_financialsordernumber"] == order["number"]
+            && so["shipto_city"] == json!("Bergen"))
+        .then_some(())
     })
     .await;
     println!("Financials number back in Sales: {took:.2?}");

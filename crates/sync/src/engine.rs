@@ -62,6 +62,9 @@ pub struct Engine {
     pub settings: ConnectionSettings,
     pub clock: Arc<dyn Clock>,
     pub options: EngineOptions,
+    /// One run of the sales orders received from Sales at a time in this process (a recurring
+    /// entry and *Synchronize Modified Records* would otherwise write the same order twice).
+    pub(crate) orders_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Engine {
@@ -72,7 +75,15 @@ impl Engine {
         settings: ConnectionSettings,
         clock: Arc<dyn Clock>,
     ) -> Engine {
-        Engine { store, financials, sales, settings, clock, options: EngineOptions::default() }
+        Engine {
+            store,
+            financials,
+            sales,
+            settings,
+            clock,
+            options: EngineOptions::default(),
+            orders_lock: Arc::default(),
+        }
     }
 
     pub fn connector(&self, side: Side) -> &Arc<dyn Connector> {

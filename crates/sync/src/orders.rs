@@ -6,7 +6,8 @@
 //!   coupled account, with lines of coupled products, becomes a *Released* Financials sales order
 //!   with its lines (priced by Financials), created as the integration user (the connection has
 //!   no separate designated sales order user yet); the Sales order's name becomes the External
-//!   Document No.; the order and its lines are coupled; the Financials order number is written
+//!   Document No.; its ship-to, requested delivery date and discount are carried over; the order
+//!   and its lines are coupled; the Financials order number is written
 //!   back to the Sales order (`kontor_financialsordernumber`). An order that cannot be created
 //!   fails naming the record, leaves nothing in Financials (a partly written order is deleted
 //!   again), and is tried again on every run until it goes through (a skipped one silently,
@@ -73,6 +74,7 @@ impl Engine {
     /// Creates the Financials orders of Sales orders submitted since the last run (and of those
     /// that failed before). See the module docs. Does nothing while SALESORDER-ORDER is disabled.
     pub async fn receive_sales_orders(&self) -> Result<Counters, SyncError> {
+        let _one_at_a_time = self.orders_lock.lock().await;
         let set = self.store.mappings().await?;
         if !set.get(ORDERS).is_some_and(|m| m.enabled) {
             return Ok(Counters::default());
@@ -310,7 +312,7 @@ impl Engine {
         }
 
         // Header, lines, release; anything refused deletes what was written.
-        let mut header = Record::new();
+        let mut header = order_header(&self.store.mapping(ORDERS).await?, &order.fields);
         header.insert("customerId".into(), json!(customer));
         header.insert("externalDocumentNumber".into(), json!(name));
         if let Some(refused) =
@@ -424,6 +426,7 @@ impl Engine {
     /// Sets the Sales orders of orders posted since the last run *Invoiced* and removes their
     /// couplings (the order and its lines). See the module docs. Returns how many were set.
     pub async fn settle_posted_orders(&self) -> Result<u64, SyncError> {
+        let _one_at_a_time = self.orders_lock.lock().await;
         let set = self.store.mappings().await?;
         if !set.get(ORDERS).is_some_and(|m| m.enabled) {
             return Ok(0);
@@ -487,6 +490,34 @@ impl Engine {
         }
         Ok(settled)
     }
+}
+
+/// The Financials header fields of a Sales order: the values of SALESORDER-ORDER's plain field
+/// mappings (no lookup, constant or transformation; not insert-only) that the Sales order has —
+/// ship-to, requested delivery date, discount — so the order's own Financials → Sales pass
+/// finds them as typed in Sales. Date-times go to date fields as their date.
+fn order_header(mapping: &crate::mapping::TableMapping, sales: &Record) -> Record {
+    let mut out = Record::new();
+    for f in &mapping.fields {
+        let (Some(fin), Some(col)) = (&f.financials, &f.sales) else { continue };
+        if !f.enabled
+            || f.insert_only
+            || f.lookup.is_some()
+            || f.constant.is_some()
+            || f.transformation.is_some()
+        {
+            continue;
+        }
+        let Some(v) = sales.get(col).filter(|v| !v.is_null()) else { continue };
+        let v = match v.as_str() {
+            Some(t) if fin.ends_with("Date") && t.len() > 10 && t.as_bytes()[10] == b'T' => {
+                json!(t[..10])
+            }
+            _ => v.clone(),
+        };
+        out.insert(fin.clone(), v);
+    }
+    out
 }
 
 fn refusal(out: Vec<WriteOutcome>) -> Option<String> {
