@@ -658,6 +658,38 @@ impl Connector for ODataConnector {
         })
     }
 
+    /// `$filter={parent} eq {parent_id}`, following `@odata.nextLink`.
+    fn children<'a>(
+        &'a self,
+        table: &'a TableRef,
+        parent: &'a str,
+        parent_id: Uuid,
+    ) -> BoxFuture<'a, Result<Vec<Row>, ConnectorError>> {
+        Box::pin(async move {
+            let filter = format!("{parent} eq {parent_id}");
+            let mut url = format!("{}{}?$filter={}", self.base, table.set, urlencode(&filter));
+            if !table.select.is_empty() {
+                url.push_str("&$select=");
+                url.push_str(&table.select.join(","));
+            }
+            let mut out = Vec::new();
+            loop {
+                let mut v = self.get_json(&url, Some("odata.maxpagesize=5000")).await?;
+                out.extend(take_values(&mut v).into_iter().filter_map(
+                    |r| match self.row(table, r) {
+                        Some(Change::Upsert(row)) => Some(row),
+                        _ => None,
+                    },
+                ));
+                match v["@odata.nextLink"].as_str() {
+                    Some(next) => url = next.to_owned(),
+                    None => break,
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// `$filter=contains(f,'text') or …&$top=top` (quotes in `text` doubled).
     fn search<'a>(
         &'a self,

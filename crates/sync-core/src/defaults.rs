@@ -102,6 +102,7 @@ pub const DEFAULT_MAPPING_NAMES: &[&str] = &[
     "SALESORDER-ORDER",
     "SOLINE-ORDERDETAIL",
     "POSTEDSALESINV-INV",
+    "POSTEDSALESLINE-INV",
 ];
 
 /// The default mapping set. Document mappings (sales orders, posted invoices) are defined but
@@ -578,6 +579,56 @@ pub fn default_mappings() -> MappingSet {
                 ]
                 .concat(),
             );
+            // Every posted invoice is created in Sales, also on incremental runs.
+            m.synch_only_coupled = false;
+            m.enabled = false;
+            m
+        },
+        // Sales Invoice Line -> invoicedetail: the item and resource lines of posted invoices,
+        // each under its invoice's coupled Sales invoice (disabled with it by default).
+        {
+            let mut m = mapping(
+                "POSTEDSALESLINE-INV",
+                side(
+                    "salesInvoiceLines",
+                    "id",
+                    "Posted sales invoice line",
+                    "description",
+                    Some("lineType eq 'Item' or lineType eq 'Resource'"),
+                ),
+                side(
+                    "invoicedetails",
+                    "invoicedetailid",
+                    "Sales invoice product",
+                    "invoicedetailname",
+                    None,
+                ),
+                "posted sales invoice lines",
+                To,
+                "POSTEDSALESINV-INV",
+                RecommendationRule::Default,
+                vec![
+                    F::new("documentId", "_invoiceid_value", To)
+                        .lookup("POSTEDSALESINV-INV", "id", "invoiceid", "invoices")
+                        .insert_only(),
+                    F::new("itemId", "_productid_value", To)
+                        .lookup("ITEM-PRODUCT", "id", "productid", "products")
+                        .when("lineType", &[json!("Item")]),
+                    F::new("lineObjectNumber", "_productid_value", To)
+                        .lookup("RESOURCE-PRODUCT", "number", "productid", "products")
+                        .when("lineType", &[json!("Resource")]),
+                    F::new("sequence", "lineitemnumber", To),
+                    F::new("description", "invoicedetailname", To),
+                    F::new("quantity", "quantity", To),
+                    F::new("quantity", "quantityshipped", To),
+                    F::new("unitPrice", "priceperunit", To),
+                    F::new("amountExcludingTax", "baseamount", To),
+                    F::new("totalTaxAmount", "tax", To),
+                    F::new("amountIncludingTax", "extendedamount", To),
+                    F::constant(Side::Sales, "ispriceoverridden", json!(true)),
+                ],
+            );
+            m.synch_only_coupled = false;
             m.enabled = false;
             m
         },

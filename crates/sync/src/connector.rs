@@ -89,6 +89,23 @@ pub trait Connector: Send + Sync {
         Box::pin(async move { Ok(None) })
     }
 
+    /// The rows of `table` whose `parent` column holds `parent_id` (the lines of one document:
+    /// `salesorderdetails` by `_salesorderid_value`). By default the request is rejected.
+    fn children<'a>(
+        &'a self,
+        table: &'a TableRef,
+        parent: &'a str,
+        parent_id: Uuid,
+    ) -> BoxFuture<'a, Result<Vec<Row>, ConnectorError>> {
+        let _ = parent_id;
+        Box::pin(async move {
+            Err(ConnectorError::Rejected {
+                side: self.side(),
+                message: format!("{}: {} cannot be read by {parent}", table.set, self.side()),
+            })
+        })
+    }
+
     /// The values of the option set column `column` of entity set `set` (option mappings).
     /// Only Sales has option sets: by default the request is rejected.
     fn options<'a>(

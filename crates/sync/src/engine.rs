@@ -74,6 +74,9 @@ pub struct Engine {
     pub settings: ConnectionSettings,
     pub clock: Arc<dyn Clock>,
     pub options: EngineOptions,
+    /// One run of the sales orders received from Sales at a time in this process (a recurring
+    /// entry and *Synchronize Modified Records* would otherwise write the same order twice).
+    pub(crate) orders_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Engine {
@@ -84,7 +87,15 @@ impl Engine {
         settings: ConnectionSettings,
         clock: Arc<dyn Clock>,
     ) -> Engine {
-        Engine { store, financials, sales, settings, clock, options: EngineOptions::default() }
+        Engine {
+            store,
+            financials,
+            sales,
+            settings,
+            clock,
+            options: EngineOptions::default(),
+            orders_lock: Arc::default(),
+        }
     }
 
     /// The Suite gate: why synchronization is paused now (the Financials company does not use
@@ -185,6 +196,10 @@ impl Engine {
         let set = self.store.mappings().await?;
         let mut out = Vec::new();
         for m in crate::review::dependency_order(&set) {
+            if m.name == crate::orders::ORDERS {
+                self.receive_sales_orders().await?;
+                self.settle_posted_orders().await?;
+            }
             for pass in m.direction.passes() {
                 out.push(self.run_pass(&set, m, pass, Mode::Incremental).await?);
             }
@@ -847,4 +862,9 @@ pub async fn in_queue_run<F: std::future::Future>(run_id: Uuid, work: F) -> F::O
 
 fn current_queue_run() -> Option<Uuid> {
     QUEUE_RUN.try_with(|r| *r).ok()
+}
+
+/// The job queue run the engine works for in this task, if any.
+pub(crate) fn queue_run() -> Option<Uuid> {
+    current_queue_run()
 }

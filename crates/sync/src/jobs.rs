@@ -29,6 +29,16 @@ pub const INCREMENTAL: &str = "sync.incremental";
 /// failures; failed ones are kept, as in Business Central).
 pub const PRUNE: &str = "sync.prune";
 
+/// (document mapping, its lines' mapping): the lines' passes run right after the document's in
+/// its incremental entry (the lines have no entry of their own; a change of theirs wakes the
+/// document's), so lines never wait a run for their document's coupling.
+const CHILD_MAPPINGS: &[(&str, &str)] = &[("POSTEDSALESINV-INV", "POSTEDSALESLINE-INV")];
+
+/// The document mapping whose entry runs the child mapping `name`, if it is one.
+fn parent_of(name: &str) -> Option<&'static str> {
+    CHILD_MAPPINGS.iter().find(|(_, c)| *c == name).map(|(p, _)| *p)
+}
+
 /// How long synch jobs without failures are kept.
 pub const KEEP_JOBS_FOR: chrono::Duration = chrono::Duration::days(7);
 
@@ -389,7 +399,8 @@ impl Engine {
             .await
             .map_err(|e| SyncError::Store(e.to_string()))?;
         let set = self.store.mappings().await?;
-        for m in set.mappings.iter().filter(|m| m.enabled) {
+        // A child mapping runs in its document's entry, not in one of its own.
+        for m in set.mappings.iter().filter(|m| m.enabled && parent_of(&m.name).is_none()) {
             queue
                 .ensure_recurring(
                     NewJob::recurring(INCREMENTAL, &m.name, json!({ "mapping": m.name }), every)
@@ -413,6 +424,14 @@ impl Engine {
         let set = self.store.mappings().await?;
         let mut woken = Vec::new();
         for m in set.mappings.iter().filter(|m| m.enabled) {
+            if m.name == crate::orders::ORDERS && self.sales_orders_changed().await? {
+                queue
+                    .wake(INCREMENTAL, Some(&m.name))
+                    .await
+                    .map_err(|e| SyncError::Store(e.to_string()))?;
+                woken.push(m.name.clone());
+                continue;
+            }
             for pass in m.direction.passes() {
                 let side = pass.source();
                 let Some(token) = self.store.watermark(&m.name, side).await? else { continue };
@@ -422,7 +441,7 @@ impl Engine {
                     .await?;
                 if !page.changes.is_empty() {
                     queue
-                        .wake(INCREMENTAL, Some(&m.name))
+                        .wake(INCREMENTAL, Some(parent_of(&m.name).unwrap_or(&m.name)))
                         .await
                         .map_err(|e| SyncError::Store(e.to_string()))?;
                     woken.push(m.name.clone());
@@ -620,12 +639,38 @@ impl IncrementalHandler {
             })?
             .clone();
         let mut idle = true;
+        if mapping.name == crate::orders::ORDERS {
+            // Orders submitted in Sales first, then the posted ones settled, then the passes.
+            let received = engine
+                .receive_sales_orders()
+                .await
+                .map_err(|e| pass_failed(&mapping.name, Pass::ToFinancials, e))?;
+            let settled = engine
+                .settle_posted_orders()
+                .await
+                .map_err(|e| pass_failed(&mapping.name, Pass::ToSales, e))?;
+            idle &= received.is_idle() && settled == 0;
+        }
         for pass in mapping.direction.passes() {
             let report = engine
                 .run_pass(&set, &mapping, pass, Mode::Incremental)
                 .await
                 .map_err(|e| pass_failed(&mapping.name, pass, e))?;
             idle &= report.counters.is_idle();
+        }
+        // A document's lines follow it in the same run (Business Central's child mappings).
+        for (parent, child) in CHILD_MAPPINGS {
+            if *parent != mapping.name {
+                continue;
+            }
+            let Some(child) = set.get(child).filter(|c| c.enabled) else { continue };
+            for pass in child.direction.passes() {
+                let report = engine
+                    .run_pass(&set, child, pass, Mode::Incremental)
+                    .await
+                    .map_err(|e| pass_failed(&child.name, pass, e))?;
+                idle &= report.counters.is_idle();
+            }
         }
         Ok(if idle { Outcome::Idle } else { Outcome::Finished })
     }

@@ -14,6 +14,8 @@
 //!   priorities, case sensitivity, create when no match, synchronize after coupling).
 //! - [`coupled`]: Set Up Coupling's *create in Sales*, and the resolutions of the Coupled Data
 //!   Synchronization Errors (retry, a side wins, restore the deleted record, remove the coupling).
+//! - [`orders`]: sales orders submitted in Sales become released Financials orders; posted
+//!   orders set their Sales order Invoiced.
 //! - [`setup`]: connection setup; [`credentials`]: the integration's credentials, stored sealed.
 //!
 //! The pure half — mappings, defaults, the planner, values, filters, matching, the review rules,
@@ -35,6 +37,7 @@ pub mod error;
 pub mod jobs;
 pub mod memory;
 pub mod options;
+pub mod orders;
 pub mod setup;
 pub mod store;
 

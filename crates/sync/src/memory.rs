@@ -291,6 +291,28 @@ impl Connector for MemoryConnector {
         })
     }
 
+    fn children<'a>(
+        &'a self,
+        table: &'a TableRef,
+        parent: &'a str,
+        parent_id: Uuid,
+    ) -> BoxFuture<'a, Result<Vec<Row>, ConnectorError>> {
+        Box::pin(async move {
+            let st = self.state.lock().unwrap();
+            let Some(t) = st.tables.get(&table.set) else { return Ok(vec![]) };
+            let want = Value::String(parent_id.to_string());
+            Ok(t.rows
+                .iter()
+                .filter(|(_, (_, r))| r.get(parent) == Some(&want))
+                .map(|(id, (_, r))| {
+                    let mut r = r.clone();
+                    r.insert(table.key.clone(), Value::String(id.to_string()));
+                    Row::new(*id, r)
+                })
+                .collect())
+        })
+    }
+
     fn count<'a>(&'a self, table: &'a TableRef) -> BoxFuture<'a, Result<u64, ConnectorError>> {
         Box::pin(async move {
             let st = self.state.lock().unwrap();
