@@ -17,7 +17,6 @@ use kontor_financials::model::sets;
 use kontor_financials::service::{self, Actor};
 use kontor_financials::{FinError, query};
 use kontor_odata::query::QueryOptions;
-use serde::Deserialize;
 use serde_json::Value as Json;
 use uuid::Uuid;
 
@@ -219,18 +218,6 @@ fn text(r: &serde_json::Map<String, Json>, name: &str) -> String {
 
 // ----- the list -----------------------------------------------------------------------------
 
-#[derive(Debug, Default, Deserialize)]
-struct ListQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    sort: String,
-    #[serde(default)]
-    dir: String,
-    #[serde(default)]
-    page: String,
-}
-
 struct Row {
     href: String,
     number: String,
@@ -265,17 +252,6 @@ struct ListPage<'a> {
     next: Option<String>,
 }
 
-fn list_href(d: &Doc, q: &str, sort: &str, dir: &str, page: u64) -> String {
-    let mut pairs = vec![("sort", sort.to_owned()), ("dir", dir.to_owned())];
-    if !q.is_empty() {
-        pairs.insert(0, ("q", q.to_owned()));
-    }
-    if page > 1 {
-        pairs.push(("page", page.to_string()));
-    }
-    format!("{}?{}", d.base(), serde_urlencoded::to_string(pairs).unwrap_or_default())
-}
-
 async fn list(
     d: &'static Doc,
     state: WebState,
@@ -283,7 +259,7 @@ async fn list(
     raw: Option<String>,
 ) -> Result<Response, WebError> {
     s.require(Page::SalesDocuments)?;
-    let lq: ListQuery =
+    let lq: crate::paging::ListQuery =
         serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     let q = lq.q.trim();
     let (sort, property, _) =
@@ -318,7 +294,7 @@ async fn list(
             let next_dir = if here && dir == "asc" { "desc" } else { "asc" };
             Head {
                 caption,
-                href: list_href(d, q, p, next_dir, 1),
+                href: crate::paging::list_href(&d.base(), q, p, next_dir, 1),
                 current: here.then_some(if dir == "asc" { "ascending" } else { "descending" }),
             }
         })
@@ -336,8 +312,12 @@ async fn list(
         sort,
         dir,
         page: page_no,
-        previous: (page_no > 1).then(|| list_href(d, q, sort, dir, page_no - 1)),
-        next: found.next_skiptoken.is_some().then(|| list_href(d, q, sort, dir, page_no + 1)),
+        previous: (page_no > 1)
+            .then(|| crate::paging::list_href(&d.base(), q, sort, dir, page_no - 1)),
+        next: found
+            .next_skiptoken
+            .is_some()
+            .then(|| crate::paging::list_href(&d.base(), q, sort, dir, page_no + 1)),
     };
     page(&s.ctx, d.list_title, &view)
 }

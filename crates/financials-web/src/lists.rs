@@ -156,19 +156,6 @@ impl Names {
     }
 }
 
-/// The list's query string: search text, sort column, direction, page.
-#[derive(Debug, Default, Deserialize)]
-struct ListQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    sort: String,
-    #[serde(default)]
-    dir: String,
-    #[serde(default)]
-    page: String,
-}
-
 struct Row {
     href: String,
     /// The first column's value (the link to the card), then the others.
@@ -226,17 +213,6 @@ async fn couplings(
     Ok(pairs.into_iter().map(|p| (p.financials_id, p.sales_id)).collect())
 }
 
-fn list_href(t: &Table, q: &str, sort: &str, dir: &str, page: u64) -> String {
-    let mut pairs = vec![("sort", sort.to_owned()), ("dir", dir.to_owned())];
-    if !q.is_empty() {
-        pairs.insert(0, ("q", q.to_owned()));
-    }
-    if page > 1 {
-        pairs.push(("page", page.to_string()));
-    }
-    format!("{}?{}", t.base(), serde_urlencoded::to_string(pairs).unwrap_or_default())
-}
-
 async fn render_list(
     t: &Table,
     state: &WebState,
@@ -245,7 +221,8 @@ async fn render_list(
     message: Option<String>,
     error: Option<String>,
 ) -> Result<Response, WebError> {
-    let lq: ListQuery = serde_urlencoded::from_str(raw.unwrap_or("")).unwrap_or_default();
+    let lq: crate::paging::ListQuery =
+        serde_urlencoded::from_str(raw.unwrap_or("")).unwrap_or_default();
     let q = lq.q.trim();
     let sortable: Vec<(&str, &str)> =
         t.columns.iter().filter_map(|c| Some((c.sort?, c.property))).collect();
@@ -293,7 +270,7 @@ async fn render_list(
             let next_dir = if here && dir == "asc" { "desc" } else { "asc" };
             Head {
                 caption: c.caption,
-                href: Some(list_href(t, q, p, next_dir, 1)),
+                href: Some(crate::paging::list_href(&t.base(), q, p, next_dir, 1)),
                 current: here.then_some(if dir == "asc" { "ascending" } else { "descending" }),
             }
         })
@@ -306,8 +283,12 @@ async fn render_list(
         dir,
         page: page_no,
         heads,
-        previous: (page_no > 1).then(|| list_href(t, q, sort, dir, page_no - 1)),
-        next: found.next_skiptoken.is_some().then(|| list_href(t, q, sort, dir, page_no + 1)),
+        previous: (page_no > 1)
+            .then(|| crate::paging::list_href(&t.base(), q, sort, dir, page_no - 1)),
+        next: found
+            .next_skiptoken
+            .is_some()
+            .then(|| crate::paging::list_href(&t.base(), q, sort, dir, page_no + 1)),
         can_couple: s.may(Page::CustomerCoupling),
         csrf: s.csrf(),
         message,

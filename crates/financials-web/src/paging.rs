@@ -5,6 +5,8 @@ use kontor_financials::model::model;
 use kontor_financials::service;
 use kontor_odata::query::{QueryOptions, percent_encode};
 
+use serde::Deserialize;
+
 use crate::render::WebError;
 
 /// Rows per page of a list.
@@ -41,4 +43,29 @@ pub fn page_query(
 /// The page number a query string asks for (1 when absent or not a number).
 pub fn page_number(text: &str) -> u64 {
     text.parse::<u64>().unwrap_or(1).clamp(1, 1_000_000)
+}
+
+/// A list's query string: search text, sort column, direction, page.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub dir: String,
+    #[serde(default)]
+    pub page: String,
+}
+
+/// The address of a list at `base` searched for `q`, sorted by `sort` in `dir`, on `page`.
+pub fn list_href(base: &str, q: &str, sort: &str, dir: &str, page: u64) -> String {
+    let mut pairs = vec![("sort", sort.to_owned()), ("dir", dir.to_owned())];
+    if !q.is_empty() {
+        pairs.insert(0, ("q", q.to_owned()));
+    }
+    if page > 1 {
+        pairs.push(("page", page.to_string()));
+    }
+    format!("{base}?{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
 }
