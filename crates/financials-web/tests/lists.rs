@@ -138,40 +138,43 @@ async fn seed(s: &Setup) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_list_and_card_renders_the_demo_data_as_its_snapshot() {
-    let (_dir, s) = fresh().await;
-    seed(&s).await;
-    let mut c = signed_in(&s, "ADMIN", ADMIN_PASSWORD).await;
-    // (table slug, a record of it for the card)
-    let cards = [
-        ("contacts", id(5, 0)),
-        ("items", id(6, 1)),
-        ("salespeople", id(3, 1)),
-        ("currencies", id(1, 2)),
-        ("units-of-measure", id(2, 1)),
-        ("customer-price-groups", id(4, 2)),
-        ("sales-prices", id(7, 1)),
-    ];
-    for (slug, record) in cards {
-        let t = TABLES.iter().find(|t| t.slug == slug).unwrap();
-        let list = c.get(&format!("/{slug}")).await;
-        assert_eq!(list.status, StatusCode::OK, "{slug}: {}", list.body);
-        assert_eq!(list.title(), t.list_title);
-        assert!(list.body.contains(&format!("<h1>{}</h1>", t.list_title)), "{slug}");
-        let csrf = c.csrf.clone();
-        insta::assert_snapshot!(format!("{slug}_list"), redact(&s, &csrf, &list.body).await);
-        let card = c.get(&format!("/{slug}/{record}")).await;
-        assert_eq!(card.status, StatusCode::OK, "{slug} card: {}", card.body);
-        assert_eq!(card.title(), t.card_title);
-        insta::assert_snapshot!(format!("{slug}_card"), redact(&s, &csrf, &card.body).await);
-    }
-    // The Item List shows each item's inventory.
-    let items = c.get("/items").await;
-    assert!(
-        items.body.contains("<td>Basic Desk</td><td>Inventory</td><td>57</td>"),
-        "{}",
-        items.body
-    );
+async fn every_list_and_card_renders_the_demo_data_as_its_snapshot_on_both_backends() {
+    kontor_testkit::for_each_backend(|url, _backend| async move {
+        let s = setup(&url).await;
+        seed(&s).await;
+        let mut c = signed_in(&s, "ADMIN", ADMIN_PASSWORD).await;
+        // (table slug, a record of it for the card)
+        let cards = [
+            ("contacts", id(5, 0)),
+            ("items", id(6, 1)),
+            ("salespeople", id(3, 1)),
+            ("currencies", id(1, 2)),
+            ("units-of-measure", id(2, 1)),
+            ("customer-price-groups", id(4, 2)),
+            ("sales-prices", id(7, 1)),
+        ];
+        for (slug, record) in cards {
+            let t = TABLES.iter().find(|t| t.slug == slug).unwrap();
+            let list = c.get(&format!("/{slug}")).await;
+            assert_eq!(list.status, StatusCode::OK, "{slug}: {}", list.body);
+            assert_eq!(list.title(), t.list_title);
+            assert!(list.body.contains(&format!("<h1>{}</h1>", t.list_title)), "{slug}");
+            let csrf = c.csrf.clone();
+            insta::assert_snapshot!(format!("{slug}_list"), redact(&s, &csrf, &list.body).await);
+            let card = c.get(&format!("/{slug}/{record}")).await;
+            assert_eq!(card.status, StatusCode::OK, "{slug} card: {}", card.body);
+            assert_eq!(card.title(), t.card_title);
+            insta::assert_snapshot!(format!("{slug}_card"), redact(&s, &csrf, &card.body).await);
+        }
+        // The Item List shows each item's inventory.
+        let items = c.get("/items").await;
+        assert!(
+            items.body.contains("<td>Basic Desk</td><td>Inventory</td><td>57</td>"),
+            "{}",
+            items.body
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! The web client's pages on a fresh setup (SQLite): each page's HTML as a snapshot, and the
+//! The web client's pages on a fresh setup (the snapshots on SQLite and PostgreSQL): each page's HTML as a snapshot, and the
 //! routes' rules — sign-in errors keep the user name, POSTs need the CSRF token and a
 //! same-site origin, pages answer 403 to users whose permission sets lack them, htmx gets
 //! only the main partial.
@@ -22,42 +22,49 @@ async fn signed_in(s: &Setup, user: &str, password: &str) -> Client {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_page_renders_as_its_snapshot_on_a_fresh_setup() {
-    let (_dir, s) = fresh().await;
-    let mut anon = Client::new(kontor_financials_web::router(s.state.clone()));
-    let signin = anon.get("/signin").await;
-    let token = signin.csrf_field();
-    insta::assert_snapshot!("sign_in", signin.body.replace(&token, "[token]"));
+async fn every_page_renders_as_its_snapshot_on_a_fresh_setup_on_both_backends() {
+    kontor_testkit::for_each_backend(|url, _backend| async move {
+        let s = setup(&url).await;
+        let mut anon = Client::new(kontor_financials_web::router(s.state.clone()));
+        let signin = anon.get("/signin").await;
+        let token = signin.csrf_field();
+        insta::assert_snapshot!("sign_in", signin.body.replace(&token, "[token]"));
 
-    let mut c = signed_in(&s, "admin", ADMIN_PASSWORD).await;
-    let admin = kontor_financials::users::list(&s.db).await.unwrap();
-    let admin = admin.iter().find(|u| u.user_name == "ADMIN").unwrap().id;
-    let pages = [
-        ("home", "/".to_owned(), "Home"),
-        ("users", "/users".to_owned(), "Users"),
-        ("user_card", format!("/users/{admin}"), "User Card"),
-        ("job_queue_entries", "/job-queue-entries".to_owned(), "Job Queue Entries"),
-        ("table_mappings", "/integration-table-mappings".to_owned(), "Integration Table Mappings"),
-        (
-            "field_mappings_customer",
-            "/integration-table-mappings/CUSTOMER/fields".to_owned(),
-            "Integration Field Mappings",
-        ),
-        ("not_found", "/no-such-page".to_owned(), "Not Found"),
-    ];
-    for (name, path, title) in pages {
-        let page = c.get(&path).await;
-        assert_eq!(page.title(), title, "{path}");
-        let expected = if name == "not_found" { StatusCode::NOT_FOUND } else { StatusCode::OK };
-        assert_eq!(page.status, expected, "{path}");
-        assert!(page.body.contains(&format!("<h1>{title}</h1>")), "{path}");
-        let csrf = c.csrf.clone();
-        insta::assert_snapshot!(name, redact(&s, &csrf, &page.body).await);
-    }
-    let mut reader = signed_in(&s, "READER", PASSWORD).await;
-    let denied = reader.get("/users").await;
-    assert_eq!(denied.status, StatusCode::FORBIDDEN);
-    insta::assert_snapshot!("forbidden", denied.body);
+        let mut c = signed_in(&s, "admin", ADMIN_PASSWORD).await;
+        let admin = kontor_financials::users::list(&s.db).await.unwrap();
+        let admin = admin.iter().find(|u| u.user_name == "ADMIN").unwrap().id;
+        let pages = [
+            ("home", "/".to_owned(), "Home"),
+            ("users", "/users".to_owned(), "Users"),
+            ("user_card", format!("/users/{admin}"), "User Card"),
+            ("job_queue_entries", "/job-queue-entries".to_owned(), "Job Queue Entries"),
+            (
+                "table_mappings",
+                "/integration-table-mappings".to_owned(),
+                "Integration Table Mappings",
+            ),
+            (
+                "field_mappings_customer",
+                "/integration-table-mappings/CUSTOMER/fields".to_owned(),
+                "Integration Field Mappings",
+            ),
+            ("not_found", "/no-such-page".to_owned(), "Not Found"),
+        ];
+        for (name, path, title) in pages {
+            let page = c.get(&path).await;
+            assert_eq!(page.title(), title, "{path}");
+            let expected = if name == "not_found" { StatusCode::NOT_FOUND } else { StatusCode::OK };
+            assert_eq!(page.status, expected, "{path}");
+            assert!(page.body.contains(&format!("<h1>{title}</h1>")), "{path}");
+            let csrf = c.csrf.clone();
+            insta::assert_snapshot!(name, redact(&s, &csrf, &page.body).await);
+        }
+        let mut reader = signed_in(&s, "READER", PASSWORD).await;
+        let denied = reader.get("/users").await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN);
+        insta::assert_snapshot!("forbidden", denied.body);
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
