@@ -10,6 +10,7 @@
 //! | `kontor sync full [--wait]`, `sync status`, `sync now [MAPPING]` | full and incremental synchronization |
 //! | `kontor couple MAPPING …`, `kontor uncouple MAPPING …` | couplings by hand or by matching |
 //! | `kontor bench sync --records N` | the synchronization benchmark (built with `--features bench`) |
+//! | `kontor bench pages --customers N` | the web client's page latency (built with `--features bench`) |
 
 /// mimalloc rather than the system allocator: every request builds and drops many small JSON maps
 /// and strings, and glibc's malloc spent a quarter of the synchronization benchmark's CPU on them.
@@ -104,6 +105,9 @@ enum BenchCommand {
     /// The synchronization benchmark: full sync vs one request per record vs a raw copy.
     #[cfg(feature = "bench")]
     Sync(bench::BenchArgs),
+    /// The web client's latency: every page on a company with N customers (p50/p95/p99/max).
+    #[cfg(feature = "bench")]
+    Pages(bench::pages::PagesArgs),
     /// The synchronization benchmark (this binary was built without it: see the message).
     #[cfg(not(feature = "bench"))]
     Sync {
@@ -193,6 +197,19 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 report.print_table();
+            }
+            Ok(())
+        }
+        #[cfg(feature = "bench")]
+        Command::Bench { what: BenchCommand::Pages(args) } => {
+            init_tracing("warn");
+            let json = args.json;
+            let report = rt.block_on(bench::pages::run(args))?;
+            if json {
+                eprint!("{}", report.table());
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.table());
             }
             Ok(())
         }
