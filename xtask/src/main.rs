@@ -42,8 +42,9 @@ fn main() -> Result<()> {
             run(Command::new("bash").arg("scripts/fuzz.sh").arg(secs))
         }
         Some("deps") => deps::check(&root),
+        Some("screenshots") => run(Command::new("bash").arg("scripts/screenshots.sh")),
         _ => {
-            eprintln!("usage: cargo xtask <test|ci|fuzz [SECONDS]|deps>");
+            eprintln!("usage: cargo xtask <test|ci|fuzz [SECONDS]|deps|screenshots>");
             std::process::exit(2);
         }
     }

@@ -14,7 +14,8 @@
 //! | `kontor jobs restart ID` | `POST /integration/v1/job-queue-entries/{id}/restart` |
 //! | `kontor jobs hold ID` | `POST /integration/v1/job-queue-entries/{id}/hold` |
 //!
-//! Every command takes `--financials URL` (default `http://localhost:8080`), `--user` (default
+//! Every command takes `--financials URL` (default: the URL `kontor up` on the same `--data`
+//! folder wrote into `<data>/kontor-up.json`, else `http://localhost:8080`), `--user` (default
 //! `ADMIN`) and finds the password in the environment variable named by `--password-env` (default
 //! `KONTOR_PASSWORD`), else in `kontor up`'s `<--data>/credentials.json`, else asks on the
 //! terminal. Secrets never come from flags (they would land in the shell history) and are never
@@ -47,7 +48,8 @@ use crate::config::{Flags, Settings};
 #[derive(Debug, Clone, clap::Args)]
 pub struct Conn {
     /// The Financials root URL (it serves the integration's JSON API).
-    /// [env: KONTOR_FINANCIALS_URL] [config: financials.url] [default: http://localhost:8080]
+    /// [env: KONTOR_FINANCIALS_URL] [config: financials.url] [default: the URL in `kontor up`'s
+    /// `<data>/kontor-up.json`, else http://localhost:8080]
     #[arg(long)]
     financials: Option<String>,
     /// The Financials user (HTTP Basic). [env: KONTOR_USER] [config: user] [default: ADMIN]
@@ -73,12 +75,19 @@ impl Conn {
 
     /// Takes the merged settings (which hold this command's flags too), else the defaults.
     fn resolve(&mut self, s: &Settings) {
-        let url = s.financials.url.as_ref().map(|u| u.0.clone());
+        let data = s.data.clone().unwrap_or_else(|| "kontor-data".into());
+        // Unless told, the Financials that `kontor up` on the same data folder serves.
+        let url = s
+            .financials
+            .url
+            .as_ref()
+            .map(|u| u.0.clone())
+            .or_else(|| crate::up::Served::load(&data).map(|served| served.financials_url));
         self.financials = Some(url.unwrap_or_else(|| "http://localhost:8080".into()));
         self.user = Some(s.user.clone().unwrap_or_else(|| "ADMIN".into()));
         self.password_env =
             Some(s.password_env.clone().unwrap_or_else(|| "KONTOR_PASSWORD".into()));
-        self.data = Some(s.data.clone().unwrap_or_else(|| "kontor-data".into()));
+        self.data = Some(data);
     }
 
     fn financials(&self) -> &str {

@@ -11,6 +11,7 @@
 //! | `kontor couple MAPPING …`, `kontor uncouple MAPPING …` | couplings by hand or by matching |
 //! | `kontor bench sync --records N` | the synchronization benchmark (built with `--features bench`) |
 //! | `kontor bench soak --minutes M --rate R` | the soak benchmark: changes on both sides, lag and RSS (`--features bench`) |
+//! | `kontor bench pages --customers N` | the web client's page latency (built with `--features bench`) |
 
 /// mimalloc rather than the system allocator: every request builds and drops many small JSON maps
 /// and strings, and glibc's malloc spent a quarter of the synchronization benchmark's CPU on them.
@@ -105,6 +106,9 @@ enum BenchCommand {
     /// The synchronization benchmark: full sync vs one request per record vs a raw copy.
     #[cfg(feature = "bench")]
     Sync(bench::BenchArgs),
+    /// The web client's latency: every page on a company with N customers (p50/p95/p99/max).
+    #[cfg(feature = "bench")]
+    Pages(bench::pages::PagesArgs),
     /// The synchronization benchmark (this binary was built without it: see the message).
     #[cfg(not(feature = "bench"))]
     Sync {
@@ -216,6 +220,19 @@ fn main() -> anyhow::Result<()> {
             init_tracing("warn");
             let json = args.json;
             let report = rt.block_on(bench::soak::run(args))?;
+            if json {
+                eprint!("{}", report.table());
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.table());
+            }
+            Ok(())
+        }
+        #[cfg(feature = "bench")]
+        Command::Bench { what: BenchCommand::Pages(args) } => {
+            init_tracing("warn");
+            let json = args.json;
+            let report = rt.block_on(bench::pages::run(args))?;
             if json {
                 eprint!("{}", report.table());
                 println!("{}", serde_json::to_string(&report)?);

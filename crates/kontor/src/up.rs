@@ -147,6 +147,31 @@ impl Credentials {
     }
 }
 
+/// `<data>/kontor-up.json`: where the last `kontor up` on this data folder serves, so that the
+/// integration's command line (`kontor sync status` …) finds it without flags. No secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Served {
+    pub financials_url: String,
+    pub sales_url: String,
+}
+
+impl Served {
+    pub fn path(data: &Path) -> PathBuf {
+        data.join("kontor-up.json")
+    }
+
+    /// What the data folder's last `kontor up` wrote (`None` when there is no readable file).
+    pub fn load(data: &Path) -> Option<Served> {
+        serde_json::from_slice(&std::fs::read(Self::path(data)).ok()?).ok()
+    }
+
+    fn save(&self, data: &Path) -> anyhow::Result<()> {
+        let path = Self::path(data);
+        std::fs::write(&path, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("write {}", path.display()))
+    }
+}
+
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite:{}?mode=rwc", path.display())
 }
@@ -226,6 +251,8 @@ pub async fn run(args: UpArgs, settings: crate::config::Settings) -> anyhow::Res
         shutdown.clone(),
     )
     .await?;
+
+    Served { financials_url: fin_url.clone(), sales_url: crm_url.clone() }.save(&data)?;
 
     // First start: demo data and the integration users on both sides.
     let company = kontor_financials::bootstrap::company(&fin_db).await?;
@@ -413,26 +440,42 @@ async fn follow_full_sync(engine: &Engine, queue: &Queue) -> anyhow::Result<Vec<
 }
 
 fn print_welcome(data: &Path, fin_url: &str, crm_url: &str, company: &str, from_env: bool) {
-    let where_ = if from_env {
-        "from KONTOR_ADMIN_PASSWORD".to_owned()
-    } else {
-        format!("stored in {}", Credentials::path(data).display())
+    let creds = Credentials::path(data);
+    let password = |key: &str| {
+        if from_env {
+            "the one in KONTOR_ADMIN_PASSWORD".to_owned()
+        } else {
+            format!("\"{key}\" in {}", creds.display())
+        }
     };
+    // How to run the other commands: this very binary, or cargo from the source tree.
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "kontor".to_owned());
     println!();
-    println!("Kontor is up.");
+    println!("Kontor is up. Open the web client in a browser:");
+    println!();
+    println!("    {fin_url}/");
+    println!();
+    println!("  Sign in as   ADMIN (Financials, company {company})");
+    println!("  Password     {}", password("financials_admin_password"));
+    println!();
     println!(
-        "  Web client  {fin_url}/  (open it in a browser: sign in as ADMIN, password {where_})"
+        "  Financials   {fin_url}/api/v2.0/companies  (HTTP Basic, user ADMIN, same password)"
     );
-    println!("  Financials  {fin_url}/api/v2.0/companies  (company {company})");
-    println!("              {fin_url}/ODataV4/Company('{company}')/ProductItemAvailability");
-    println!("              {fin_url}/integration/v1/full-sync  (the integration's JSON API)");
-    println!("              user ADMIN, HTTP Basic; password {where_}");
-    println!("  Sales       {crm_url}/api/data/v9.2/accounts");
+    println!("               {fin_url}/ODataV4/Company('{company}')/ProductItemAvailability");
+    println!("               {fin_url}/integration/v1/full-sync  (the integration's JSON API)");
+    println!("  Sales        {crm_url}/api/data/v9.2/accounts");
     println!(
-        "              token: POST {crm_url}/oauth2/v2.0/token grant_type=password username=admin"
+        "               token: POST {crm_url}/oauth2/v2.0/token grant_type=password username=admin"
     );
-    println!("              password {where_}");
-    println!("  Data        {}", data.display());
+    println!("               password {}", password("sales_admin_password"));
+    println!("  Data         {}", data.display());
+    println!();
+    println!("  In another terminal, from this folder (no flags needed; they find this Kontor):");
+    println!("    {exe} sync status");
+    println!("    {exe} jobs list");
+    println!("  or from the source tree: cargo run --release -p kontor -- sync status");
     println!();
 }
 

@@ -709,3 +709,60 @@ fn make_readable_by_all(dir: &Path) {
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
 }
+
+#[test]
+fn after_kontor_up_on_its_own_ports_the_commands_run_from_the_same_folder_need_no_flags() {
+    // `kontor up` with its default data folder (`kontor-data` under the working folder), on ports
+    // that are not the defaults; then the CLI from the same folder, with no flag and no variable.
+    let folder = tempfile::tempdir().expect("a working folder");
+    let (fin_port, sales_port) = (free_port(), free_port());
+    let kontor = |args: &[&str]| {
+        let mut c = Command::new(KONTOR);
+        c.args(args).current_dir(folder.path()).stdin(Stdio::null());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("KONTOR_") || k == "RUST_BACKTRACE" {
+                c.env_remove(k);
+            }
+        }
+        c
+    };
+    let (fin, sales) = (fin_port.to_string(), sales_port.to_string());
+    let up = ["up", "--financials-port", &fin, "--sales-port", &sales];
+    let first = kontor(&[&up[..], &["--exit-after-sync"]].concat()).output().expect("kontor up");
+    let (stdout, stderr) = text(&first);
+    assert!(first.status.success(), "{stdout}\n{stderr}");
+    let data = folder.path().join("kontor-data").canonicalize().expect("the data folder");
+    let credentials = data.join("credentials.json");
+    // The first minute: what to open, as whom, where the password is, how to go on.
+    for expected in [
+        format!("http://localhost:{fin_port}/"),
+        "Sign in as   ADMIN".to_owned(),
+        format!("\"financials_admin_password\" in {}", credentials.display()),
+        format!("\"sales_admin_password\" in {}", credentials.display()),
+        format!("{KONTOR} sync status"),
+        "cargo run --release -p kontor -- sync status".to_owned(),
+    ] {
+        assert!(stdout.contains(&expected), "kontor up does not print {expected:?}:\n{stdout}");
+    }
+    for secret in ["financials_admin_password", "sales_admin_password"] {
+        let bytes = std::fs::read(&credentials).expect("credentials.json");
+        let v: Value = serde_json::from_slice(&bytes).expect("JSON");
+        let password = v[secret].as_str().expect("a password");
+        assert!(!stdout.contains(password) && !stderr.contains(password), "{secret} printed");
+    }
+
+    let log = std::fs::File::create(folder.path().join("up.log")).expect("a log file");
+    let child = kontor(&up).stdout(log.try_clone().expect("log")).stderr(log).spawn().expect("up");
+    let _running = Running { child, logs: folder.path().to_path_buf() };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = kontor(&["sync", "status"]).output().expect("kontor sync status");
+        let (stdout, stderr) = text(&out);
+        if out.status.success() {
+            assert!(stdout.contains("CUSTOMER"), "{stdout}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "kontor sync status with no flags:\n{stdout}\n{stderr}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}

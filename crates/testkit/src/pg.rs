@@ -143,6 +143,14 @@ fn start(base: &Path, bin: PathBuf) -> Cluster {
     fs::create_dir_all(&data).expect("create the cluster data folder");
     fs::create_dir_all(&run_dir).expect("create the cluster run folder");
     if is_root() {
+        // The postgres user must reach its folders whatever the creating process's umask (the
+        // `kontor` binary runs with 077, and its benchmarks start clusters too).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs::set_permissions(base, fs::Permissions::from_mode(0o755))
+                .expect("open the cluster folder to the postgres user");
+        }
         let mut chown = Command::new("chown");
         chown.args(["-R", "postgres:postgres"]).arg(&data).arg(&run_dir);
         run(chown, "chown the test cluster folders to postgres");

@@ -16,6 +16,7 @@
 pub mod availability;
 pub mod full;
 pub mod incremental;
+pub mod pages;
 pub mod per_record;
 pub mod profile;
 pub mod raw_copy;
