@@ -85,7 +85,7 @@ async fn setup_through_the_api_refuses_essential_and_then_connects_without_stori
     assert_eq!(c["sales_url"], json!(sales.base_url));
     assert!(!c.to_string().contains(&sales.admin_password), "the admin password was stored: {c}");
     let (s, m) = call(&app, "GET", "/integration/v1/mappings", None).await;
-    assert_eq!((s, m["mappings"].as_array().unwrap().len()), (StatusCode::OK, 15));
+    assert_eq!((s, m["mappings"].as_array().unwrap().len()), (StatusCode::OK, 16));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

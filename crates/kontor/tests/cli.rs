@@ -224,7 +224,10 @@ fn kontor_up_leaves_credentials_that_log_in_to_both_apis_and_a_second_start_dupl
     let first = up.up_and_exit();
     let (stdout, _) = text(&first);
     assert!(stdout.contains("Kontor is up."), "{stdout}");
-    assert!(stdout.contains("  Web client  http://"), "the welcome gives the web client: {stdout}");
+    assert!(
+        stdout.contains("Open the web client in a browser:"),
+        "the welcome gives the web client: {stdout}"
+    );
     assert!(
         stdout.contains("credentials.json"),
         "the welcome says where the password is: {stdout}"
