@@ -388,18 +388,19 @@ impl Engine {
         mode: Mode,
     ) -> (Option<Uuid>, Result<PassReport, SyncError>) {
         let run = current_queue_run();
-        // Jobs left unfinished by a dead run are closed first; this job says which it resumes.
-        let resumes = match self.store.close_interrupted_jobs(self.clock.now()).await {
-            Ok(closed) => closed
-                .into_iter()
-                .filter(|(_, m, d)| *m == mapping.name && d == pass.as_str())
-                .map(|(id, _, _)| id)
-                .collect::<Vec<_>>(),
+        // Jobs left unfinished by a dead run are closed first; this job says which of them (its
+        // own mapping and pass) it resumes.
+        let closed = match self.store.close_interrupted_jobs(self.clock.now()).await {
+            Ok(closed) => closed,
             Err(e) => return (None, Err(e)),
         };
-        for id in &resumes {
-            tracing::warn!(mapping = %mapping.name, pass = pass.as_str(), interrupted_job = %id,
-                "Closed an interrupted Integration Synch. Job; this run resumes its work.");
+        let mut resumes = Vec::new();
+        for (id, m, d) in closed {
+            tracing::warn!(mapping = %m, direction = %d, interrupted_job = %id,
+                "Closed an Integration Synch. Job whose worker stopped before it finished.");
+            if m == mapping.name && d == pass.as_str() {
+                resumes.push(id);
+            }
         }
         let job_id = match self
             .store

@@ -773,8 +773,10 @@ impl SyncStore {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<(Uuid, String, String)>> {
-        let mut tx = self.db.begin().await?;
-        let rows = tx
+        // A read first (no write lock when, as nearly always, nothing is open); each close is
+        // guarded by `finished_at IS NULL`, so of two passes closing the same job one claims it.
+        let rows = self
+            .db
             .fetch_all_sql(
                 "SELECT id, mapping, direction FROM sync_job WHERE finished_at IS NULL AND run_id IS NOT NULL \
                  AND run_id NOT IN (SELECT run_id FROM job_entry WHERE status = 'in_process' AND run_id IS NOT NULL)",
@@ -784,14 +786,17 @@ impl SyncStore {
         let mut closed = Vec::with_capacity(rows.len());
         for r in &rows {
             let id = uuid_col(r, "id");
-            tx.execute_sql(
-                "UPDATE sync_job SET finished_at = $2, message = $3 WHERE id = $1 AND finished_at IS NULL",
-                vec![u(id), i(micros(now)), s(INTERRUPTED)],
-            )
-            .await?;
-            closed.push((id, r.get_string("mapping"), r.get_string("direction")));
+            let n = self
+                .db
+                .execute_sql(
+                    "UPDATE sync_job SET finished_at = $2, message = $3 WHERE id = $1 AND finished_at IS NULL",
+                    vec![u(id), i(micros(now)), s(INTERRUPTED)],
+                )
+                .await?;
+            if n == 1 {
+                closed.push((id, r.get_string("mapping"), r.get_string("direction")));
+            }
         }
-        tx.commit().await?;
         Ok(closed)
     }
 
