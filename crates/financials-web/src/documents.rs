@@ -8,7 +8,6 @@
 
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -56,6 +55,20 @@ pub struct Doc {
     pub actions: bool,
 }
 
+/// The columns of an order's lines; a posted invoice's are the same but the last two.
+const ORDER_LINES: &[Col] = &[
+    ("lineType", "Type"),
+    ("lineObjectNumber", "No."),
+    ("description", "Description"),
+    ("quantity", "Quantity"),
+    ("unitOfMeasureCode", "Unit of Measure Code"),
+    ("unitPrice", "Unit Price Excl. VAT"),
+    ("discountPercent", "Line Discount %"),
+    ("amountExcludingTax", "Line Amount Excl. VAT"),
+    ("shippedQuantity", "Quantity Shipped"),
+    ("invoicedQuantity", "Quantity Invoiced"),
+];
+
 pub const SALES_ORDERS: Doc = Doc {
     slug: "sales-orders",
     set: sets::SALES_ORDERS,
@@ -92,18 +105,7 @@ pub const SALES_ORDERS: Doc = Doc {
         ("totalTaxAmount", "Total VAT"),
         ("totalAmountIncludingTax", "Total Incl. VAT"),
     ],
-    lines: &[
-        ("lineType", "Type"),
-        ("lineObjectNumber", "No."),
-        ("description", "Description"),
-        ("quantity", "Quantity"),
-        ("unitOfMeasureCode", "Unit of Measure Code"),
-        ("unitPrice", "Unit Price Excl. VAT"),
-        ("discountPercent", "Line Discount %"),
-        ("amountExcludingTax", "Line Amount Excl. VAT"),
-        ("shippedQuantity", "Quantity Shipped"),
-        ("invoicedQuantity", "Quantity Invoiced"),
-    ],
+    lines: ORDER_LINES,
     actions: true,
 };
 
@@ -146,16 +148,7 @@ pub const POSTED_SALES_INVOICES: Doc = Doc {
         ("totalAmountIncludingTax", "Total Incl. VAT"),
         ("remainingAmount", "Remaining Amount"),
     ],
-    lines: &[
-        ("lineType", "Type"),
-        ("lineObjectNumber", "No."),
-        ("description", "Description"),
-        ("quantity", "Quantity"),
-        ("unitOfMeasureCode", "Unit of Measure Code"),
-        ("unitPrice", "Unit Price Excl. VAT"),
-        ("discountPercent", "Line Discount %"),
-        ("amountExcludingTax", "Line Amount Excl. VAT"),
-    ],
+    lines: ORDER_LINES.split_at(8).0,
     actions: false,
 };
 
@@ -169,25 +162,20 @@ impl Doc {
 pub fn routes(router: Router<WebState>) -> Router<WebState> {
     let router = doc_routes(router, &SALES_ORDERS);
     let router = doc_routes(router, &POSTED_SALES_INVOICES);
-    router
-        .route(
-            "/sales-orders/{id}/release",
-            post(|st: State<WebState>, s: Signed, id: Path<String>, body: Bytes| async move {
-                action(st.0, s, id.0, body, Action::Release).await
-            }),
-        )
-        .route(
-            "/sales-orders/{id}/reopen",
-            post(|st: State<WebState>, s: Signed, id: Path<String>, body: Bytes| async move {
-                action(st.0, s, id.0, body, Action::Reopen).await
-            }),
-        )
-        .route(
-            "/sales-orders/{id}/post",
-            post(|st: State<WebState>, s: Signed, id: Path<String>, body: Bytes| async move {
-                action(st.0, s, id.0, body, Action::Post).await
-            }),
-        )
+    router.route(
+        "/sales-orders/{id}/{action}",
+        post(
+            |st: State<WebState>, s: Signed, Path((id, what)): Path<(String, String)>| async move {
+                let what = match what.as_str() {
+                    "release" => Action::Release,
+                    "reopen" => Action::Reopen,
+                    "post" => Action::Post,
+                    _ => return Err(WebError::NotFound("The page does not exist.".into())),
+                };
+                action(st.0, s, id, what).await
+            },
+        ),
+    )
 }
 
 fn doc_routes(router: Router<WebState>, d: &'static Doc) -> Router<WebState> {
@@ -427,7 +415,6 @@ async fn action(
     state: WebState,
     s: Signed,
     id: String,
-    _body: Bytes,
     what: Action,
 ) -> Result<Response, WebError> {
     s.require(Page::SalesDocuments)?;
@@ -460,18 +447,27 @@ async fn action(
             })
             .await
         }
-        Err(e @ (FinError::Rule(_) | FinError::Invalid { .. } | FinError::Changed)) => {
-            let message = match e {
-                FinError::Rule(m) | FinError::Invalid { message: m, .. } => m,
-                _ => "The sales order was changed by someone else meanwhile. Look at it again and retry.".to_owned(),
-            };
+        Err(e) => {
             drop(tx);
+            let message = refusal(e)?;
             after_action(s.ctx.htmx, &back, None, Some(message), |m, e| {
                 render_card(d, &state, &s, id, m, e)
             })
             .await
         }
-        Err(other) => Err(other.into()),
+    }
+}
+
+/// The message of an action the domain refused (shown on the card), or the failure as the
+/// web client's error.
+fn refusal(e: FinError) -> Result<String, WebError> {
+    match e {
+        FinError::Rule(m) | FinError::Invalid { message: m, .. } => Ok(m),
+        FinError::Changed => {
+            Ok("The sales order was changed by someone else meanwhile. Look at it again and retry."
+                .into())
+        }
+        other => Err(other.into()),
     }
 }
 
